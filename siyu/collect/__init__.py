@@ -1,0 +1,1 @@
+"""Collect: validate Segment-spec messages, normalise ids, dedupe, hand them on."""

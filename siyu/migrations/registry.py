@@ -1,0 +1,6 @@
+"""Imports every domain's tables so :data:`siyu.core.db.metadata` is complete."""
+
+from siyu.core.db import metadata
+from siyu.workspaces import tables as workspaces_tables
+
+__all__ = ["metadata", "workspaces_tables"]

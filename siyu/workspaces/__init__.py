@@ -1,0 +1,1 @@
+"""Workspaces: one per brand; everything else is scoped by workspace."""
