@@ -85,3 +85,11 @@ class Rejection(BaseModel):
     message_id: str | None = None
     field: str = Field(description="Dotted path of the offending field, e.g. batch[3].userId.")
     reason: str
+
+
+class IngestResult(BaseModel):
+    """What happened to a batch: every message is accepted, a duplicate, or rejected."""
+
+    accepted: int = Field(description="New messages durably committed.")
+    duplicates: int = Field(description="Messages whose messageId was already accepted.")
+    rejected: list[Rejection] = Field(default_factory=list, description="Bad messages, why.")

@@ -1,0 +1,1 @@
+"""HTTP entry points: the Segment-compatible collection API and the management API."""

@@ -1,0 +1,72 @@
+"""The FastAPI application: collection API, management API, a background inbox flusher."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.responses import ORJSONResponse
+
+from siyu import __version__, pipeline
+from siyu.api import errors
+from siyu.api.routes import collect, persons
+from siyu.core.runtime import Runtime
+
+log = logging.getLogger("siyu.api")
+
+
+class Flusher(threading.Thread):
+    """Moves the inbox to the event store every ``interval`` seconds until stopped."""
+
+    def __init__(self, runtime: Runtime, interval: float) -> None:
+        super().__init__(name="siyu-flusher", daemon=True)
+        self.runtime = runtime
+        self.interval = interval
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        while not self.stopped.wait(self.interval):
+            try:
+                pipeline.flush(runtime=self.runtime)
+            except Exception:  # keep flushing; the rows stay safe in the inbox
+                log.exception("inbox flush failed; will retry")
+
+    def stop(self) -> None:
+        self.stopped.set()
+        self.join(timeout=30)
+        pipeline.flush(runtime=self.runtime)
+
+
+def create_app(runtime: Runtime, *, flush_in_background: bool = True) -> FastAPI:
+    """The app over ``runtime``'s stores."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        flusher = Flusher(runtime, runtime.settings.flush_interval_seconds)
+        if flush_in_background:
+            flusher.start()
+        yield
+        if flush_in_background:
+            flusher.stop()
+
+    app = FastAPI(
+        title="siyu",
+        version=__version__,
+        description="私域 — collect, resolve and understand a brand's own customers.",
+        default_response_class=ORJSONResponse,
+        lifespan=lifespan,
+    )
+    app.state.runtime = runtime
+    app.state.write_keys = {}
+    errors.install(app)
+    app.include_router(collect.router)
+    app.include_router(persons.router)
+
+    @app.get("/healthz", tags=["ops"])
+    def healthz() -> dict[str, str]:
+        return {"status": "ok", "version": __version__}
+
+    return app

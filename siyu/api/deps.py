@@ -1,0 +1,69 @@
+"""Dependencies declared once: the runtime, and the workspace a key authenticates."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from siyu.core.errors import AuthError
+from siyu.core.runtime import Runtime
+from siyu.workspaces import service as workspaces
+from siyu.workspaces.models import Workspace
+
+
+def get_runtime(request: Request) -> Runtime:
+    """The process's open stores."""
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+
+
+def _basic_user(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "basic" or not token:
+        return None
+    try:
+        decoded = base64.b64decode(token, validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError):
+        raise AuthError("Authorization header is not valid HTTP Basic", field="authorization") from None
+    return decoded.partition(":")[0]
+
+
+def write_key_workspace(request: Request, runtime: RuntimeDep) -> Workspace:
+    """The workspace of the write key sent as the HTTP Basic user (the Segment convention)."""
+    write_key = _basic_user(request)
+    if not write_key:
+        raise AuthError("send the write key as the HTTP Basic user", field="authorization")
+    return _cached_workspace(request, runtime, write_key)
+
+
+def _cached_workspace(request: Request, runtime: Runtime, write_key: str) -> Workspace:
+    # Keys are looked up on every batch; a small per-process cache keeps that off the DB.
+    cache: dict[str, Workspace] = request.app.state.write_keys
+    workspace = cache.get(write_key)
+    if workspace is None:
+        with runtime.sessions() as session:
+            workspace = workspaces.authenticate_write_key(session=session, write_key=write_key)
+        if len(cache) > 1000:
+            cache.clear()
+        cache[write_key] = workspace
+    return workspace
+
+
+def secret_key_workspace(request: Request, runtime: RuntimeDep) -> Workspace:
+    """The workspace of the secret key sent as ``Authorization: Bearer <key>``."""
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        raise AuthError("send the secret key as 'Authorization: Bearer <key>'", field="authorization")
+    with runtime.sessions() as session:
+        return workspaces.authenticate_secret_key(session=session, secret_key=token.strip())
+
+
+WriteWorkspaceDep = Annotated[Workspace, Depends(write_key_workspace)]
+AdminWorkspaceDep = Annotated[Workspace, Depends(secret_key_workspace)]

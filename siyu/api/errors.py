@@ -1,0 +1,68 @@
+"""Map the error tree (siyu.core.errors) to HTTP statuses and one JSON error shape, once.
+
+Every error body is ``{"error": {"type", "message", "field"}}``; ``field`` names the
+offending input where there is one.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import ORJSONResponse
+
+from siyu.collect.normalize import FieldError
+from siyu.core.errors import (
+    AuthError,
+    ConflictError,
+    InvalidInputError,
+    NotFoundError,
+    PayloadTooLargeError,
+    SiyuError,
+    StoreError,
+)
+
+STATUS: list[tuple[type[SiyuError], int]] = [
+    (PayloadTooLargeError, 413),
+    (InvalidInputError, 400),
+    (AuthError, 401),
+    (NotFoundError, 404),
+    (ConflictError, 409),
+    (StoreError, 503),
+]
+
+
+def status_of(error: SiyuError) -> int:
+    """The HTTP status for an error class (500 for anything unmapped)."""
+    for cls, status in STATUS:
+        if isinstance(error, cls):
+            return status
+    return 500
+
+
+def error_body(kind: str, message: str, field: str | None, **extra: Any) -> dict[str, Any]:
+    """The one JSON error shape."""
+    return {"error": {"type": kind, "message": message, "field": field, **extra}}
+
+
+def install(app: FastAPI) -> None:
+    """Register the handlers on ``app``."""
+
+    @app.exception_handler(SiyuError)
+    async def _siyu(_: Request, exc: SiyuError) -> ORJSONResponse:
+        headers = {"WWW-Authenticate": "Basic"} if isinstance(exc, AuthError) else None
+        body = error_body(type(exc).__name__, exc.message, exc.field, **exc.details)
+        return ORJSONResponse(body, status_code=status_of(exc), headers=headers)
+
+    @app.exception_handler(FieldError)
+    async def _field(_: Request, exc: FieldError) -> ORJSONResponse:
+        body = error_body("InvalidInputError", exc.reason, exc.field)
+        return ORJSONResponse(body, status_code=400)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, exc: RequestValidationError) -> ORJSONResponse:
+        first = exc.errors()[0]
+        field = ".".join(str(part) for part in first["loc"] if part not in ("body", "query"))
+        body = error_body("InvalidInputError", first["msg"], field, errors=exc.errors())
+        return ORJSONResponse(body, status_code=422)

@@ -1,0 +1,111 @@
+"""Management API for persons and identity (secret key as Bearer)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from fastapi.concurrency import run_in_threadpool
+from pydantic import BaseModel, Field
+
+from siyu import pipeline
+from siyu.api.deps import AdminWorkspaceDep, RuntimeDep
+from siyu.core.clock import ensure_utc, utcnow
+from siyu.identity.models import MergeConflict, SplitResult
+
+router = APIRouter(prefix="/api", tags=["persons"])
+
+
+class EventsPage(BaseModel):
+    """A page of a person's events, newest first."""
+
+    person_id: str
+    events: list[dict[str, Any]]
+    next_before: datetime | None = Field(description="Pass as ?before= for the next page.")
+
+
+class SplitRequest(BaseModel):
+    """Which merge to undo."""
+
+    absorbed_person_id: str = Field(description="The person this one absorbed by mistake.")
+
+
+@router.get("/persons", summary="Find a person by an identifier")
+async def find_person(
+    runtime: RuntimeDep,
+    workspace: AdminWorkspaceDep,
+    identifier_type: Annotated[str, Query(description="e.g. phone, unionid, member_id")],
+    identifier: Annotated[str, Query(min_length=1, description="The value, in clear.")],
+) -> pipeline.PersonView:
+    """The person holding ``identifier`` of ``identifier_type``."""
+    return await run_in_threadpool(
+        pipeline.find_person,
+        runtime=runtime,
+        workspace_id=workspace.id,
+        identifier_type=identifier_type,
+        identifier=identifier,
+    )
+
+
+@router.get("/persons/{person_id}", summary="One person's profile and identifiers")
+async def get_person(
+    person_id: str, runtime: RuntimeDep, workspace: AdminWorkspaceDep
+) -> pipeline.PersonView:
+    """An absorbed person id answers with the surviving person."""
+    return await run_in_threadpool(
+        pipeline.get_person, runtime=runtime, workspace_id=workspace.id, person_id=person_id
+    )
+
+
+@router.get("/persons/{person_id}/events", summary="One person's events, newest first")
+async def person_events(
+    person_id: str,
+    runtime: RuntimeDep,
+    workspace: AdminWorkspaceDep,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    before: Annotated[datetime | None, Query(description="Only events before this time.")] = None,
+) -> EventsPage:
+    """Events of the person and of every person it absorbed."""
+    events = await run_in_threadpool(
+        pipeline.person_events,
+        runtime=runtime,
+        workspace_id=workspace.id,
+        person_id=person_id,
+        limit=limit,
+        before=ensure_utc(before) if before else None,
+    )
+    next_before = events[-1]["timestamp"] if len(events) == limit else None
+    return EventsPage(person_id=person_id, events=events, next_before=next_before)
+
+
+@router.post("/persons/{person_id}/split", summary="Undo a wrong merge")
+async def split_person(
+    person_id: str, body: SplitRequest, runtime: RuntimeDep, workspace: AdminWorkspaceDep
+) -> SplitResult:
+    """Give ``absorbed_person_id`` back its identifiers and events; block re-merging."""
+    return await run_in_threadpool(
+        pipeline.split_person,
+        runtime=runtime,
+        workspace_id=workspace.id,
+        person_id=person_id,
+        absorbed_person_id=body.absorbed_person_id,
+        now=utcnow(),
+    )
+
+
+@router.get("/identity/conflicts", summary="Merges refused by the merge rules")
+async def conflicts(
+    runtime: RuntimeDep,
+    workspace: AdminWorkspaceDep,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> list[MergeConflict]:
+    """Newest first: both sides, the identifier type whose limit held, the message."""
+    return await run_in_threadpool(
+        pipeline.list_conflicts,
+        runtime=runtime,
+        workspace_id=workspace.id,
+        limit=limit,
+        offset=offset,
+    )

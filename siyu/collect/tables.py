@@ -1,0 +1,29 @@
+"""Tables of the collect domain: the dedupe ledger and the durable inbox."""
+
+from __future__ import annotations
+
+from sqlalchemy import BigInteger, Column, Index, Integer, LargeBinary, String, Table
+
+from siyu.core.db import UTCDateTime, metadata
+
+# Every message id ever accepted, per workspace: a retried batch never double-counts.
+collect_messages = Table(
+    "collect_messages",
+    metadata,
+    Column("workspace_id", String(40), primary_key=True),
+    Column("message_id", String(200), primary_key=True),
+    Column("received_at", UTCDateTime(), nullable=False),
+)
+
+# Accepted events, committed in the same transaction as identity and profile changes (so a
+# 2xx means durable), waiting to be moved to the event store in bulk by a flusher.
+event_inbox = Table(
+    "event_inbox",
+    metadata,
+    Column("seq", BigInteger().with_variant(Integer(), "sqlite"), primary_key=True),
+    Column("workspace_id", String(40), nullable=False),
+    Column("person_id", String(40), nullable=False),
+    Column("payload", LargeBinary(), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Index("ix_event_inbox_workspace_person", "workspace_id", "person_id"),
+)

@@ -1,0 +1,293 @@
+"""The event store: append-only events for analytics, behind one :class:`EventStore` interface.
+
+The embedded implementation keeps events as Parquet segments in one directory and queries
+them with DuckDB. Why not one DuckDB database file: DuckDB lets a single process write a
+file, and siyu must let ``siyu import`` write while ``siyu serve`` runs, and let analytics
+read while either writes. Parquet segments plus a manifest give that:
+
+* writers (any process) take a file lock, write a new segment (temp name, fsync, rename)
+  and publish it in ``manifest.json`` (temp, fsync, rename) — readers never see half a file;
+* readers need no lock: they read the manifest and scan the segments it names with an
+  in-memory DuckDB connection;
+* compaction merges a workspace's small segments into one sorted by (person_id, timestamp),
+  the order funnels and retention scan in, dropping duplicate message ids. Replaced
+  segments are deleted only after a grace period, so a reader that planned over them
+  finishes first.
+
+A ClickHouse implementation fills the same interface at scale.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from siyu.core.errors import StoreError
+from siyu.core.ids import new_id
+
+TS = pa.timestamp("us", tz="UTC")
+
+EVENT_SCHEMA = pa.schema(
+    [
+        ("workspace_id", pa.string()),
+        ("message_id", pa.string()),
+        ("type", pa.string()),
+        ("event", pa.string()),
+        ("person_id", pa.string()),
+        ("anonymous_id", pa.string()),
+        ("user_id", pa.string()),
+        ("group_id", pa.string()),
+        ("ids", pa.list_(pa.string())),
+        ("properties", pa.string()),
+        ("traits", pa.string()),
+        ("context", pa.string()),
+        ("channel", pa.string()),
+        ("campaign", pa.string()),
+        ("revenue_fen", pa.int64()),
+        ("timestamp", TS),
+        ("received_at", TS),
+        ("sent_at", TS),
+    ]
+)
+"""Columns of every event. ``ids`` holds the raw identifiers as ``type:key`` (PII hashed);
+JSON columns are strings; ``person_id`` is the person resolved at ingest."""
+
+RETIRE_GRACE_SECONDS = 120.0
+
+
+class EventStore(Protocol):
+    """What the rest of siyu needs from an event store."""
+
+    def append(self, rows: pa.Table) -> None:
+        """Durably append rows with :data:`EVENT_SCHEMA`."""
+
+    def query(self, workspace_id: str, sql: str, params: Sequence[Any] = ()) -> pa.Table:
+        """Run ``sql`` in which the view ``events`` holds the workspace's events."""
+
+    def compact(self, workspace_id: str) -> int:
+        """Merge the workspace's segments into one sorted by person and time; rows kept."""
+
+    def reattribute(self, workspace_id: str, person_id: str, moves: dict[str, str]) -> int:
+        """Give events of ``person_id`` carrying an id in ``moves`` to the mapped person."""
+
+
+@dataclass
+class Segment:
+    """One Parquet file listed in the manifest."""
+
+    name: str
+    workspace_id: str
+    rows: int
+    sorted: bool = False
+
+
+@dataclass
+class Manifest:
+    """The published list of live segments, and retired ones awaiting deletion."""
+
+    segments: list[Segment] = field(default_factory=list)
+    retired: list[tuple[str, float]] = field(default_factory=list)
+
+    @classmethod
+    def load(cls, path: Path) -> Manifest:
+        if not path.exists():
+            return cls()
+        raw = json.loads(path.read_text())
+        return cls(
+            segments=[Segment(**s) for s in raw["segments"]],
+            retired=[(name, at) for name, at in raw.get("retired", [])],
+        )
+
+    def dump(self) -> str:
+        return json.dumps(
+            {"segments": [s.__dict__ for s in self.segments], "retired": self.retired}
+        )
+
+
+def _fsync_write(path: Path, data: bytes) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    tmp.replace(path)
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class DuckDBEventStore:
+    """Events as Parquet segments in ``directory``, queried with DuckDB."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self._manifest_path = directory / "manifest.json"
+        self._lock_path = directory / ".lock"
+        self._local = threading.local()
+
+    # -- writing -------------------------------------------------------------------------
+
+    @contextmanager
+    def _locked(self) -> Iterator[Manifest]:
+        with open(self._lock_path, "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                yield Manifest.load(self._manifest_path)
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
+    def _publish(self, manifest: Manifest) -> None:
+        now = time.time()
+        keep: list[tuple[str, float]] = []
+        for name, retired_at in manifest.retired:
+            if now - retired_at > RETIRE_GRACE_SECONDS:
+                (self.directory / name).unlink(missing_ok=True)
+            else:
+                keep.append((name, retired_at))
+        manifest.retired = keep
+        _fsync_write(self._manifest_path, manifest.dump().encode())
+        _fsync_dir(self.directory)
+
+    def _write_segment(self, table: pa.Table, *, sort: bool) -> str:
+        if sort:
+            table = table.sort_by([("person_id", "ascending"), ("timestamp", "ascending")])
+        name = f"{new_id('seg')}.parquet"
+        path = self.directory / name
+        tmp = path.with_name(name + ".tmp")
+        pq.write_table(table, tmp, compression="zstd", row_group_size=128 * 1024)
+        with open(tmp, "rb+") as handle:
+            os.fsync(handle.fileno())
+        tmp.replace(path)
+        return name
+
+    def append(self, rows: pa.Table) -> None:
+        """Durably append ``rows`` (one segment per workspace in the batch)."""
+        if rows.num_rows == 0:
+            return
+        rows = rows.select(EVENT_SCHEMA.names).cast(EVENT_SCHEMA)
+        workspaces = rows.column("workspace_id").unique().to_pylist()
+        with self._locked() as manifest:
+            for workspace_id in workspaces:
+                part = rows.filter(pa.compute.equal(rows.column("workspace_id"), workspace_id))
+                name = self._write_segment(part, sort=True)
+                manifest.segments.append(Segment(name, workspace_id, part.num_rows))
+            self._publish(manifest)
+
+    def compact(self, workspace_id: str) -> int:
+        """Merge the workspace's segments into one, sorted, without duplicate message ids."""
+        with self._locked() as manifest:
+            mine = [s for s in manifest.segments if s.workspace_id == workspace_id]
+            if len(mine) <= 1 and all(s.sorted for s in mine):
+                return sum(s.rows for s in mine)
+            merged = (
+                self._connection()
+                .sql(
+                    "SELECT * FROM read_parquet($files) QUALIFY row_number() "
+                    "OVER (PARTITION BY message_id ORDER BY received_at) = 1",
+                    params={"files": [str(self.directory / s.name) for s in mine]},
+                )
+                .to_arrow_table()
+            )
+            name = self._write_segment(merged.cast(EVENT_SCHEMA), sort=True)
+            now = time.time()
+            manifest.segments = [s for s in manifest.segments if s.workspace_id != workspace_id]
+            manifest.segments.append(Segment(name, workspace_id, merged.num_rows, sorted=True))
+            manifest.retired.extend((s.name, now) for s in mine)
+            self._publish(manifest)
+            return int(merged.num_rows)
+
+    def reattribute(self, workspace_id: str, person_id: str, moves: dict[str, str]) -> int:
+        """Rewrite the workspace's segments so events of ``person_id`` that carry an id in
+        ``moves`` (``type:key`` → person) belong to the mapped person; rows changed."""
+        if not moves:
+            return 0
+        self.compact(workspace_id)
+        with self._locked() as manifest:
+            mine = [s for s in manifest.segments if s.workspace_id == workspace_id]
+            if not mine:
+                return 0
+            con = self._connection()
+            con.register("moves", pa.table({"k": list(moves), "p": list(moves.values())}))
+            rewritten = con.sql(
+                """
+                WITH e AS (SELECT * FROM read_parquet($files)),
+                target AS (
+                    SELECT e.message_id, min(m.p) AS p
+                    FROM e, unnest(e.ids) AS u(k) JOIN moves m ON m.k = u.k
+                    WHERE e.person_id = $person GROUP BY e.message_id)
+                SELECT e.* REPLACE (coalesce(target.p, e.person_id) AS person_id),
+                       target.p IS NOT NULL AS moved
+                FROM e LEFT JOIN target USING (message_id)
+                """,
+                params={"files": [str(self.directory / s.name) for s in mine], "person": person_id},
+            ).to_arrow_table()
+            con.unregister("moves")
+            changed = int(pa.compute.sum(rewritten.column("moved")).as_py() or 0)
+            name = self._write_segment(rewritten.drop(["moved"]).cast(EVENT_SCHEMA), sort=True)
+            manifest.segments = [s for s in manifest.segments if s.workspace_id != workspace_id]
+            manifest.segments.append(Segment(name, workspace_id, rewritten.num_rows, sorted=True))
+            manifest.retired.extend((s.name, time.time()) for s in mine)
+            self._publish(manifest)
+            return changed
+
+    # -- reading -------------------------------------------------------------------------
+
+    def _connection(self) -> duckdb.DuckDBPyConnection:
+        con: duckdb.DuckDBPyConnection | None = getattr(self._local, "con", None)
+        if con is None:
+            con = duckdb.connect(":memory:", config={"threads": 2})
+            self._local.con = con
+        return con
+
+    def segments(self, workspace_id: str) -> list[Segment]:
+        """The live segments of a workspace, as the manifest lists them now."""
+        manifest = Manifest.load(self._manifest_path)
+        return [s for s in manifest.segments if s.workspace_id == workspace_id]
+
+    def query(self, workspace_id: str, sql: str, params: Sequence[Any] = ()) -> pa.Table:
+        """Run ``sql`` over the view ``events`` of one workspace; returns an Arrow table."""
+        con = self._connection()
+        self._bind_view(con, [str(self.directory / s.name) for s in self.segments(workspace_id)])
+        try:
+            return con.sql(sql, params=list(params) or None).to_arrow_table()
+        except duckdb.IOException as exc:  # a segment retired under a very slow reader
+            raise StoreError(f"event store read failed: {exc}") from exc
+
+    @staticmethod
+    def _bind_view(con: duckdb.DuckDBPyConnection, files: list[str]) -> None:
+        if not files:
+            con.register("events_empty", EVENT_SCHEMA.empty_table())
+            con.execute("CREATE OR REPLACE TEMP VIEW events AS SELECT * FROM events_empty")
+            return
+        # Paths are ours (manifest names under our directory); quote them for the literal.
+        listing = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
+        con.execute(f"CREATE OR REPLACE TEMP VIEW events AS SELECT * FROM read_parquet([{listing}])")
+
+    def count(self, workspace_id: str) -> int:
+        """How many events the workspace has in the store."""
+        return sum(s.rows for s in self.segments(workspace_id))
+
+
+def open_event_store(url: str) -> DuckDBEventStore:
+    """The event store for ``url`` (``duckdb:///path/to/dir``)."""
+    if url.startswith("duckdb://"):
+        return DuckDBEventStore(Path(url.removeprefix("duckdb://")))
+    raise StoreError(f"unsupported event store URL {url!r}: expected duckdb:///<dir>")
