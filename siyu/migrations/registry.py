@@ -4,4 +4,4 @@ from siyu.core.db import metadata
 from siyu.workspaces import tables as workspaces_tables
 
 __all__ = ["metadata", "workspaces_tables"]
-from siyu.profiles import tables as profiles_tables
+from siyu.profiles import tables as profiles_tables  # noqa: F401

@@ -7,9 +7,8 @@ first_seen and first touch: earliest; last_seen and last order: latest). That is
 needs no profile copy and a split needs no profile rewrite: after a split each side is simply
 read over its own members again.
 
-Writes are upserts whose ``SET`` clauses do the combining inside the database (counts add,
-extremes compare, a trait is replaced only by a later observation), so concurrent writers for
-the same person never lose an update and no row needs to be read first.
+Writes are bulk upserts that combine inside the database (:mod:`siyu.profiles.upserts`), so
+concurrent writers for the same person never lose an update and no row is read first.
 """
 
 from __future__ import annotations
@@ -18,12 +17,12 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Table, Text, and_, case, cast, or_, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from siyu.collect.models import CollectedEvent
 from siyu.core.errors import NotFoundError
+from siyu.profiles import upserts
 from siyu.profiles.models import Profile
 from siyu.profiles.tables import profile_event_counts, profile_traits, profiles
 from siyu.profiles.traits import (
@@ -42,83 +41,6 @@ _CHUNK = 1000
 def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterator[Sequence[Any]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
-
-
-def _insert(session: Session, table: Table) -> Any:
-    if session.get_bind().dialect.name == "postgresql":
-        return postgresql.insert(table)
-    return sqlite.insert(table)
-
-
-def _bytewise(session: Session, expr: ColumnElement[Any]) -> ColumnElement[Any]:
-    # Ties are broken on text in Python (code-point order); PostgreSQL's default collation
-    # may sort differently, so compare bytes there ("C"). SQLite compares bytes already.
-    if session.get_bind().dialect.name == "postgresql":
-        return expr.collate("C")
-    return expr
-
-
-def _earlier_touch(session: Session, new: Any, old: Any, name: str) -> ColumnElement[bool]:
-    at = f"{name}_at"
-    return or_(
-        old[at].is_(None),
-        new[at] < old[at],
-        and_(new[at] == old[at], _bytewise(session, new[name]) < _bytewise(session, old[name])),
-    )
-
-
-def _profiles_upsert(session: Session) -> Any:
-    stmt = _insert(session, profiles)
-    new, old = stmt.excluded, profiles.c
-    channel_wins = _earlier_touch(session, new, old, "first_channel")
-    campaign_wins = _earlier_touch(session, new, old, "first_campaign")
-    later_order = or_(old.last_order_at.is_(None), new.last_order_at > old.last_order_at)
-    return stmt.on_conflict_do_update(
-        index_elements=[old.workspace_id, old.person_id],
-        set_={
-            "first_seen": case(
-                (new.first_seen < old.first_seen, new.first_seen), else_=old.first_seen
-            ),
-            "last_seen": case((new.last_seen > old.last_seen, new.last_seen), else_=old.last_seen),
-            "first_channel": case((channel_wins, new.first_channel), else_=old.first_channel),
-            "first_channel_at": case(
-                (channel_wins, new.first_channel_at), else_=old.first_channel_at
-            ),
-            "first_campaign": case((campaign_wins, new.first_campaign), else_=old.first_campaign),
-            "first_campaign_at": case(
-                (campaign_wins, new.first_campaign_at), else_=old.first_campaign_at
-            ),
-            "event_count": old.event_count + new.event_count,
-            "order_count": old.order_count + new.order_count,
-            "total_spend_fen": old.total_spend_fen + new.total_spend_fen,
-            "last_order_at": case((later_order, new.last_order_at), else_=old.last_order_at),
-            "updated_at": new.updated_at,
-        },
-    )
-
-
-def _traits_upsert(session: Session) -> Any:
-    stmt = _insert(session, profile_traits)
-    new, old = stmt.excluded, profile_traits.c
-    new_text = _bytewise(session, cast(new.value, Text))
-    old_text = _bytewise(session, cast(old.value, Text))
-    return stmt.on_conflict_do_update(
-        index_elements=[old.workspace_id, old.person_id, old.name],
-        set_={"value": new.value, "observed_at": new.observed_at},
-        where=or_(
-            new.observed_at > old.observed_at,
-            and_(new.observed_at == old.observed_at, new_text > old_text),
-        ),
-    )
-
-
-def _counts_upsert(session: Session) -> Any:
-    stmt = _insert(session, profile_event_counts)
-    new, old = stmt.excluded, profile_event_counts.c
-    return stmt.on_conflict_do_update(
-        index_elements=[old.workspace_id, old.person_id, old.event],
-        set_={"count": old["count"] + new["count"]},
-    )
 
 
 def _profile_row(
@@ -140,11 +62,6 @@ def _profile_row(
         "last_order_at": state.last_order_at,
         "updated_at": now,
     }
-
-
-def _execute_many(session: Session, stmt: Any, rows: list[dict[str, Any]]) -> None:
-    for chunk in _chunks(rows):
-        session.execute(stmt, list(chunk))
 
 
 def apply_events(
@@ -195,9 +112,9 @@ def apply_events(
             {"workspace_id": workspace_id, "person_id": person_id, "event": event, "count": n}
             for event, n in sorted(state.event_counts.items())
         )
-    _execute_many(session, _profiles_upsert(session), profile_rows)
-    _execute_many(session, _traits_upsert(session), trait_rows)
-    _execute_many(session, _counts_upsert(session), count_rows)
+    upserts.upsert_profiles(session, profile_rows)
+    upserts.upsert_traits(session, trait_rows)
+    upserts.upsert_event_counts(session, count_rows)
 
 
 def _touch(value: str | None, at: datetime | None) -> Touch | None:
