@@ -10,10 +10,19 @@ import functools
 import json
 import sys
 from collections.abc import Callable
-from typing import Annotated, Any, TypeVar
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 
 from siyu.core.clock import utcnow
 from siyu.core.errors import (
@@ -26,6 +35,12 @@ from siyu.core.errors import (
 )
 from siyu.core.runtime import Runtime, open_runtime
 from siyu.workspaces import service as workspaces
+from siyu.workspaces.models import Workspace
+
+if TYPE_CHECKING:
+    from siyu.collect.imports import ImportSummary
+    from siyu.collect.models import IngestResult
+    from siyu.demo.build import DemoKeys
 
 app = typer.Typer(help="siyu (私域): your brand's own customer pool.", no_args_is_help=True)
 workspace_app = typer.Typer(help="Workspaces (one per brand).", no_args_is_help=True)
@@ -132,6 +147,220 @@ def flush() -> None:
 
     moved = pipeline.flush(runtime=runtime())
     typer.echo(f"moved {moved} events to the event store")
+
+
+# -- siyu import ----------------------------------------------------------------------------
+
+import_app = typer.Typer(
+    help="Import order and member exports (CSV or Parquet) that never passed an SDK.",
+    no_args_is_help=True,
+)
+app.add_typer(import_app, name="import")
+
+SourceOption = Annotated[
+    str | None,
+    typer.Option("--source", help="Export layout: taobao, jd, pos or generic (default: guess)."),
+]
+WorkspaceOption = Annotated[
+    str | None,
+    typer.Option("--workspace", help="Workspace id (needed when more than one exists)."),
+]
+RejectsOption = Annotated[
+    Path | None,
+    typer.Option("--rejects", help="Where to write rejected rows (default: next to FILE)."),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")]
+
+
+def pick_workspace(rt: Runtime, workspace_id: str | None) -> Workspace:
+    """The workspace named, or the only one; InvalidInputError when it is ambiguous."""
+    with rt.sessions() as session:
+        if workspace_id:
+            return workspaces.get_workspace(session=session, workspace_id=workspace_id)
+        found = workspaces.list_workspaces(session=session)
+    if len(found) != 1:
+        raise InvalidInputError(
+            f"{len(found)} workspaces exist; name one with --workspace", field="workspace"
+        )
+    return found[0]
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=err,
+    )
+
+
+def _run_import(
+    kind: str, file: Path, source: str | None, workspace_id: str | None, rejects: Path | None
+) -> ImportSummary:
+    from siyu import pipeline
+    from siyu.collect import imports
+
+    rt = runtime()
+    workspace = pick_workspace(rt, workspace_id)
+    table = imports.open_table(file)
+    plan = imports.plan_import(
+        table,
+        kind=imports.ImportKind(kind),
+        source=source,
+        timezone=workspace.timezone,
+        vault=rt.vault,
+    )
+
+    def ingest(messages: list[dict[str, Any]]) -> IngestResult:
+        return pipeline.ingest(
+            runtime=rt,
+            workspace_id=workspace.id,
+            messages=messages,
+            received_at=utcnow(),
+            prefix="row",
+        )
+
+    with _progress() as progress:
+        task = progress.add_task(f"{kind} ({plan.source})", total=table.total_rows)
+        summary = imports.run_import(
+            table,
+            plan,
+            ingest=ingest,
+            rejects_path=rejects,
+            on_rows=lambda n: progress.advance(task, n),
+        )
+    pipeline.flush(runtime=rt)
+    rt.close()
+    return summary
+
+
+def _print_summary(summary: ImportSummary, as_json: bool) -> None:
+    if as_json:
+        typer.echo(summary.model_dump_json())
+        return
+    typer.echo(f"source      {summary.source} ({summary.encoding or 'parquet'})")
+    typer.echo(f"rows read   {summary.rows_read}")
+    typer.echo(f"imported    {summary.imported}")
+    typer.echo(f"duplicates  {summary.duplicates}")
+    typer.echo(f"skipped     {summary.skipped}")
+    typer.echo(f"rejected    {summary.rejected}")
+    if summary.reject_file:
+        typer.echo(f"reject file {summary.reject_file}")
+
+
+@import_app.command("orders")
+@readable_errors
+def import_orders(
+    file: Annotated[Path, typer.Argument(help="CSV (UTF-8 or GBK) or Parquet export.")],
+    source: SourceOption = None,
+    workspace: WorkspaceOption = None,
+    rejects: RejectsOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Import orders as "Order Completed" events; re-running the same file adds nothing."""
+    _print_summary(_run_import("orders", file, source, workspace, rejects), as_json)
+
+
+@import_app.command("members")
+@readable_errors
+def import_members(
+    file: Annotated[Path, typer.Argument(help="CSV (UTF-8 or GBK) or Parquet export.")],
+    source: SourceOption = None,
+    workspace: WorkspaceOption = None,
+    rejects: RejectsOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Import members as identify calls carrying their ids and profile traits."""
+    _print_summary(_run_import("members", file, source, workspace, rejects), as_json)
+
+
+# -- siyu demo ------------------------------------------------------------------------------
+
+
+def _build_demo(rt: Runtime, keys: DemoKeys) -> DemoKeys:
+    from siyu.demo import build
+
+    with _progress() as progress:
+        task = progress.add_task("drawing the brand", total=None)
+
+        def stage(text: str, total: int | None) -> None:
+            progress.update(task, description=text, total=total, completed=0)
+
+        report = build.build_demo(
+            rt,
+            workspace_id=keys.workspace_id,
+            users=keys.users,
+            seed=keys.seed,
+            now=utcnow(),
+            on_chunk=lambda n: progress.advance(task, n),
+            on_stage=stage,
+        )
+    keys = keys.model_copy(update={"complete": True, "sample_member_id": report.sample_member_id})
+    build.save_keys(build.keys_path(rt.settings.data_dir), keys)
+    typer.echo(
+        f"built {report.customers:,} customers, {report.events:,} events "
+        f"({report.accepted:,} new, {report.rejected} rejected), {report.orders:,} orders, "
+        f"GMV ¥{report.gmv_fen / 100:,.2f}"
+    )
+    typer.echo(
+        f"ingest {report.ingest_seconds:.1f}s ({report.events_per_second:,.0f} events/s), "
+        f"total {report.total_seconds:.1f}s; event store holds {report.stored_events:,} events"
+    )
+    return keys
+
+
+def _print_demo(keys: DemoKeys, data_dir: Path, host: str, port: int) -> None:
+    base = f"http://{host}:{port}"
+    typer.echo(f"API docs      {base}/docs")
+    if keys.sample_member_id:
+        typer.echo(
+            f"sample person {base}/api/persons?identifier_type=member_id"
+            f"&identifier={keys.sample_member_id}"
+        )
+        typer.echo(f'              (send "Authorization: Bearer {keys.secret_key}")')
+    typer.echo(f"workspace_id  {keys.workspace_id}")
+    typer.echo(f"write_key     {keys.write_key}")
+    typer.echo(f"secret_key    {keys.secret_key}")
+    typer.echo(f"keys kept in  {data_dir / 'demo-keys.json'}")
+
+
+@app.command()
+@readable_errors
+def demo(
+    users: Annotated[int, typer.Option(min=1, max=5_000_000, help="Customers to draw.")] = 50_000,
+    seed: Annotated[
+        int, typer.Option(help="Random seed; the same seed draws the same brand.")
+    ] = 42,
+    serve_api: Annotated[
+        bool, typer.Option("--serve/--no-serve", help="Serve the API once built.")
+    ] = True,
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    rebuild: Annotated[
+        bool, typer.Option("--rebuild", help="Build a new demo workspace even if one exists.")
+    ] = False,
+) -> None:
+    """Build 山茶集, a synthetic tea-drink chain, through the real pipeline, then serve it."""
+    from siyu.demo import build
+
+    rt = runtime()
+    keys, todo = build.prepare_workspace(rt, users=users, seed=seed, rebuild=rebuild, now=utcnow())
+    if todo:
+        keys = _build_demo(rt, keys)
+    else:
+        typer.echo(
+            f"reusing the demo workspace ({keys.users:,} customers, seed {keys.seed}); "
+            "--rebuild builds a new one"
+        )
+    _print_demo(keys, rt.settings.data_dir, host, port)
+    if serve_api:
+        import uvicorn
+
+        from siyu.api.app import create_app
+
+        uvicorn.run(create_app(rt), host=host, port=port, log_level="warning")
 
 
 def main() -> None:  # pragma: no cover - console entry
