@@ -144,7 +144,7 @@ def draw_customers(rng: np.random.Generator, n: int, now: int) -> Customers:
     first_seen = start + (np.sqrt(rng.random(n)) * (HISTORY_DAYS - 1) * DAY).astype(np.int64)
     channel = rng.choice(len(CHANNELS), size=n, p=CHANNEL_SHARES)
     lifespan = rng.exponential(45 * DAY, n).astype(np.int64) + DAY
-    last_active = np.minimum(first_seen + lifespan, now - 60)
+    last_active = np.minimum(first_seen + lifespan, now - 3600)
     weeks = (last_active - first_seen) / (7 * DAY)
     rate = rng.gamma(shape=0.45, scale=0.55, size=n)  # orders per week
     orders = rng.poisson(rate * weeks) + (channel == STORE)
