@@ -1,0 +1,270 @@
+"""OneID: resolve messages to persons, look persons up, split wrong merges, edit merge rules."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+import orjson
+from sqlalchemy import Row, delete, func, insert, or_, select
+from sqlalchemy.orm import Session
+
+from siyu.collect.models import Identifier, IdType
+from siyu.core.errors import InvalidInputError, NotFoundError
+from siyu.core.ids import new_id
+from siyu.identity import store
+from siyu.identity.models import (
+    ConflictsPage,
+    IdentifierRef,
+    IdentifierView,
+    IdentityConflict,
+    IdentityRule,
+    IdentityRules,
+    PersonMerge,
+)
+from siyu.identity.resolve import IdRef, resolve_links
+from siyu.identity.rules import Rule, ordered_types, validate_rules
+from siyu.identity.tables import (
+    identity_conflicts,
+    identity_identifiers,
+    identity_merges,
+    identity_persons,
+    identity_rules,
+)
+from siyu.workspaces import service as workspaces
+
+MAX_PAGE = 500
+
+
+def resolve_batch(
+    *,
+    session: Session,
+    workspace_id: str,
+    links: Sequence[Sequence[Identifier]],
+    message_ids: Sequence[str],
+    now: datetime,
+) -> list[str]:
+    """Resolve a batch of links (the identifiers of one message each) to person ids, in order.
+
+    New identifiers are attached, persons merged within the workspace's limits, refused merges
+    recorded as conflicts, and the links stored for :func:`rebuild`. Reads every identifier of
+    the batch in one or a few SELECTs and writes in bulk; the caller commits.
+
+    Args:
+        session: an open session inside a transaction.
+        workspace_id: the workspace the messages belong to.
+        links: per message its identifiers (at least one each).
+        message_ids: per message its id, same length as ``links``.
+        now: ingest time (aware UTC).
+
+    Returns:
+        The person id of each link, as it stands at the end of the batch.
+    """
+    if len(links) != len(message_ids):
+        raise InvalidInputError("links and message_ids differ in length", field="message_ids")
+    refs, details = _link_refs(links)
+    if not refs:
+        return []
+    store.lock_workspace(session, workspace_id)
+    rules = store.load_rules(session, workspace_id)
+    first_seq, next_rank = store.next_numbers(session, workspace_id)
+    graph = store.load_graph(session, workspace_id, set(details))
+    graph.next_rank = next_rank
+    outcome = resolve_links(graph, refs, rules, mint=lambda: new_id("p"))
+    store.write_outcome(
+        session,
+        workspace_id=workspace_id,
+        graph=graph,
+        outcome=outcome,
+        links=refs,
+        message_ids=message_ids,
+        details=details,
+        first_seq=first_seq,
+        now=now,
+    )
+    return [graph.root(pid) for pid in outcome.person_of_link]
+
+
+def _link_refs(
+    links: Sequence[Sequence[Identifier]],
+) -> tuple[list[list[IdRef]], dict[IdRef, Identifier]]:
+    refs: list[list[IdRef]] = []
+    details: dict[IdRef, Identifier] = {}
+    for i, link in enumerate(links):
+        if not link:
+            raise InvalidInputError("a link needs at least one identifier", field=f"links[{i}]")
+        row: list[IdRef] = []
+        for ident in link:
+            ref: IdRef = (ident.type.value, ident.key)
+            details.setdefault(ref, ident)
+            row.append(ref)
+        refs.append(list(dict.fromkeys(row)))
+    return refs, details
+
+
+def find_person(*, session: Session, workspace_id: str, identifier: Identifier) -> str | None:
+    """The person holding ``identifier`` now, or None if it was never seen."""
+    ids = identity_identifiers.c
+    return session.execute(
+        select(ids.person_id).where(
+            ids.workspace_id == workspace_id,
+            ids.key == identifier.key,
+            ids.id_type == identifier.type.value,
+        )
+    ).scalar_one_or_none()
+
+
+def current_person_id(*, session: Session, workspace_id: str, person_id: str) -> str:
+    """The surviving person ``person_id`` was merged into, or ``person_id`` itself if alive.
+
+    Raises:
+        NotFoundError: no such person in the workspace.
+    """
+    ps = identity_persons.c
+    row = session.execute(
+        select(ps.survivor_id).where(ps.workspace_id == workspace_id, ps.id == person_id)
+    ).first()
+    if row is None:
+        raise NotFoundError(f"no person {person_id}", field="person_id")
+    return row.survivor_id or person_id
+
+
+def person_ids_of(*, session: Session, workspace_id: str, person_id: str) -> list[str]:
+    """The surviving person of ``person_id`` first, then every person it absorbed (transitively).
+
+    Events carry the person id of their ingest; selecting events of all these ids gives the
+    events of the person as it is now.
+    """
+    root = current_person_id(session=session, workspace_id=workspace_id, person_id=person_id)
+    ps = identity_persons.c
+    absorbed = session.execute(
+        select(ps.id)
+        .where(ps.workspace_id == workspace_id, ps.survivor_id == root)
+        .order_by(ps.rank)
+    ).scalars()
+    return [root, *absorbed]
+
+
+def identifiers_of(*, session: Session, workspace_id: str, person_id: str) -> list[IdentifierView]:
+    """The identifiers the (surviving) person holds, oldest first; PII only masked."""
+    root = current_person_id(session=session, workspace_id=workspace_id, person_id=person_id)
+    ids = identity_identifiers.c
+    rows = session.execute(
+        select(ids.id_type, ids.key, ids.masked, ids.first_seen, ids.origin_person_id)
+        .where(ids.workspace_id == workspace_id, ids.person_id == root)
+        .order_by(ids.first_seen, ids.id_type, ids.key)
+    ).all()
+    return [
+        IdentifierView(
+            type=IdType(r.id_type),
+            key=r.key,
+            masked=r.masked,
+            first_seen=r.first_seen,
+            introduced_by=r.origin_person_id,
+        )
+        for r in rows
+    ]
+
+
+def merge_history(*, session: Session, workspace_id: str, person_id: str) -> list[PersonMerge]:
+    """Every merge (and its split, if any) among the persons that make up ``person_id`` now."""
+    lineage = person_ids_of(session=session, workspace_id=workspace_id, person_id=person_id)
+    ms = identity_merges.c
+    rows: list[Row[tuple[object, ...]]] = []
+    for part in store.chunked(lineage):
+        rows += session.execute(
+            select(identity_merges).where(
+                ms.workspace_id == workspace_id,
+                or_(ms.survivor_id.in_(part), ms.absorbed_id.in_(part)),
+            )
+        ).all()
+    unique = {r.id: r for r in rows}
+    return [PersonMerge.model_validate(unique[k]._mapping) for k in sorted(unique)]
+
+
+def list_conflicts(
+    *, session: Session, workspace_id: str, limit: int = 50, offset: int = 0
+) -> ConflictsPage:
+    """Refused merges of the workspace, newest first."""
+    if not 1 <= limit <= MAX_PAGE:
+        raise InvalidInputError(f"limit must be 1–{MAX_PAGE}", field="limit")
+    if offset < 0:
+        raise InvalidInputError("offset must be ≥ 0", field="offset")
+    cs = identity_conflicts.c
+    total = session.execute(
+        select(func.count()).select_from(identity_conflicts).where(cs.workspace_id == workspace_id)
+    ).scalar_one()
+    rows = session.execute(
+        select(identity_conflicts)
+        .where(cs.workspace_id == workspace_id)
+        .order_by(cs.id.desc())
+        .limit(limit)
+        .offset(offset)
+    ).all()
+    return ConflictsPage(
+        items=[_conflict(r) for r in rows], total=total, limit=limit, offset=offset
+    )
+
+
+def _conflict(row: Row[tuple[object, ...]]) -> IdentityConflict:
+    pairs = orjson.loads(str(row.identifiers))
+    return IdentityConflict(
+        id=int(str(row.id)),
+        person_id=str(row.person_id),
+        other_person_id=str(row.other_person_id),
+        id_type=IdType(str(row.id_type)),
+        identifiers=[IdentifierRef(type=IdType(t), key=k) for t, k in pairs],
+        message_id=None if row.message_id is None else str(row.message_id),
+        reason=str(row.reason),
+        created_at=row.created_at,
+    )
+
+
+def get_rules(*, session: Session, workspace_id: str) -> IdentityRules:
+    """The workspace's merge rules (defaults where not set), strongest type first."""
+    rules = store.load_rules(session, workspace_id)
+    return _rules_model(workspace_id, rules)
+
+
+def set_rules(
+    *, session: Session, workspace_id: str, rules: Sequence[IdentityRule], now: datetime
+) -> IdentityRules:
+    """Change some types' rules; the whole set must stay valid (distinct priorities, limits ≥ 1).
+
+    New rules apply to later batches; run :func:`rebuild` to apply them to the past.
+
+    Raises:
+        NotFoundError: no such workspace.
+        InvalidInputError: a type given twice, a priority reused, a limit out of range.
+    """
+    workspaces.get_workspace(session=session, workspace_id=workspace_id)
+    merged = store.load_rules(session, workspace_id)
+    seen: set[str] = set()
+    for rule in rules:
+        if rule.id_type.value in seen:
+            raise InvalidInputError("type given twice", field=f"rules.{rule.id_type.value}")
+        seen.add(rule.id_type.value)
+        merged[rule.id_type.value] = Rule(rule.priority, rule.limit)
+    valid = validate_rules(merged)
+    session.execute(delete(identity_rules).where(identity_rules.c.workspace_id == workspace_id))
+    session.execute(
+        insert(identity_rules),
+        [
+            {"workspace_id": workspace_id, "id_type": name, "priority": rule.priority,
+             "max_per_person": rule.limit, "updated_at": now}
+            for name, rule in valid.items()
+        ],
+    )  # fmt: skip
+    return _rules_model(workspace_id, valid)
+
+
+def _rules_model(workspace_id: str, rules: dict[str, Rule]) -> IdentityRules:
+    return IdentityRules(
+        workspace_id=workspace_id,
+        rules=[
+            IdentityRule(
+                id_type=IdType(name), priority=rules[name].priority, limit=rules[name].limit
+            )
+            for name in ordered_types(rules)
+        ],
+    )
