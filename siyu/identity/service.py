@@ -12,7 +12,8 @@ from sqlalchemy.orm import Session
 from siyu.collect.models import Identifier, IdType
 from siyu.core.errors import InvalidInputError, NotFoundError
 from siyu.core.ids import new_id
-from siyu.identity import store
+from siyu.identity import replay, store
+from siyu.identity import split as splitting
 from siyu.identity.models import (
     ConflictsPage,
     IdentifierRef,
@@ -21,7 +22,10 @@ from siyu.identity.models import (
     IdentityRule,
     IdentityRules,
     PersonMerge,
+    RebuildReport,
+    SplitResult,
 )
+from siyu.identity.rebuild import rebuild_labels
 from siyu.identity.resolve import IdRef, resolve_links
 from siyu.identity.rules import Rule, ordered_types, validate_rules
 from siyu.identity.tables import (
@@ -267,4 +271,96 @@ def _rules_model(workspace_id: str, rules: dict[str, Rule]) -> IdentityRules:
             )
             for name in ordered_types(rules)
         ],
+    )
+
+
+def split_person(
+    *,
+    session: Session,
+    workspace_id: str,
+    person_id: str,
+    absorbed_person_id: str,
+    now: datetime,
+    reason: str,
+) -> SplitResult:
+    """Undo a wrong merge: restore ``absorbed_person_id`` with the identifiers it brought.
+
+    The restored person takes back every identifier first introduced by it or by a person it
+    had itself absorbed; the merge is marked split; and a block keeps later links from merging
+    the two again (they record a conflict instead). Events keep their ingest person id: the
+    caller re-attributes the events of the moved identifiers.
+
+    Args:
+        session: an open session; the caller commits.
+        workspace_id: the workspace.
+        person_id: the person holding the wrong merge (or any person merged into it).
+        absorbed_person_id: a person it absorbed, directly or not.
+        now: time of the split (aware UTC).
+        reason: why, for the history (required).
+
+    Raises:
+        NotFoundError: no such person.
+        InvalidInputError: empty reason, or ``absorbed_person_id`` is not absorbed by the person.
+    """
+    if not reason.strip():
+        raise InvalidInputError("a reason is required", field="reason")
+    store.lock_workspace(session, workspace_id)
+    lineage = person_ids_of(session=session, workspace_id=workspace_id, person_id=person_id)
+    return splitting.split(
+        session,
+        workspace_id=workspace_id,
+        root=lineage[0],
+        lineage=lineage,
+        absorbed_person_id=absorbed_person_id,
+        now=now,
+        reason=reason.strip(),
+    )
+
+
+def rebuild(
+    *,
+    session: Session,
+    workspace_id: str,
+    now: datetime,
+    progress: replay.Progress | None = None,
+) -> RebuildReport:
+    """Recompute every person from all stored links under the current rules and blocks.
+
+    Each rebuilt person keeps the id that most of its identifiers had; persons that no longer
+    hold anything are recorded as merged (reason ``rebuild``). With unchanged rules and no
+    splits the result equals the incremental one, ids included.
+
+    Args:
+        session: an open session; the caller commits.
+        workspace_id: the workspace.
+        now: time of the rebuild (aware UTC).
+        progress: called as ``progress(stage, done, total)``.
+    """
+    store.lock_workspace(session, workspace_id)
+    rules = store.load_rules(session, workspace_id)
+    names = list(rules)
+    graph = replay.load(session, workspace_id, names, progress)
+    result = rebuild_labels(
+        link_ptr=graph.link_ptr,
+        members=graph.members,
+        node_type=graph.node_type,
+        type_names=names,
+        rules=rules,
+        blocks=graph.blocks,
+    )
+    assignment = replay.assign_ids(graph, result)
+    moved = replay.write(
+        session, workspace_id=workspace_id, graph=graph, assignment=assignment, now=now
+    )
+    if progress is not None:
+        progress("write", 1, 1)
+    return RebuildReport(
+        links=int(graph.link_ptr.size - 1),
+        identifiers=len(graph.keys),
+        persons=len(set(assignment.person_of_node)),
+        slow_components=result.slow_components,
+        slow_links=result.slow_links,
+        persons_new=len(assignment.new_persons),
+        persons_retired=len(assignment.retired),
+        identifiers_moved=moved,
     )

@@ -261,16 +261,25 @@ def _write_merges(
 
 def repoint(session: Session, workspace_id: str, absorbed: Sequence[str], root: str) -> None:
     """Point persons ``absorbed`` (and all they absorbed) and their identifiers at ``root``."""
-    ps, ids = identity_persons.c, identity_identifiers.c
+    repoint_persons(session, workspace_id, absorbed, root)
+    ids = identity_identifiers.c
+    for part in chunked(absorbed):
+        session.execute(
+            update(identity_identifiers)
+            .where(ids.workspace_id == workspace_id, ids.person_id.in_(part))
+            .values(person_id=root)
+        )
+
+
+def repoint_persons(
+    session: Session, workspace_id: str, absorbed: Sequence[str], root: str
+) -> None:
+    """Mark persons ``absorbed``, and every person they had absorbed, as merged into ``root``."""
+    ps = identity_persons.c
     for part in chunked(absorbed):
         session.execute(
             update(identity_persons)
             .where(ps.workspace_id == workspace_id)
             .where(or_(ps.id.in_(part), ps.survivor_id.in_(part)))
             .values(survivor_id=root)
-        )
-        session.execute(
-            update(identity_identifiers)
-            .where(ids.workspace_id == workspace_id, ids.person_id.in_(part))
-            .values(person_id=root)
         )
