@@ -18,7 +18,7 @@ from siyu.collect.models import CollectedEvent, IdType, IngestResult, MessageTyp
 from siyu.core.errors import NotFoundError
 from siyu.core.runtime import Runtime
 from siyu.identity import service as identity
-from siyu.identity.models import IdentifierView, MergeConflict, SplitResult
+from siyu.identity.models import ConflictsPage, IdentifierView, SplitResult
 from siyu.profiles import service as profiles
 from siyu.profiles.models import Profile
 
@@ -57,7 +57,7 @@ def ingest(
     received_at: datetime,
     batch_sent_at: datetime | None = None,
     forced_type: MessageType | None = None,
-    prefix: str = "batch",
+    prefix: str = "batch[{index}]",
 ) -> IngestResult:
     """Validate raw Segment-spec messages and ingest the good ones in one transaction.
 
@@ -193,13 +193,14 @@ def split_person(
             now=now,
             reason="operator split",
         )
-    runtime.events.reattribute(workspace_id, person_id, result.moves)
+    moves = {f"{ref.type.value}:{ref.key}": result.restored_person_id for ref in result.moved}
+    runtime.events.reattribute(workspace_id, result.person_id, moves)
     return result
 
 
 def list_conflicts(
     *, runtime: Runtime, workspace_id: str, limit: int, offset: int
-) -> list[MergeConflict]:
+) -> ConflictsPage:
     """Merges refused by the workspace's rules, newest first."""
     with runtime.sessions() as session:
         return identity.list_conflicts(

@@ -7,8 +7,11 @@ import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import swagger_ui_bundle
 from fastapi import FastAPI
-from fastapi.responses import ORJSONResponse
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
 
 from siyu import __version__, pipeline
 from siyu.api import errors
@@ -56,14 +59,27 @@ def create_app(runtime: Runtime, *, flush_in_background: bool = True) -> FastAPI
         title="siyu",
         version=__version__,
         description="私域 — collect, resolve and understand a brand's own customers.",
-        default_response_class=ORJSONResponse,
         lifespan=lifespan,
+        docs_url=None,
     )
     app.state.runtime = runtime
     app.state.write_keys = {}
     errors.install(app)
     app.include_router(collect.router)
     app.include_router(persons.router)
+
+    # The docs page's assets ship in a package: nothing is fetched from a CDN.
+    app.mount("/static/swagger", StaticFiles(directory=swagger_ui_bundle.swagger_ui_path))
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title="siyu API",
+            swagger_js_url="/static/swagger/swagger-ui-bundle.js",
+            swagger_css_url="/static/swagger/swagger-ui.css",
+            swagger_favicon_url="/static/swagger/favicon-32x32.png",
+        )
 
     @app.get("/healthz", tags=["ops"])
     def healthz() -> dict[str, str]:

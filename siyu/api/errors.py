@@ -10,7 +10,8 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import ORJSONResponse
+import orjson
+from fastapi.responses import Response
 
 from siyu.collect.normalize import FieldError
 from siyu.core.errors import (
@@ -46,23 +47,32 @@ def error_body(kind: str, message: str, field: str | None, **extra: Any) -> dict
     return {"error": {"type": kind, "message": message, "field": field, **extra}}
 
 
+def json_response(
+    body: Any, status_code: int = 200, headers: dict[str, str] | None = None
+) -> Response:
+    """A JSON response rendered with orjson (datetimes as ISO 8601)."""
+    return Response(
+        orjson.dumps(body), status_code=status_code, headers=headers, media_type="application/json"
+    )
+
+
 def install(app: FastAPI) -> None:
     """Register the handlers on ``app``."""
 
     @app.exception_handler(SiyuError)
-    async def _siyu(_: Request, exc: SiyuError) -> ORJSONResponse:
+    async def _siyu(_: Request, exc: SiyuError) -> Response:
         headers = {"WWW-Authenticate": "Basic"} if isinstance(exc, AuthError) else None
         body = error_body(type(exc).__name__, exc.message, exc.field, **exc.details)
-        return ORJSONResponse(body, status_code=status_of(exc), headers=headers)
+        return json_response(body, status_code=status_of(exc), headers=headers)
 
     @app.exception_handler(FieldError)
-    async def _field(_: Request, exc: FieldError) -> ORJSONResponse:
+    async def _field(_: Request, exc: FieldError) -> Response:
         body = error_body("InvalidInputError", exc.reason, exc.field)
-        return ORJSONResponse(body, status_code=400)
+        return json_response(body, status_code=400)
 
     @app.exception_handler(RequestValidationError)
-    async def _validation(_: Request, exc: RequestValidationError) -> ORJSONResponse:
+    async def _validation(_: Request, exc: RequestValidationError) -> Response:
         first = exc.errors()[0]
         field = ".".join(str(part) for part in first["loc"] if part not in ("body", "query"))
         body = error_body("InvalidInputError", first["msg"], field, errors=exc.errors())
-        return ORJSONResponse(body, status_code=422)
+        return json_response(body, status_code=422)

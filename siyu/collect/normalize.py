@@ -300,11 +300,14 @@ def parse_batch(
     received_at: datetime,
     batch_sent_at: datetime | None = None,
     forced_type: MessageType | None = None,
-    prefix: str = "batch",
+    prefix: str = "batch[{index}]",
     size_of: Callable[[Any], int] | None = None,
     max_event_bytes: int | None = None,
 ) -> tuple[list[CollectedEvent], list[Rejection]]:
-    """Parse every message; bad ones become rejections and never stop the good ones."""
+    """Parse every message; bad ones become rejections and never stop the good ones.
+
+    ``prefix`` names a message in error paths (``{index}`` is its position).
+    """
     accepted: list[CollectedEvent] = []
     rejected: list[Rejection] = []
     for index, message in enumerate(messages):
@@ -320,7 +323,8 @@ def parse_batch(
                 forced_type=forced_type,
             )
         except FieldError as exc:
-            where = f"{prefix}[{index}]" + (f".{exc.field}" if exc.field else "")
+            head = prefix.format(index=index)
+            where = head + (f".{exc.field}" if exc.field else "")
             rejected.append(
                 Rejection(
                     index=index,

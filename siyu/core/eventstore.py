@@ -24,7 +24,7 @@ import json
 import os
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -73,7 +73,9 @@ class EventStore(Protocol):
     def append(self, rows: pa.Table) -> None:
         """Durably append rows with :data:`EVENT_SCHEMA`."""
 
-    def query(self, workspace_id: str, sql: str, params: Sequence[Any] = ()) -> pa.Table:
+    def query(
+        self, workspace_id: str, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()
+    ) -> pa.Table:
         """Run ``sql`` in which the view ``events`` holds the workspace's events."""
 
     def compact(self, workspace_id: str) -> int:
@@ -262,12 +264,16 @@ class DuckDBEventStore:
         manifest = Manifest.load(self._manifest_path)
         return [s for s in manifest.segments if s.workspace_id == workspace_id]
 
-    def query(self, workspace_id: str, sql: str, params: Sequence[Any] = ()) -> pa.Table:
-        """Run ``sql`` over the view ``events`` of one workspace; returns an Arrow table."""
+    def query(
+        self, workspace_id: str, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()
+    ) -> pa.Table:
+        """Run ``sql`` over the view ``events`` of one workspace; returns an Arrow table.
+
+        ``params`` are positional (``?``) or named (``$name``)."""
         con = self._connection()
         self._bind_view(con, [str(self.directory / s.name) for s in self.segments(workspace_id)])
         try:
-            return con.sql(sql, params=list(params) or None).to_arrow_table()
+            return con.sql(sql, params=(dict(params) if isinstance(params, Mapping) else list(params)) or None).to_arrow_table()
         except duckdb.IOException as exc:  # a segment retired under a very slow reader
             raise StoreError(f"event store read failed: {exc}") from exc
 

@@ -15,11 +15,11 @@ from typing import Any
 import orjson
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import ORJSONResponse
+from fastapi.responses import Response
 
 from siyu import pipeline
 from siyu.api.deps import RuntimeDep, _cached_workspace, write_key_workspace
-from siyu.api.errors import error_body
+from siyu.api.errors import error_body, json_response
 from siyu.collect.models import IngestResult, MessageType
 from siyu.collect.normalize import FieldError, parse_time
 from siyu.core.clock import utcnow
@@ -76,13 +76,13 @@ def _workspace(request: Request, runtime: Runtime, payload: dict[str, Any]) -> W
         return _cached_workspace(request, runtime, key)
 
 
-def _respond(result: IngestResult) -> ORJSONResponse:
+def _respond(result: IngestResult) -> Response:
     rejected = [r.model_dump() for r in result.rejected]
     if result.rejected and not result.accepted and not result.duplicates:
         first = result.rejected[0]
         body = error_body("InvalidInputError", first.reason, first.field, rejected=rejected)
-        return ORJSONResponse(body, status_code=400)
-    return ORJSONResponse(
+        return json_response(body, status_code=400)
+    return json_response(
         {
             "success": True,
             "accepted": result.accepted,
@@ -97,7 +97,7 @@ async def _ingest(
     runtime: Runtime,
     messages_of: str | None,
     forced_type: MessageType | None,
-) -> ORJSONResponse:
+) -> Response:
     received_at = utcnow()
     payload = parse_json(await read_body(request, runtime.settings.max_batch_bytes))
     workspace = _workspace(request, runtime, payload)
@@ -107,7 +107,7 @@ async def _ingest(
         messages = payload.get(messages_of)
         if not isinstance(messages, list):
             raise InvalidInputError("must be a list of messages", field=messages_of)
-        prefix = messages_of
+        prefix = messages_of + "[{index}]"
     batch_context = payload.get("context") if messages_of else None
     if isinstance(batch_context, dict):
         for message in messages:
@@ -131,13 +131,13 @@ async def _ingest(
 
 
 @router.post("/batch", summary="Send many messages of any type")
-async def batch(request: Request, runtime: RuntimeDep) -> ORJSONResponse:
+async def batch(request: Request, runtime: RuntimeDep) -> Response:
     """Segment ``/v1/batch``: ``{"batch": [message, …], "sentAt": …}``."""
     return await _ingest(request, runtime, "batch", None)
 
 
 def _single(kind: MessageType) -> Any:
-    async def endpoint(request: Request, runtime: RuntimeDep) -> ORJSONResponse:
+    async def endpoint(request: Request, runtime: RuntimeDep) -> Response:
         return await _ingest(request, runtime, None, kind)
 
     endpoint.__doc__ = f"Segment ``/v1/{kind.value}``: one {kind.value} message."

@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 from siyu import pipeline
 from siyu.api.deps import AdminWorkspaceDep, RuntimeDep
 from siyu.core.clock import ensure_utc, utcnow
-from siyu.identity.models import MergeConflict, SplitResult
+from siyu.identity.models import ConflictsPage, SplitResult
 
 router = APIRouter(prefix="/api", tags=["persons"])
 
@@ -98,9 +98,9 @@ async def split_person(
 async def conflicts(
     runtime: RuntimeDep,
     workspace: AdminWorkspaceDep,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
     offset: Annotated[int, Query(ge=0)] = 0,
-) -> list[MergeConflict]:
+) -> ConflictsPage:
     """Newest first: both sides, the identifier type whose limit held, the message."""
     return await run_in_threadpool(
         pipeline.list_conflicts,
