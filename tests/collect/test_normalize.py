@@ -22,7 +22,12 @@ RECEIVED = datetime(2026, 11, 28, 4, 0, tzinfo=UTC)
 
 
 def msg(**fields: object) -> dict[str, object]:
-    return {"type": "track", "event": "Product Viewed", "messageId": "m1", "anonymousId": "a1"} | fields
+    return {
+        "type": "track",
+        "event": "Product Viewed",
+        "messageId": "m1",
+        "anonymousId": "a1",
+    } | fields
 
 
 def test_clock_skew_is_corrected_from_sent_at() -> None:
@@ -50,7 +55,12 @@ def test_batch_sent_at_applies_and_original_timestamp_wins() -> None:
 
 def test_timestamp_without_sent_at_is_trusted_and_missing_means_received() -> None:
     old = datetime(2025, 1, 1, tzinfo=UTC)
-    assert parse_message(msg(timestamp="2025-01-01T08:00:00+08:00"), vault=VAULT, received_at=RECEIVED).timestamp == old
+    assert (
+        parse_message(
+            msg(timestamp="2025-01-01T08:00:00+08:00"), vault=VAULT, received_at=RECEIVED
+        ).timestamp
+        == old
+    )
     assert parse_message(msg(), vault=VAULT, received_at=RECEIVED).timestamp == RECEIVED
 
 
@@ -92,7 +102,10 @@ def test_chinese_ids_from_external_ids_and_traits() -> None:
         (msg(properties=[1]), "properties"),
         (msg(timestamp="yesterday"), "timestamp"),
         (msg(context={"externalIds": [{"id": "x", "type": "qq"}]}), "context.externalIds[0].type"),
-        (msg(context={"externalIds": [{"id": "o1", "type": "wechat_openid"}]}), "context.externalIds[0].collection"),
+        (
+            msg(context={"externalIds": [{"id": "o1", "type": "wechat_openid"}]}),
+            "context.externalIds[0].collection",
+        ),
         (msg(type="identify", traits={"phone": "12"}), "traits.phone"),
         (msg(properties={"revenue": "abc"}), "properties.revenue"),
     ],
@@ -112,8 +125,12 @@ def test_one_bad_message_does_not_lose_the_good_ones() -> None:
 
 
 def test_forced_type_from_route() -> None:
-    event = parse_message({"messageId": "p", "anonymousId": "a", "name": "首页"}, vault=VAULT,
-                          received_at=RECEIVED, forced_type=MessageType.PAGE)
+    event = parse_message(
+        {"messageId": "p", "anonymousId": "a", "name": "首页"},
+        vault=VAULT,
+        received_at=RECEIVED,
+        forced_type=MessageType.PAGE,
+    )
     assert (event.type, event.event) == (MessageType.PAGE, "首页")
 
 
