@@ -55,7 +55,7 @@ from siyu.collect.mappings import (
     Columns,
     cells,
 )
-from siyu.collect.models import IngestResult
+from siyu.collect.models import IngestResult, Rejection
 from siyu.core.crypto import Vault
 from siyu.core.errors import InvalidInputError
 
@@ -479,6 +479,13 @@ def default_rejects_path(path: Path) -> Path:
     return path.with_name(f"{path.stem}.rejects.csv")
 
 
+def _reason(rejection: Rejection) -> str:
+    # The field path starts with the message's name in the batch ("row[3]."); the reject
+    # file already names the line, so keep only the path inside the message.
+    _, _, path = rejection.field.partition(".")
+    return f"{path}: {rejection.reason}" if path else rejection.reason
+
+
 def _ingest_chunk(
     rows: list[SourceRow],
     plan: ImportPlan,
@@ -490,9 +497,7 @@ def _ingest_chunk(
     result = ingest(mapped.messages) if mapped.messages else IngestResult(accepted=0, duplicates=0)
     by_line = {row.line: row.cells for row in rows}
     invalid = [
-        RowRejection(
-            mapped.lines[r.index], f"{r.field}: {r.reason}", by_line[mapped.lines[r.index]]
-        )
+        RowRejection(mapped.lines[r.index], _reason(r), by_line[mapped.lines[r.index]])
         for r in result.rejected
     ]
     rejects.write(mapped.rejected + invalid)

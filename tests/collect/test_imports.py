@@ -315,7 +315,7 @@ def test_run_import_reports_validation_rejects_by_line(tmp_path: Path) -> None:
     assert rows == [
         {
             "line": "3",
-            "reason": "row[1].traits.phone: not a phone number",
+            "reason": "traits.phone: not a phone number",
             "member_no": "M2",
             "phone": "12",
         }
