@@ -59,7 +59,10 @@ def make_batches(total: int, seed: int = 7) -> list[list[dict[str, Any]]]:
             },
         }
         if i % 10 == 0:
-            message = message | {"type": "identify", "traits": {"member_id": f"M{user}", "level": "gold"}}
+            message = message | {
+                "type": "identify",
+                "traits": {"member_id": f"M{user}", "level": "gold"},
+            }
         messages.append(message)
     return [messages[i : i + BATCH] for i in range(0, total, BATCH)]
 
@@ -132,7 +135,10 @@ def http_ingest(total: int, clients: int = 2) -> dict[str, Any]:
             sampler.start()
             errors: list[str] = []
             shards = [bodies[i::clients] for i in range(clients)]
-            threads = [threading.Thread(target=_send, args=(url, keys["write_key"], s, errors)) for s in shards]
+            threads = [
+                threading.Thread(target=_send, args=(url, keys["write_key"], s, errors))
+                for s in shards
+            ]
             started = time.perf_counter()
             for thread in threads:
                 thread.start()
@@ -181,7 +187,9 @@ def bare_duckdb_append(total: int) -> dict[str, Any]:
                     for m in batch
                 ]
             )
-            con.execute("INSERT INTO events SELECT * FROM rows")
+            con.register("batch_rows", rows)
+            con.execute("INSERT INTO events SELECT * FROM batch_rows")
+            con.unregister("batch_rows")
         elapsed = time.perf_counter() - started
         con.close()
     return {"events": total, "seconds": elapsed, "events_per_s": total / elapsed}

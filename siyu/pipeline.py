@@ -130,9 +130,7 @@ def find_person(
         raise normalize.FieldError("identifier_type", f"one of {allowed}") from None
     key = normalize.make_identifier(runtime.vault, kind, identifier, "identifier")
     with runtime.sessions() as session:
-        person_id = identity.find_person(
-            session=session, workspace_id=workspace_id, identifier=key
-        )
+        person_id = identity.find_person(session=session, workspace_id=workspace_id, identifier=key)
     if person_id is None:
         raise NotFoundError(f"no person with {kind.value} {identifier!r}", field="identifier")
     return get_person(runtime=runtime, workspace_id=workspace_id, person_id=person_id)

@@ -31,7 +31,9 @@ def _basic_user(request: Request) -> str | None:
     try:
         decoded = base64.b64decode(token, validate=True).decode()
     except (binascii.Error, UnicodeDecodeError):
-        raise AuthError("Authorization header is not valid HTTP Basic", field="authorization") from None
+        raise AuthError(
+            "Authorization header is not valid HTTP Basic", field="authorization"
+        ) from None
     return decoded.partition(":")[0]
 
 
@@ -60,7 +62,9 @@ def secret_key_workspace(request: Request, runtime: RuntimeDep) -> Workspace:
     """The workspace of the secret key sent as ``Authorization: Bearer <key>``."""
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token:
-        raise AuthError("send the secret key as 'Authorization: Bearer <key>'", field="authorization")
+        raise AuthError(
+            "send the secret key as 'Authorization: Bearer <key>'", field="authorization"
+        )
     with runtime.sessions() as session:
         return workspaces.authenticate_secret_key(session=session, secret_key=token.strip())
 

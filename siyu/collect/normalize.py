@@ -155,7 +155,7 @@ def _external_ids(vault: Vault, context: dict[str, Any]) -> list[Identifier]:
         if not isinstance(item, dict):
             raise FieldError(where, "must be an object with id and type")
         try:
-            kind = IdType(item.get("type"))
+            kind = IdType(str(item.get("type")))
         except ValueError:
             allowed = ", ".join(t.value for t in IdType)
             raise FieldError(f"{where}.type", f"unknown id type; one of {allowed}") from None
@@ -259,9 +259,11 @@ def parse_message(
     if not isinstance(message, dict):
         raise FieldError("", "each message must be a JSON object")
     try:
-        kind = forced_type or MessageType(message.get("type"))
+        kind = forced_type or MessageType(str(message.get("type")))
     except ValueError:
-        raise FieldError("type", "must be one of track, identify, page, screen, alias, group") from None
+        raise FieldError(
+            "type", "must be one of track, identify, page, screen, alias, group"
+        ) from None
     message_id = _text(message, "messageId", required=True)
     if not message.get("userId") and not message.get("anonymousId"):
         raise FieldError("userId", "userId or anonymousId is required")

@@ -145,7 +145,9 @@ def flush_inbox(*, factory: sessionmaker[Session], store: EventStore, limit: int
         store.append(_rows_table([r.payload for r in rows]))
         seqs = [r.seq for r in rows]
         for start in range(0, len(seqs), _CHUNK * 10):
-            session.execute(delete(event_inbox).where(event_inbox.c.seq.in_(seqs[start : start + _CHUNK * 10])))
+            session.execute(
+                delete(event_inbox).where(event_inbox.c.seq.in_(seqs[start : start + _CHUNK * 10]))
+            )
         return len(rows)
 
 

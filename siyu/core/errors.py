@@ -1,12 +1,12 @@
 """The one error tree of siyu; entry points map each class once (HTTP status, CLI exit).
 
-    SiyuError
-    ├── InvalidInputError        bad input: names the field and the reason      → 400/422, exit 2
-    │   └── PayloadTooLargeError body or batch over a documented limit          → 413
-    ├── AuthError                missing or wrong key                          → 401, exit 3
-    ├── NotFoundError            no such workspace / person / …                → 404, exit 4
-    ├── ConflictError            the request contradicts stored state          → 409, exit 5
-    └── StoreError               a store is unavailable or misconfigured       → 503, exit 6
+SiyuError
+├── InvalidInputError        bad input: names the field and the reason      → 400/422, exit 2
+│   └── PayloadTooLargeError body or batch over a documented limit          → 413
+├── AuthError                missing or wrong key                          → 401, exit 3
+├── NotFoundError            no such workspace / person / …                → 404, exit 4
+├── ConflictError            the request contradicts stored state          → 409, exit 5
+└── StoreError               a store is unavailable or misconfigured       → 503, exit 6
 """
 
 from __future__ import annotations

@@ -273,7 +273,9 @@ class DuckDBEventStore:
         con = self._connection()
         self._bind_view(con, [str(self.directory / s.name) for s in self.segments(workspace_id)])
         try:
-            return con.sql(sql, params=(dict(params) if isinstance(params, Mapping) else list(params)) or None).to_arrow_table()
+            return con.sql(
+                sql, params=(dict(params) if isinstance(params, Mapping) else list(params)) or None
+            ).to_arrow_table()
         except duckdb.IOException as exc:  # a segment retired under a very slow reader
             raise StoreError(f"event store read failed: {exc}") from exc
 
@@ -285,7 +287,9 @@ class DuckDBEventStore:
             return
         # Paths are ours (manifest names under our directory); quote them for the literal.
         listing = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
-        con.execute(f"CREATE OR REPLACE TEMP VIEW events AS SELECT * FROM read_parquet([{listing}])")
+        con.execute(
+            f"CREATE OR REPLACE TEMP VIEW events AS SELECT * FROM read_parquet([{listing}])"
+        )
 
     def count(self, workspace_id: str) -> int:
         """How many events the workspace has in the store."""

@@ -77,9 +77,7 @@ def authenticate_write_key(*, session: Session, write_key: str) -> Workspace:
 def authenticate_secret_key(*, session: Session, secret_key: str) -> Workspace:
     """The workspace a secret (management) key belongs to; AuthError if none."""
     digest = _hash_secret(secret_key)
-    row = session.execute(
-        select(workspaces).where(workspaces.c.secret_key_hash == digest)
-    ).first()
+    row = session.execute(select(workspaces).where(workspaces.c.secret_key_hash == digest)).first()
     if row is None:
         raise AuthError("unknown secret key")
     return _to_model(row)

@@ -25,7 +25,9 @@ def track(i: int, **extra: Any) -> dict[str, Any]:
     } | extra
 
 
-def post(client: TestClient, keys: WorkspaceCreated, body: Any, path: str = "/v1/batch", **kw: Any) -> Any:
+def post(
+    client: TestClient, keys: WorkspaceCreated, body: Any, path: str = "/v1/batch", **kw: Any
+) -> Any:
     return client.post(path, json=body, auth=(keys.write_key, ""), **kw)
 
 
@@ -43,7 +45,11 @@ def test_batch_is_committed_and_a_retry_never_double_counts(
     again = post(client, keys, body)
     assert (again.json()["accepted"], again.json()["duplicates"]) == (0, 2)
     assert pipeline.flush(runtime=runtime) == 2
-    person = client.get("/api/persons", params={"identifier_type": "mp_openid", "identifier": "wx1:o1"}, headers=admin(keys))
+    person = client.get(
+        "/api/persons",
+        params={"identifier_type": "mp_openid", "identifier": "wx1:o1"},
+        headers=admin(keys),
+    )
     assert person.status_code == 200, person.text
     events = client.get(f"/api/persons/{person.json()['person_id']}/events", headers=admin(keys))
     assert sorted(e["message_id"] for e in events.json()["events"]) == ["m1", "m2"]
@@ -51,15 +57,23 @@ def test_batch_is_committed_and_a_retry_never_double_counts(
 
 def test_events_are_readable_before_the_flush(client: TestClient, keys: WorkspaceCreated) -> None:
     post(client, keys, {"batch": [track(1)]})
-    person = client.get("/api/persons", params={"identifier_type": "anonymous_id", "identifier": "anon-1"}, headers=admin(keys))
+    person = client.get(
+        "/api/persons",
+        params={"identifier_type": "anonymous_id", "identifier": "anon-1"},
+        headers=admin(keys),
+    )
     events = client.get(f"/api/persons/{person.json()['person_id']}/events", headers=admin(keys))
     assert [e["message_id"] for e in events.json()["events"]] == ["m1"]
 
 
 def test_gzip_body_and_single_endpoints(client: TestClient, keys: WorkspaceCreated) -> None:
     raw = gzip.compress(orjson.dumps({"batch": [track(1)]}))
-    zipped = client.post("/v1/batch", content=raw, auth=(keys.write_key, ""),
-                         headers={"content-encoding": "gzip", "content-type": "application/json"})
+    zipped = client.post(
+        "/v1/batch",
+        content=raw,
+        auth=(keys.write_key, ""),
+        headers={"content-encoding": "gzip", "content-type": "application/json"},
+    )
     assert zipped.json()["accepted"] == 1
     for path, body in [
         ("/v1/track", {"messageId": "t", "anonymousId": "a", "event": "Signed Up"}),
@@ -80,19 +94,33 @@ def test_write_key_in_body_is_accepted(client: TestClient, keys: WorkspaceCreate
 
 
 def test_wrong_or_missing_key_is_401(client: TestClient, keys: WorkspaceCreated) -> None:
-    assert client.post("/v1/batch", json={"batch": [track(1)]}, auth=("nope", "")).status_code == 401
+    assert (
+        client.post("/v1/batch", json={"batch": [track(1)]}, auth=("nope", "")).status_code == 401
+    )
     missing = client.post("/v1/batch", json={"batch": [track(1)]})
     assert missing.status_code == 401
     assert missing.json()["error"]["field"] == "authorization"
-    assert client.get("/api/persons/p_x", headers={"Authorization": f"Bearer {keys.write_key}"}).status_code == 401
+    assert (
+        client.get(
+            "/api/persons/p_x", headers={"Authorization": f"Bearer {keys.write_key}"}
+        ).status_code
+        == 401
+    )
 
 
-def test_one_bad_event_does_not_lose_the_good_ones(client: TestClient, keys: WorkspaceCreated) -> None:
-    response = post(client, keys, {"batch": [track(1), track(2, event=None), track(3, timestamp="soon")]})
+def test_one_bad_event_does_not_lose_the_good_ones(
+    client: TestClient, keys: WorkspaceCreated
+) -> None:
+    response = post(
+        client, keys, {"batch": [track(1), track(2, event=None), track(3, timestamp="soon")]}
+    )
     assert response.status_code == 200
     body = response.json()
     assert body["accepted"] == 1
-    assert [(r["index"], r["field"]) for r in body["rejected"]] == [(1, "batch[1].event"), (2, "batch[2].timestamp")]
+    assert [(r["index"], r["field"]) for r in body["rejected"]] == [
+        (1, "batch[1].event"),
+        (2, "batch[2].timestamp"),
+    ]
 
 
 def test_all_bad_is_400_naming_the_field(client: TestClient, keys: WorkspaceCreated) -> None:
@@ -108,27 +136,57 @@ def test_malformed_bodies_are_400(client: TestClient, keys: WorkspaceCreated) ->
     assert (not_json.status_code, not_json.json()["error"]["field"]) == (400, "body")
     not_list = post(client, keys, {"batch": {"a": 1}})
     assert (not_list.status_code, not_list.json()["error"]["field"]) == (400, "batch")
-    bad_gzip = client.post("/v1/batch", content=b"plain", auth=(keys.write_key, ""), headers={"content-encoding": "gzip"})
+    bad_gzip = client.post(
+        "/v1/batch",
+        content=b"plain",
+        auth=(keys.write_key, ""),
+        headers={"content-encoding": "gzip"},
+    )
     assert bad_gzip.status_code == 400
 
 
-def test_oversized_batch_is_413_even_when_gzipped(client: TestClient, keys: WorkspaceCreated) -> None:
+def test_oversized_batch_is_413_even_when_gzipped(
+    client: TestClient, keys: WorkspaceCreated
+) -> None:
     big = {"batch": [track(i, properties={"pad": "x" * 1000}) for i in range(100)]}
     assert post(client, keys, big).status_code == 413
     bomb = gzip.compress(b'{"batch": [' + b" " * 10_000_000 + b"]}")
-    response = client.post("/v1/batch", content=bomb, auth=(keys.write_key, ""), headers={"content-encoding": "gzip"})
+    response = client.post(
+        "/v1/batch", content=bomb, auth=(keys.write_key, ""), headers={"content-encoding": "gzip"}
+    )
     assert response.status_code == 413
     assert response.json()["error"]["limit"] == 64 * 1024
 
 
 def test_identify_profile_and_phone_lookup(client: TestClient, keys: WorkspaceCreated) -> None:
-    post(client, keys, {"batch": [
-        {"type": "identify", "messageId": "i1", "userId": "u9", "traits": {"phone": "13800138000", "nickname": "阿茶"},
-         "timestamp": "2026-11-27T10:00:00Z"},
-        {"type": "track", "messageId": "o1", "userId": "u9", "event": "Order Completed",
-         "properties": {"order_id": "A1", "revenue": "29.90"}, "timestamp": "2026-11-27T11:00:00Z"},
-    ]})
-    found = client.get("/api/persons", params={"identifier_type": "phone", "identifier": "+86 138 0013 8000"}, headers=admin(keys))
+    post(
+        client,
+        keys,
+        {
+            "batch": [
+                {
+                    "type": "identify",
+                    "messageId": "i1",
+                    "userId": "u9",
+                    "traits": {"phone": "13800138000", "nickname": "阿茶"},
+                    "timestamp": "2026-11-27T10:00:00Z",
+                },
+                {
+                    "type": "track",
+                    "messageId": "o1",
+                    "userId": "u9",
+                    "event": "Order Completed",
+                    "properties": {"order_id": "A1", "revenue": "29.90"},
+                    "timestamp": "2026-11-27T11:00:00Z",
+                },
+            ]
+        },
+    )
+    found = client.get(
+        "/api/persons",
+        params={"identifier_type": "phone", "identifier": "+86 138 0013 8000"},
+        headers=admin(keys),
+    )
     assert found.status_code == 200, found.text
     person = found.json()
     phones = [i for i in person["identifiers"] if i["type"] == "phone"]
@@ -141,7 +199,9 @@ def test_identify_profile_and_phone_lookup(client: TestClient, keys: WorkspaceCr
 
 def test_unknown_person_and_bad_lookup(client: TestClient, keys: WorkspaceCreated) -> None:
     assert client.get("/api/persons/p_missing", headers=admin(keys)).status_code == 404
-    bad = client.get("/api/persons", params={"identifier_type": "qq", "identifier": "1"}, headers=admin(keys))
+    bad = client.get(
+        "/api/persons", params={"identifier_type": "qq", "identifier": "1"}, headers=admin(keys)
+    )
     assert (bad.status_code, bad.json()["error"]["field"]) == (400, "identifier_type")
     missing = client.get("/api/persons", params={"identifier_type": "phone"}, headers=admin(keys))
     assert (missing.status_code, missing.json()["error"]["field"]) == (422, "identifier")

@@ -26,7 +26,13 @@ def free_port() -> int:
 def siyu(data_dir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[bytes]:
     """Run the CLI in a subprocess against ``data_dir``."""
     env = os.environ | {"SIYU_DATA_DIR": str(data_dir)}
-    return subprocess.run([sys.executable, "-m", "siyu", *args], env=env, capture_output=True, check=check, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "siyu", *args],
+        env=env,
+        capture_output=True,
+        check=check,
+        timeout=300,
+    )
 
 
 @dataclass
@@ -36,11 +42,16 @@ class Server:
     process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
-        env = os.environ | {"SIYU_DATA_DIR": str(self.data_dir), "SIYU_FLUSH_INTERVAL_SECONDS": "0.2"}
+        env = os.environ | {
+            "SIYU_DATA_DIR": str(self.data_dir),
+            "SIYU_FLUSH_INTERVAL_SECONDS": "0.2",
+        }
         port = self.url.rsplit(":", 1)[1]
         self.process = subprocess.Popen(
             [sys.executable, "-m", "siyu", "serve", "--host", "127.0.0.1", "--port", port],
-            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
         )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:

@@ -101,13 +101,13 @@ async def _ingest(
     received_at = utcnow()
     payload = parse_json(await read_body(request, runtime.settings.max_batch_bytes))
     workspace = _workspace(request, runtime, payload)
-    if messages_of is None:
-        messages, prefix = [payload], "body"
-    else:
-        messages = payload.get(messages_of)
-        if not isinstance(messages, list):
+    messages: list[Any] = [payload]
+    prefix = "body"
+    if messages_of is not None:
+        listed = payload.get(messages_of)
+        if not isinstance(listed, list):
             raise InvalidInputError("must be a list of messages", field=messages_of)
-        prefix = messages_of + "[{index}]"
+        messages, prefix = listed, messages_of + "[{index}]"
     batch_context = payload.get("context") if messages_of else None
     if isinstance(batch_context, dict):
         for message in messages:
