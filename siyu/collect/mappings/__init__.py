@@ -3,6 +3,7 @@
 Each mapping names, per canonical field, the header spellings it accepts (first match wins,
 compared after trimming spaces and a UTF-8 BOM; English headers compare case-insensitively).
 Edit these dicts to teach ``siyu import`` a new export; no code change is needed.
+:mod:`.cells` reads one cell (amounts, local times); :mod:`.exports` reads the files.
 
 Canonical order fields: ``order_id``, ``user_id``, ``member_id``, ``phone``, ``email``,
 ``unionid``, ``taobao_buyer_id``, ``jd_buyer_id`` (identifiers); ``amount`` (yuan) or
