@@ -168,9 +168,7 @@ def merge_event_lists(
 ) -> list[dict[str, Any]]:
     """Stored and still-pending rows as one newest-first list without duplicates."""
     seen = {row["message_id"] for row in stored}
-    rows = stored + [
-        collect.inbox_row_to_event(row) for row in pending if row["message_id"] not in seen
-    ]
+    rows = stored + [row for row in pending if row["message_id"] not in seen]
     if before is not None:
         rows = [row for row in rows if row["timestamp"] < before]
     rows.sort(key=lambda row: row["timestamp"], reverse=True)

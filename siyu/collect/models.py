@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 
 class IdType(StrEnum):
@@ -31,19 +32,20 @@ class IdType(StrEnum):
 PII_TYPES: frozenset[IdType] = frozenset({IdType.PHONE, IdType.EMAIL})
 
 
-class Identifier(BaseModel):
+@dataclass(frozen=True, slots=True)
+class Identifier:
     """One normalised identifier as it travels through siyu.
 
     ``key`` is what is stored and compared: the normalised value, or for PII types its keyed
-    hash. ``masked`` and ``encrypted`` are set only for PII types.
+    hash. ``masked`` and ``encrypted`` are set only for PII types and take no part in
+    equality (the ciphertext differs on every encryption). A slotted dataclass rather than a
+    pydantic model: the ingest path builds several per event and never needs validation here.
     """
 
-    model_config = ConfigDict(frozen=True)
-
     type: IdType
-    key: str = Field(description="Normalised value, or keyed hash for phone/email.")
-    masked: str | None = Field(default=None, description="Display form, e.g. 138****5678.")
-    encrypted: str | None = Field(default=None, description="AES-GCM ciphertext of the value.")
+    key: str
+    masked: str | None = field(default=None, compare=False)
+    encrypted: str | None = field(default=None, compare=False)
 
 
 class MessageType(StrEnum):
@@ -57,25 +59,30 @@ class MessageType(StrEnum):
     GROUP = "group"
 
 
-class CollectedEvent(BaseModel):
-    """A validated message, with identifiers normalised and the time corrected for skew."""
+@dataclass(slots=True)
+class CollectedEvent:
+    """A validated message, with identifiers normalised and the time corrected for skew.
+
+    Built once per event on the ingest hot path by :func:`siyu.collect.normalize.parse_message`
+    (already validated there), hence a slotted dataclass.
+    """
 
     message_id: str
     type: MessageType
-    event: str | None = Field(default=None, description="track event or page/screen name.")
+    timestamp: datetime  # when it happened (UTC), corrected for clock skew
+    received_at: datetime  # when siyu received it (UTC)
+    identifiers: list[Identifier] = field(default_factory=list)  # every id seen, deduped
+    event: str | None = None  # track event name, or page/screen name
     anonymous_id: str | None = None
     user_id: str | None = None
     group_id: str | None = None
-    identifiers: list[Identifier] = Field(description="Every id seen in the message, deduped.")
-    traits: dict[str, Any] = Field(default_factory=dict)
-    properties: dict[str, Any] = Field(default_factory=dict)
-    context: dict[str, Any] = Field(default_factory=dict)
-    timestamp: datetime = Field(description="When it happened (UTC), corrected for clock skew.")
-    received_at: datetime = Field(description="When siyu received it (UTC).")
+    traits: dict[str, Any] = field(default_factory=dict)
+    properties: dict[str, Any] = field(default_factory=dict)
+    context: dict[str, Any] = field(default_factory=dict)
     sent_at: datetime | None = None
-    channel: str | None = Field(default=None, description="utm_source / context channel.")
-    campaign: str | None = Field(default=None, description="utm_campaign.")
-    revenue_fen: int | None = Field(default=None, description="Order amount in fen, if any.")
+    channel: str | None = None  # utm_source / context.campaign.source
+    campaign: str | None = None  # utm_campaign / context.campaign.name
+    revenue_fen: int | None = None  # order amount in fen, if any
 
 
 class Rejection(BaseModel):

@@ -185,9 +185,12 @@ def collect_identifiers(vault: Vault, message: dict[str, Any]) -> list[Identifie
     if isinstance(device, dict) and device.get("id"):
         found.append(make_identifier(vault, IdType.DEVICE_ID, device["id"], "context.device.id"))
     traits = message.get("traits") or context.get("traits") or {}
-    for name, kind in TRAIT_IDS.items():
-        if traits.get(name) not in (None, ""):
-            found.append(make_identifier(vault, kind, traits[name], f"traits.{name}"))
+    if isinstance(traits, dict):
+        for name in TRAIT_IDS.keys() & traits.keys():
+            if traits[name] not in (None, ""):
+                found.append(
+                    make_identifier(vault, TRAIT_IDS[name], traits[name], f"traits.{name}")
+                )
     return list({(i.type, i.key): i for i in found}.values())
 
 
@@ -275,7 +278,7 @@ def parse_message(
     timestamp, sent_at = event_time(message, batch_sent_at, received_at)
     channel, campaign = _acquisition(context, properties)
     assert message_id is not None
-    return CollectedEvent.model_construct(
+    return CollectedEvent(
         message_id=message_id,
         type=kind,
         event=_name_of(kind, message),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, Index, Integer, LargeBinary, String, Table
+from sqlalchemy import BigInteger, Column, Integer, LargeBinary, String, Table
 
 from siyu.core.db import UTCDateTime, metadata
 
@@ -15,15 +15,15 @@ collect_messages = Table(
     Column("received_at", UTCDateTime(), nullable=False),
 )
 
-# Accepted events, committed in the same transaction as identity and profile changes (so a
-# 2xx means durable), waiting to be moved to the event store in bulk by a flusher.
+# Accepted batches, committed in the same transaction as identity and profile changes (so a
+# 2xx means durable), waiting to be moved to the event store in bulk by a flusher. One row
+# per batch: its event-store rows as an Arrow IPC stream.
 event_inbox = Table(
     "event_inbox",
     metadata,
     Column("seq", BigInteger().with_variant(Integer(), "sqlite"), primary_key=True),
     Column("workspace_id", String(40), nullable=False),
-    Column("person_id", String(40), nullable=False),
+    Column("rows", Integer(), nullable=False),
     Column("payload", LargeBinary(), nullable=False),
     Column("created_at", UTCDateTime(), nullable=False),
-    Index("ix_event_inbox_workspace_person", "workspace_id", "person_id"),
 )

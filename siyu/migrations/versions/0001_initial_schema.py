@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-29 00:12:26.041885
+Create Date: 2026-11-29 00:16:49.594110
 """
 
 from collections.abc import Sequence
@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 import siyu.core.db
+
 
 revision: str = "0001"
 down_revision: str | None = None
@@ -31,16 +32,11 @@ def upgrade() -> None:
         "event_inbox",
         sa.Column("seq", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("workspace_id", sa.String(length=40), nullable=False),
-        sa.Column("person_id", sa.String(length=40), nullable=False),
+        sa.Column("rows", sa.Integer(), nullable=False),
         sa.Column("payload", sa.LargeBinary(), nullable=False),
         sa.Column("created_at", siyu.core.db.UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("seq", name=op.f("pk_event_inbox")),
     )
-    with op.batch_alter_table("event_inbox", schema=None) as batch_op:
-        batch_op.create_index(
-            "ix_event_inbox_workspace_person", ["workspace_id", "person_id"], unique=False
-        )
-
     op.create_table(
         "profile_event_counts",
         sa.Column("workspace_id", sa.String(length=40), nullable=False),
@@ -299,9 +295,6 @@ def downgrade() -> None:
     op.drop_table("profiles")
     op.drop_table("profile_traits")
     op.drop_table("profile_event_counts")
-    with op.batch_alter_table("event_inbox", schema=None) as batch_op:
-        batch_op.drop_index("ix_event_inbox_workspace_person")
-
     op.drop_table("event_inbox")
     op.drop_table("collect_messages")
     # ### end Alembic commands ###
