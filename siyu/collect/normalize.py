@@ -186,11 +186,11 @@ def collect_identifiers(vault: Vault, message: dict[str, Any]) -> list[Identifie
         found.append(make_identifier(vault, IdType.DEVICE_ID, device["id"], "context.device.id"))
     traits = message.get("traits") or context.get("traits") or {}
     if isinstance(traits, dict):
-        for name in TRAIT_IDS.keys() & traits.keys():
-            if traits[name] not in (None, ""):
-                found.append(
-                    make_identifier(vault, TRAIT_IDS[name], traits[name], f"traits.{name}")
-                )
+        found.extend(
+            make_identifier(vault, TRAIT_IDS[name], traits[name], f"traits.{name}")
+            for name in sorted(TRAIT_IDS.keys() & traits.keys())
+            if traits[name] not in (None, "")
+        )
     return list({(i.type, i.key): i for i in found}.values())
 
 
