@@ -110,7 +110,7 @@ def _send(url: str, key: str, bodies: list[bytes], errors: list[str]) -> None:
                 errors.append(response.text[:200])
 
 
-def http_ingest(total: int, clients: int = 2) -> dict[str, Any]:
+def http_ingest(total: int, clients: int = 8) -> dict[str, Any]:
     """Events/s through the real server, and its RSS over the run."""
     batches = make_batches(total)
     sent_at = datetime.now(UTC).isoformat()

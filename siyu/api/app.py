@@ -49,9 +49,11 @@ def create_app(runtime: Runtime, *, flush_in_background: bool = True) -> FastAPI
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         flusher = Flusher(runtime, runtime.settings.flush_interval_seconds)
+        app.state.committer = pipeline.GroupCommitter(runtime)
         if flush_in_background:
             flusher.start()
         yield
+        app.state.committer.close()
         if flush_in_background:
             flusher.stop()
 

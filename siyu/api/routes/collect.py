@@ -126,6 +126,7 @@ async def _ingest(
         batch_sent_at=sent_at,
         forced_type=forced_type,
         prefix=prefix,
+        committer=request.app.state.committer,
     )
     return _respond(result)
 
