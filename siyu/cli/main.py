@@ -363,6 +363,49 @@ def demo(
         uvicorn.run(create_app(rt), host=host, port=port, log_level="warning")
 
 
+@identity_app.command("rebuild")
+@readable_errors
+def identity_rebuild(
+    workspace: WorkspaceOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Recompute every person from all stored identity links under the current rules."""
+    from siyu.identity import service as identity
+
+    rt = runtime()
+    ws = pick_workspace(rt, workspace)
+    with _progress() as progress:
+        tasks: dict[str, Any] = {}
+
+        def report(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = progress.add_task(stage, total=total)
+            progress.update(tasks[stage], completed=done, total=total)
+
+        with rt.sessions() as session, session.begin():
+            result = identity.rebuild(
+                session=session, workspace_id=ws.id, now=utcnow(), progress=report
+            )
+    if as_json:
+        typer.echo(result.model_dump_json())
+        return
+    for key, value in result.model_dump().items():
+        typer.echo(f"{key:20} {value}")
+
+
+@app.command()
+@readable_errors
+def compact(workspace: WorkspaceOption = None) -> None:
+    """Flush the inbox, then merge the workspace's event segments sorted by person and time."""
+    from siyu import pipeline
+
+    rt = runtime()
+    ws = pick_workspace(rt, workspace)
+    pipeline.flush(runtime=rt)
+    rows = rt.events.compact(ws.id)
+    typer.echo(f"compacted {rows} events into one sorted segment")
+
+
 def main() -> None:  # pragma: no cover - console entry
     """Entry point for ``python -m siyu.cli.main``."""
     app()
