@@ -355,12 +355,9 @@ def demo(
             "--rebuild builds a new one"
         )
     _print_demo(keys, rt.settings.data_dir, host, port)
+    rt.close()
     if serve_api:
-        import uvicorn
-
-        from siyu.api.app import create_app
-
-        uvicorn.run(create_app(rt), host=host, port=port, log_level="warning")
+        serve(host=host, port=port)
 
 
 @identity_app.command("rebuild")
