@@ -82,7 +82,7 @@ def peak_rss() -> Iterator[dict[str, float]]:
     out = {"peak_rss_mib": proc.memory_info().rss / 2**20}
 
     def sample() -> None:
-        while not stop.wait(0.005):
+        while not stop.wait(0.02):
             out["peak_rss_mib"] = max(out["peak_rss_mib"], proc.memory_info().rss / 2**20)
 
     thread = threading.Thread(target=sample, daemon=True)

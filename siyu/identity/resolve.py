@@ -113,6 +113,13 @@ def order_link(link: Iterable[IdRef], rules: Mapping[str, Rule]) -> list[IdRef]:
     return sorted(unique, key=lambda ref: rules[ref[0]].priority)
 
 
+def _ordered(link: Iterable[IdRef], priority: Mapping[str, int]) -> list[IdRef]:
+    unique = list(dict.fromkeys(link))
+    if len(unique) > 1:
+        unique.sort(key=lambda ref: priority[ref[0]])
+    return unique
+
+
 def _fits(counts: Mapping[str, int], rules: Mapping[str, Rule], id_type: str, extra: int) -> bool:
     limit = rules[id_type].limit
     return limit is None or counts.get(id_type, 0) + extra <= limit
@@ -120,8 +127,13 @@ def _fits(counts: Mapping[str, int], rules: Mapping[str, Rule], id_type: str, ex
 
 def _breaking_type(a: Person, b: Person, rules: Mapping[str, Rule]) -> str | None:
     """The highest-priority type whose combined count would exceed its limit, if any."""
-    broken = [t for t, n in b.counts.items() if not _fits(a.counts, rules, t, n)]
-    return min(broken, key=lambda t: rules[t].priority) if broken else None
+    broken: str | None = None
+    for id_type, n in b.counts.items():
+        rule = rules[id_type]
+        over = rule.limit is not None and a.counts.get(id_type, 0) + n > rule.limit
+        if over and (broken is None or rule.priority < rules[broken].priority):
+            broken = id_type
+    return broken
 
 
 def _blocked(a: Person, b: Person) -> bool:
@@ -137,12 +149,13 @@ class _Applier:
 
     def __init__(self, graph: Graph, rules: Mapping[str, Rule], mint: Callable[[], str]) -> None:
         self.graph, self.rules, self.mint = graph, rules, mint
+        self.priority = {name: rule.priority for name, rule in rules.items()}
         self.outcome = Outcome()
 
     def apply(self, link_no: int, link: Iterable[IdRef]) -> str:
         current: str | None = None
         anchor: IdRef | None = None
-        for ref in order_link(link, self.rules):
+        for ref in _ordered(link, self.priority):
             owner = self.graph.person_of(ref)
             if current is None or anchor is None:
                 current = owner if owner is not None else self._create(ref, link_no)
@@ -181,6 +194,10 @@ class _Applier:
             ConflictStep(current, alone, ref[0], (anchor, ref), LIMIT_REASON, link_no)
         )
 
+    def _outranks(self, a: Person, b: Person) -> bool:
+        best_a, best_b = _best(a, self.rules), _best(b, self.rules)
+        return best_a < best_b or (best_a == best_b and a.rank < b.rank)
+
     def _merge_or_conflict(
         self, current: str, other: str, refs: tuple[IdRef, IdRef], link_no: int
     ) -> str:
@@ -193,7 +210,7 @@ class _Applier:
                 ConflictStep(current, other, broken, refs, reason, link_no)
             )
             return current
-        survivor, absorbed = sorted((a, b), key=lambda p: (_best(p, self.rules), p.rank))
+        survivor, absorbed = (a, b) if self._outranks(a, b) else (b, a)
         for id_type, n in absorbed.counts.items():
             survivor.counts[id_type] = survivor.counts.get(id_type, 0) + n
         survivor.tags |= absorbed.tags
