@@ -138,6 +138,32 @@ def rebuild_labels(
     return RebuildResult(labels, int(slow.sum()), int(slow_links.size))
 
 
+def _gather(chosen: IntArray, link_ptr: IntArray, members: IntArray) -> tuple[IntArray, IntArray]:
+    """The members of the ``chosen`` links, concatenated, and where each link starts in it."""
+    starts, lengths = link_ptr[chosen], link_ptr[chosen + 1] - link_ptr[chosen]
+    offsets = np.cumsum(lengths) - lengths
+    positions = np.repeat(starts - offsets, lengths) + np.arange(int(lengths.sum()))
+    return members[positions], offsets
+
+
+def _first_of_each_set(chosen: IntArray, link_ptr: IntArray, members: IntArray) -> IntArray:
+    """``chosen`` without links whose identifier set occurred in an earlier chosen link.
+
+    Replaying such a link changes nothing: every merge it asks for was made or refused when
+    the set first came, and a refusal stays refused because persons only grow.
+    """
+    lengths = link_ptr[chosen + 1] - link_ptr[chosen]
+    if not chosen.size or int(lengths.max()) > 64:
+        return chosen
+    flat, offsets = _gather(chosen, link_ptr, members)
+    row = np.repeat(np.arange(chosen.size), lengths)
+    order = np.lexsort((flat, row))  # each link's nodes sorted: a set's canonical form
+    padded = np.full((chosen.size, int(lengths.max())), -1, dtype=np.int64)
+    padded[row, np.arange(flat.size) - offsets[row]] = flat[order]
+    _, first = np.unique(padded, axis=0, return_index=True)
+    return chosen[np.sort(first)]
+
+
 def _replay(
     labels: IntArray,
     slow_links: IntArray,
@@ -150,23 +176,13 @@ def _replay(
 ) -> None:
     """Relabel the nodes of over-limit components by the sequential resolver (in place)."""
     names = list(type_names)
-    starts, lengths = link_ptr[slow_links], link_ptr[slow_links + 1] - link_ptr[slow_links]
-    # Gather only the slow links' members: positions start..end of each, concatenated.
-    offsets = np.cumsum(lengths) - lengths
-    positions = np.repeat(starts - offsets, lengths) + np.arange(int(lengths.sum()))
-    flat_nodes = members[positions]
+    slow_links = _first_of_each_set(slow_links, link_ptr, members)
+    flat_nodes, offsets = _gather(slow_links, link_ptr, members)
     flat = list(zip(flat_nodes.tolist(), node_type[flat_nodes].tolist(), strict=True))
     bounds = np.append(offsets, flat_nodes.size).tolist()
-    # A link whose identifier set was applied before changes nothing (every merge it asks for
-    # was made or refused then, and refusals stay refused as persons only grow): skip it.
-    seen: set[frozenset[int]] = set()
-    links: list[list[IdRef]] = []
-    for i in range(slow_links.size):
-        link = flat[bounds[i] : bounds[i + 1]]
-        key = frozenset(m for m, _ in link)
-        if key not in seen:
-            seen.add(key)
-            links.append([(names[t], m) for m, t in link])
+    links = [
+        [(names[t], m) for m, t in flat[bounds[i] : bounds[i + 1]]] for i in range(slow_links.size)
+    ]
     tags: dict[IdRef, list[Tag]] = {}
     for block_no, sides in enumerate(blocks):
         for side_no, side in enumerate(sides):
