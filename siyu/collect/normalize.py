@@ -44,6 +44,8 @@ TRAIT_IDS: dict[str, IdType] = {
 # ``collection``; the key becomes ``appid:openid``.
 PER_APP_TYPES = frozenset({IdType.WECHAT_OPENID, IdType.MP_OPENID})
 
+_ID_TYPES: dict[str, IdType] = {t.value: t for t in IdType}
+
 _PHONE_JUNK = re.compile(r"[\s\-()]")
 _CN_MOBILE = re.compile(r"^1[3-9]\d{9}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -154,11 +156,10 @@ def _external_ids(vault: Vault, context: dict[str, Any]) -> list[Identifier]:
         where = f"context.externalIds[{i}]"
         if not isinstance(item, dict):
             raise FieldError(where, "must be an object with id and type")
-        try:
-            kind = IdType(str(item.get("type")))
-        except ValueError:
+        kind = _ID_TYPES.get(item.get("type"))  # type: ignore[arg-type]
+        if kind is None:
             allowed = ", ".join(t.value for t in IdType)
-            raise FieldError(f"{where}.type", f"unknown id type; one of {allowed}") from None
+            raise FieldError(f"{where}.type", f"unknown id type; one of {allowed}")
         value = item.get("id")
         if kind in PER_APP_TYPES:
             appid = item.get("collection")
