@@ -124,7 +124,7 @@ def http_ingest(total: int, clients: int = 8) -> dict[str, Any]:
         try:
             _wait_ready(url)
             proc = psutil.Process(server.pid)
-            rss: list[float] = []
+            rss: list[float] = [proc.memory_info().rss / 2**20]
             done = threading.Event()
 
             def sample() -> None:
@@ -146,6 +146,7 @@ def http_ingest(total: int, clients: int = 8) -> dict[str, Any]:
                 thread.join()
             elapsed = time.perf_counter() - started
             done.set()
+            rss.append(proc.memory_info().rss / 2**20)
             if errors:
                 raise RuntimeError(f"{len(errors)} failed batches, first: {errors[0]}")
         finally:
