@@ -304,8 +304,10 @@ def split_person(
             now=now,
             reason="operator split",
         )
+        rules = identity.get_rules(session=session, workspace_id=workspace_id)
     moves = {f"{ref.type.value}:{ref.key}": result.restored_person_id for ref in result.moved}
-    runtime.events.reattribute(workspace_id, result.person_id, moves)
+    ranks = {rule.id_type.value: rule.priority for rule in rules.rules}
+    runtime.events.reattribute(workspace_id, result.person_id, moves, ranks)
     return result
 
 

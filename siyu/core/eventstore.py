@@ -81,8 +81,10 @@ class EventStore(Protocol):
     def compact(self, workspace_id: str) -> int:
         """Merge the workspace's segments into one sorted by person and time; rows kept."""
 
-    def reattribute(self, workspace_id: str, person_id: str, moves: dict[str, str]) -> int:
-        """Give events of ``person_id`` carrying an id in ``moves`` to the mapped person."""
+    def reattribute(
+        self, workspace_id: str, person_id: str, moves: dict[str, str], ranks: dict[str, int]
+    ) -> int:
+        """Give events of ``person_id`` whose strongest id is in ``moves`` to the mapped person."""
 
 
 @dataclass
@@ -216,9 +218,16 @@ class DuckDBEventStore:
             self._publish(manifest)
             return int(merged.num_rows)
 
-    def reattribute(self, workspace_id: str, person_id: str, moves: dict[str, str]) -> int:
-        """Rewrite the workspace's segments so events of ``person_id`` that carry an id in
-        ``moves`` (``type:key`` → person) belong to the mapped person; rows changed."""
+    def reattribute(
+        self, workspace_id: str, person_id: str, moves: dict[str, str], ranks: dict[str, int]
+    ) -> int:
+        """Rewrite the workspace's segments after a split; returns the rows changed.
+
+        An event of ``person_id`` goes to the person in ``moves`` (``type:key`` → person)
+        when its strongest identifier (lowest rank in ``ranks``, id type → priority) is one
+        of the moved ones — the same rule that attributed it at ingest. An event that also
+        carries a stronger identifier that stayed (the wrong link itself) stays.
+        """
         if not moves:
             return 0
         self.compact(workspace_id)
@@ -228,19 +237,24 @@ class DuckDBEventStore:
                 return 0
             con = self._connection()
             con.register("moves", pa.table({"k": list(moves), "p": list(moves.values())}))
+            con.register("ranks", pa.table({"t": list(ranks), "r": list(ranks.values())}))
             rewritten = con.sql(
                 """
                 WITH e AS (SELECT * FROM read_parquet($files)),
+                strongest AS (
+                    SELECT e.message_id, arg_min(u.k, coalesce(r.r, 1000000)) AS k
+                    FROM e, unnest(e.ids) AS u(k)
+                    LEFT JOIN ranks r ON r.t = split_part(u.k, ':', 1)
+                    WHERE e.person_id = $person GROUP BY e.message_id),
                 target AS (
-                    SELECT e.message_id, min(m.p) AS p
-                    FROM e, unnest(e.ids) AS u(k) JOIN moves m ON m.k = u.k
-                    WHERE e.person_id = $person GROUP BY e.message_id)
+                    SELECT s.message_id, m.p FROM strongest s JOIN moves m ON m.k = s.k)
                 SELECT e.* REPLACE (coalesce(target.p, e.person_id) AS person_id),
                        target.p IS NOT NULL AS moved
                 FROM e LEFT JOIN target USING (message_id)
                 """,
                 params={"files": [str(self.directory / s.name) for s in mine], "person": person_id},
             ).to_arrow_table()
+            con.unregister("ranks")
             con.unregister("moves")
             changed = int(pa.compute.sum(rewritten.column("moved")).as_py() or 0)
             name = self._write_segment(rewritten.drop(["moved"]).cast(EVENT_SCHEMA), sort=True)
