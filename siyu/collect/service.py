@@ -160,7 +160,12 @@ def flush_inbox(*, factory: sessionmaker[Session], store: EventStore, limit: int
     """
     with factory() as session, session.begin():
         rows = session.execute(
-            select(event_inbox.c.seq, event_inbox.c.rows, event_inbox.c.payload)
+            select(
+                event_inbox.c.seq,
+                event_inbox.c.workspace_id,
+                event_inbox.c.rows,
+                event_inbox.c.payload,
+            )
             .order_by(event_inbox.c.seq)
             .limit(max(limit // 100, 1))
             .with_for_update(skip_locked=True)
@@ -168,8 +173,11 @@ def flush_inbox(*, factory: sessionmaker[Session], store: EventStore, limit: int
         if not rows:
             return 0
         store.append(pa.concat_tables([_from_ipc(r.payload) for r in rows]))
+        flushed_workspaces = {r.workspace_id for r in rows}
         session.execute(delete(event_inbox).where(event_inbox.c.seq.in_([r.seq for r in rows])))
-        return sum(r.rows for r in rows)
+    for workspace_id in sorted(flushed_workspaces):
+        store.compact_small(workspace_id)
+    return sum(r.rows for r in rows)
 
 
 def flush_all(*, factory: sessionmaker[Session], store: EventStore) -> int:

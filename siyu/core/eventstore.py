@@ -81,6 +81,9 @@ class EventStore(Protocol):
     def compact(self, workspace_id: str) -> int:
         """Merge the workspace's segments into one sorted by person and time; rows kept."""
 
+    def compact_small(self, workspace_id: str) -> int:
+        """Merge many small segments into one, leaving big ones; rows merged."""
+
     def reattribute(
         self, workspace_id: str, person_id: str, moves: dict[str, str], ranks: dict[str, int]
     ) -> int:
@@ -201,22 +204,51 @@ class DuckDBEventStore:
             mine = [s for s in manifest.segments if s.workspace_id == workspace_id]
             if len(mine) <= 1 and all(s.sorted for s in mine):
                 return sum(s.rows for s in mine)
-            merged = (
-                self._connection()
-                .sql(
-                    "SELECT * FROM read_parquet($files) QUALIFY row_number() "
-                    "OVER (PARTITION BY message_id ORDER BY received_at) = 1",
-                    params={"files": [str(self.directory / s.name) for s in mine]},
-                )
-                .to_arrow_table()
+            return self._merge(manifest, workspace_id, mine, fully=True)
+
+    def compact_small(
+        self, workspace_id: str, *, min_segments: int = 16, max_rows: int = 250_000
+    ) -> int:
+        """Merge the workspace's small segments (as flushes leave them) once there are
+        ``min_segments`` of them; returns the rows merged (0 if there was nothing to do).
+
+        Cheap enough to run after every flush: it never rewrites the big sorted segment,
+        so the number of files a reader opens stays bounded under sustained ingest.
+        """
+        with self._locked() as manifest:
+            small = [
+                s
+                for s in manifest.segments
+                if s.workspace_id == workspace_id and not s.sorted and s.rows < max_rows
+            ]
+            if len(small) < min_segments:
+                return 0
+            return self._merge(manifest, workspace_id, small, fully=False)
+
+    def _merge(
+        self, manifest: Manifest, workspace_id: str, segments: list[Segment], *, fully: bool
+    ) -> int:
+        merged = (
+            self._connection()
+            .sql(
+                "SELECT * FROM read_parquet($files) QUALIFY row_number() "
+                "OVER (PARTITION BY message_id ORDER BY received_at) = 1",
+                params={"files": [str(self.directory / s.name) for s in segments]},
             )
-            name = self._write_segment(merged.cast(EVENT_SCHEMA), sort=True)
-            now = time.time()
-            manifest.segments = [s for s in manifest.segments if s.workspace_id != workspace_id]
-            manifest.segments.append(Segment(name, workspace_id, merged.num_rows, sorted=True))
-            manifest.retired.extend((s.name, now) for s in mine)
-            self._publish(manifest)
-            return int(merged.num_rows)
+            .to_arrow_table()
+        )
+        name = self._write_segment(merged.cast(EVENT_SCHEMA), sort=True)
+        replaced = {s.name for s in segments}
+        manifest.segments = [s for s in manifest.segments if s.name not in replaced]
+        manifest.segments.append(Segment(name, workspace_id, merged.num_rows, sorted=fully))
+        manifest.retired.extend((s.name, time.time()) for s in segments)
+        self._publish(manifest)
+        return int(merged.num_rows)
+
+    def workspaces(self) -> list[str]:
+        """Workspaces that have segments."""
+        manifest = Manifest.load(self._manifest_path)
+        return sorted({s.workspace_id for s in manifest.segments})
 
     def reattribute(
         self, workspace_id: str, person_id: str, moves: dict[str, str], ranks: dict[str, int]

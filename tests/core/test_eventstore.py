@@ -1,0 +1,116 @@
+"""The Parquet/DuckDB event store: append, read, compaction, reattribution, many writers."""
+
+from __future__ import annotations
+
+import multiprocessing
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from siyu.core.eventstore import EVENT_SCHEMA, DuckDBEventStore
+
+T0 = datetime(2026, 11, 1, tzinfo=UTC)
+
+
+def rows(workspace: str, ids: range, person: str = "p1", ident: str = "anonymous_id:a") -> pa.Table:
+    return pa.Table.from_pylist(
+        [
+            {
+                "workspace_id": workspace,
+                "message_id": f"m{i}",
+                "type": "track",
+                "event": "E",
+                "person_id": person,
+                "ids": [ident],
+                "timestamp": T0 + timedelta(minutes=i),
+                "received_at": T0,
+            }
+            for i in ids
+        ],
+        schema=EVENT_SCHEMA,
+    )
+
+
+def count(store: DuckDBEventStore, workspace: str) -> int:
+    return int(store.query(workspace, "SELECT count(*) AS n FROM events").column("n")[0].as_py())
+
+
+def test_empty_store_reads_as_no_events(tmp_path: Path) -> None:
+    assert count(DuckDBEventStore(tmp_path), "w") == 0
+
+
+def test_workspaces_never_see_each_other(tmp_path: Path) -> None:
+    store = DuckDBEventStore(tmp_path)
+    store.append(pa.concat_tables([rows("w1", range(3)), rows("w2", range(5))]))
+    assert (count(store, "w1"), count(store, "w2")) == (3, 5)
+
+
+def test_compaction_sorts_and_drops_duplicate_message_ids(tmp_path: Path) -> None:
+    store = DuckDBEventStore(tmp_path)
+    store.append(rows("w", range(10, 0, -1)))
+    store.append(rows("w", range(5)))  # m1..m4 again, as a re-flush after a crash would
+    assert count(store, "w") == 15
+    assert store.compact("w") == 11
+    assert len(store.segments("w")) == 1
+    times = store.query(
+        "w",
+        "SELECT timestamp FROM read_parquet($f)",
+        {"f": [str(tmp_path / store.segments("w")[0].name)]},
+    )
+    stamps = times.column("timestamp").to_pylist()
+    assert stamps == sorted(stamps)
+
+
+def test_small_segments_are_merged_and_big_ones_left(tmp_path: Path) -> None:
+    store = DuckDBEventStore(tmp_path)
+    store.append(rows("w", range(100)))
+    store.compact("w")
+    for i in range(5):
+        store.append(rows("w", range(1000 + i * 10, 1010 + i * 10)))
+    assert store.compact_small("w", min_segments=6) == 0
+    assert store.compact_small("w", min_segments=5) == 50
+    assert [s.rows for s in store.segments("w")] == [100, 50]
+    assert count(store, "w") == 150
+
+
+def test_reattribute_moves_events_whose_strongest_id_moved(tmp_path: Path) -> None:
+    store = DuckDBEventStore(tmp_path)
+    mixed = rows("w", range(1), ident="user_id:u")  # carries user_id and the moved anon id
+    mixed = mixed.set_column(
+        mixed.schema.get_field_index("ids"),
+        "ids",
+        pa.array([["user_id:u", "anonymous_id:b"]], pa.list_(pa.string())),
+    )
+    store.append(pa.concat_tables([rows("w", range(1, 4), ident="anonymous_id:b"), mixed]))
+    moved = store.reattribute(
+        "w", "p1", {"anonymous_id:b": "p2"}, {"user_id": 1, "anonymous_id": 13}
+    )
+    assert moved == 3
+    owners = {
+        r["message_id"]: r["person_id"]
+        for r in store.query("w", "SELECT message_id, person_id FROM events").to_pylist()
+    }
+    assert owners == {"m0": "p1", "m1": "p2", "m2": "p2", "m3": "p2"}
+
+
+def _write(directory: str, start: int) -> None:
+    store = DuckDBEventStore(Path(directory))
+    for k in range(10):
+        store.append(rows("w", range(start + k * 20, start + k * 20 + 20)))
+
+
+def test_many_processes_append_without_losing_a_segment(tmp_path: Path) -> None:
+    context = multiprocessing.get_context("spawn")
+    workers: list[Any] = [
+        context.Process(target=_write, args=(str(tmp_path), n * 1000)) for n in range(3)
+    ]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=120)
+        assert worker.exitcode == 0
+    store = DuckDBEventStore(tmp_path)
+    assert count(store, "w") == 600
+    assert len(store.segments("w")) == 30
