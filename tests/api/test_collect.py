@@ -53,6 +53,8 @@ def test_batch_is_committed_and_a_retry_never_double_counts(
     assert person.status_code == 200, person.text
     events = client.get(f"/api/persons/{person.json()['person_id']}/events", headers=admin(keys))
     assert sorted(e["message_id"] for e in events.json()["events"]) == ["m1", "m2"]
+    # Times leave in the workspace's zone (Asia/Shanghai), as ISO 8601 with the offset.
+    assert all(e["timestamp"].endswith("+08:00") for e in events.json()["events"])
 
 
 def test_events_are_readable_before_the_flush(client: TestClient, keys: WorkspaceCreated) -> None:

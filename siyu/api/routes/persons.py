@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 
 from siyu import pipeline
 from siyu.api.deps import AdminWorkspaceDep, RuntimeDep
+from siyu.api.zones import in_zone
 from siyu.core.clock import ensure_utc, utcnow
 from siyu.identity.models import ConflictsPage, SplitResult
 
@@ -39,13 +40,14 @@ async def find_person(
     identifier: Annotated[str, Query(min_length=1, description="The value, in clear.")],
 ) -> pipeline.PersonView:
     """The person holding ``identifier`` of ``identifier_type``."""
-    return await run_in_threadpool(
+    person = await run_in_threadpool(
         pipeline.find_person,
         runtime=runtime,
         workspace_id=workspace.id,
         identifier_type=identifier_type,
         identifier=identifier,
     )
+    return in_zone(person, workspace.timezone)
 
 
 @router.get("/persons/{person_id}", summary="One person's profile and identifiers")
@@ -53,9 +55,10 @@ async def get_person(
     person_id: str, runtime: RuntimeDep, workspace: AdminWorkspaceDep
 ) -> pipeline.PersonView:
     """An absorbed person id answers with the surviving person."""
-    return await run_in_threadpool(
+    person = await run_in_threadpool(
         pipeline.get_person, runtime=runtime, workspace_id=workspace.id, person_id=person_id
     )
+    return in_zone(person, workspace.timezone)
 
 
 @router.get("/persons/{person_id}/events", summary="One person's events, newest first")
@@ -76,7 +79,8 @@ async def person_events(
         before=ensure_utc(before) if before else None,
     )
     next_before = events[-1]["timestamp"] if len(events) == limit else None
-    return EventsPage(person_id=person_id, events=events, next_before=next_before)
+    page = EventsPage(person_id=person_id, events=events, next_before=next_before)
+    return in_zone(page, workspace.timezone)
 
 
 @router.post("/persons/{person_id}/split", summary="Undo a wrong merge")
@@ -102,10 +106,11 @@ async def conflicts(
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> ConflictsPage:
     """Newest first: both sides, the identifier type whose limit held, the message."""
-    return await run_in_threadpool(
+    page = await run_in_threadpool(
         pipeline.list_conflicts,
         runtime=runtime,
         workspace_id=workspace.id,
         limit=limit,
         offset=offset,
     )
+    return in_zone(page, workspace.timezone)
