@@ -6,6 +6,10 @@ person if the type's limit allows, else it starts a person of its own and a conf
 or belongs to another person, and the two persons merge only if every type's combined count stays
 within its limit and no operator block separates them; otherwise a conflict is recorded.
 The survivor of a merge is the person holding the higher-priority identifier, the older on a tie.
+
+Most links change nothing: a known person's next message carries identifiers that person already
+holds. The resolver settles those first, without sorting or touching any person, and reports
+which links a later replay needs (see :attr:`Outcome.effective`).
 """
 
 from __future__ import annotations
@@ -105,6 +109,19 @@ class Outcome:
     attached: list[Attachment] = field(default_factory=list)
     merges: list[MergeStep] = field(default_factory=list)
     conflicts: list[ConflictStep] = field(default_factory=list)
+    effective: list[int] = field(default_factory=list)
+    """Links a sequential replay needs, in order: every link but the no-ops.
+
+    A link is a no-op when every identifier of it is already held by one person, or when it has
+    the same identifier set as an earlier link of this call. Applying it changed nothing (a
+    repeated set may re-record conflicts, no more), and a replay of the links in order reaches
+    the same state at that point, where the link changes nothing again: so a replay of only the
+    effective links (of this and every other call) ends in the same persons. The first kind
+    relies on the state being the same, so under changed rules or blocks a rebuild that lacks
+    those links may part identifiers they alone would have kept together. The second kind holds
+    under any rules: persons only grow, so every merge the set asks for was made or refused for
+    good when it first came.
+    """
 
 
 def order_link(link: Iterable[IdRef], rules: Mapping[str, Rule]) -> list[IdRef]:
@@ -151,6 +168,33 @@ class _Applier:
         self.graph, self.rules, self.mint = graph, rules, mint
         self.priority = {name: rule.priority for name, rule in rules.items()}
         self.outcome = Outcome()
+        self.seen: set[frozenset[IdRef]] = set()
+
+    def holder(self, link: Sequence[IdRef]) -> str | None:
+        """The one person that holds every identifier of ``link`` already, if there is one."""
+        person_of = self.graph.person_of
+        pid = person_of(link[0])
+        if pid is None:
+            return None
+        for ref in link[1:]:
+            if person_of(ref) != pid:
+                return None
+        return pid
+
+    def settle(self, link_no: int, link: Iterable[IdRef]) -> str:
+        refs = link if isinstance(link, list | tuple) else list(link)
+        if not refs:
+            raise ValueError(f"link {link_no} has no identifiers")
+        held = self.holder(refs)
+        if held is not None:
+            return held
+        if len(refs) > 1:
+            key = frozenset(refs)
+            if key in self.seen:
+                return self.apply(link_no, refs)
+            self.seen.add(key)
+        self.outcome.effective.append(link_no)
+        return self.apply(link_no, refs)
 
     def apply(self, link_no: int, link: Iterable[IdRef]) -> str:
         current: str | None = None
@@ -235,6 +279,7 @@ def resolve_links(
         mint: returns a fresh person id each call.
     """
     applier = _Applier(graph, rules, mint)
+    person_of_link = applier.outcome.person_of_link
     for link_no, link in enumerate(links):
-        applier.outcome.person_of_link.append(applier.apply(link_no, link))
+        person_of_link.append(applier.settle(link_no, link))
     return applier.outcome

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from siyu.collect.models import Identifier, IdType
 from siyu.core.errors import InvalidInputError, NotFoundError
 from siyu.core.ids import new_id
-from siyu.identity import replay, store
+from siyu.identity import batch_store, replay, store
 from siyu.identity import split as splitting
 from siyu.identity.models import (
     ConflictsPage,
@@ -26,7 +26,7 @@ from siyu.identity.models import (
     SplitResult,
 )
 from siyu.identity.rebuild import rebuild_labels
-from siyu.identity.resolve import IdRef, resolve_links
+from siyu.identity.resolve import Graph, IdRef, resolve_links
 from siyu.identity.rules import Rule, ordered_types, validate_rules
 from siyu.identity.tables import (
     identity_conflicts,
@@ -51,8 +51,10 @@ def resolve_batch(
     """Resolve a batch of links (the identifiers of one message each) to person ids, in order.
 
     New identifiers are attached, persons merged within the workspace's limits, refused merges
-    recorded as conflicts, and the links stored for :func:`rebuild`. Reads every identifier of
-    the batch in one or a few SELECTs and writes in bulk; the caller commits.
+    recorded as conflicts, and the links stored for :func:`rebuild` — all but the no-ops (see
+    :attr:`siyu.identity.resolve.Outcome.effective`): a batch of known persons' messages writes
+    nothing. Reads every identifier of the batch in one or a few SELECTs, then only the persons
+    the batch may change, and writes in bulk; the caller commits.
 
     Args:
         session: an open session inside a transaction.
@@ -70,12 +72,19 @@ def resolve_batch(
     if not refs:
         return []
     store.lock_workspace(session, workspace_id)
+    owners = batch_store.load_owners(session, workspace_id, details)
+    settled, involved = _settled(refs, owners)
+    if settled:  # the steady state: known persons sending more messages; nothing to write
+        return [owners[link[0]] for link in refs]
     rules = store.load_rules(session, workspace_id)
     first_seq, next_rank = store.next_numbers(session, workspace_id)
-    graph = store.load_graph(session, workspace_id, set(details))
-    graph.next_rank = next_rank
+    graph = Graph(
+        owner=owners,
+        persons=batch_store.load_persons(session, workspace_id, involved),
+        next_rank=next_rank,
+    )
     outcome = resolve_links(graph, refs, rules, mint=lambda: new_id("p"))
-    store.write_outcome(
+    batch_store.write_outcome(
         session,
         workspace_id=workspace_id,
         graph=graph,
@@ -97,13 +106,32 @@ def _link_refs(
     for i, link in enumerate(links):
         if not link:
             raise InvalidInputError("a link needs at least one identifier", field=f"links[{i}]")
-        row: list[IdRef] = []
+        row: dict[IdRef, None] = {}
         for ident in link:
             ref: IdRef = (ident.type.value, ident.key)
-            details.setdefault(ref, ident)
-            row.append(ref)
-        refs.append(list(dict.fromkeys(row)))
+            if ref not in details:
+                details[ref] = ident
+            row[ref] = None
+        refs.append(list(row))
     return refs, details
+
+
+def _settled(refs: Sequence[Sequence[IdRef]], owners: dict[IdRef, str]) -> tuple[bool, set[str]]:
+    """Whether every link is already held by one person; the persons of the others.
+
+    A link whose identifiers one stored person holds stays held by it (or its survivor)
+    through the batch, since persons only grow: the resolver settles it without reading any
+    person, so only the persons of the other links are loaded.
+    """
+    involved: set[str] = set()
+    settled = True
+    for link in refs:
+        first = owners.get(link[0])
+        if first is not None and all(owners.get(ref) == first for ref in link[1:]):
+            continue
+        settled = False
+        involved.update(pid for ref in link if (pid := owners.get(ref)) is not None)
+    return settled, involved
 
 
 def find_person(*, session: Session, workspace_id: str, identifier: Identifier) -> str | None:
@@ -328,7 +356,9 @@ def rebuild(
 
     Each rebuilt person keeps the id that most of its identifiers had; persons that no longer
     hold anything are recorded as merged (reason ``rebuild``). With unchanged rules and no
-    splits the result equals the incremental one, ids included.
+    splits the result equals the incremental one, ids included. Links that found all their
+    identifiers with one person were never stored, so under changed rules the past is replayed
+    without them: identifiers only they connected may end apart.
 
     Args:
         session: an open session; the caller commits.

@@ -3,24 +3,18 @@
 from __future__ import annotations
 
 import hashlib
-from collections import defaultdict
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from datetime import datetime
-from typing import Any, TypeVar
+from collections.abc import Iterable, Iterator, Sequence
+from typing import TypeVar
 
 import orjson
-from sqlalchemy import func, insert, or_, select, text, update
+from sqlalchemy import func, or_, select, text, update
 from sqlalchemy.orm import Session
 
-from siyu.collect.models import Identifier
-from siyu.identity.resolve import Graph, IdRef, Outcome, Person
+from siyu.identity.resolve import IdRef
 from siyu.identity.rules import DEFAULT_RULES, Rule
 from siyu.identity.tables import (
-    identity_block_members,
-    identity_conflicts,
     identity_identifiers,
     identity_links,
-    identity_merges,
     identity_persons,
     identity_rules,
 )
@@ -74,189 +68,9 @@ def next_numbers(session: Session, workspace_id: str) -> tuple[int, int]:
     return (row[0] or 0) + 1, (row[1] if row[1] is not None else -1) + 1
 
 
-def load_graph(session: Session, workspace_id: str, refs: set[IdRef]) -> Graph:
-    """The persons holding any of ``refs``, with their counts per type and block sides."""
-    ids = identity_identifiers.c
-    graph = Graph()
-    for keys in chunked({str(key) for _, key in refs}):
-        rows = session.execute(
-            select(ids.key, ids.id_type, ids.person_id).where(
-                ids.workspace_id == workspace_id, ids.key.in_(keys)
-            )
-        )
-        graph.owner.update(
-            {(r.id_type, r.key): r.person_id for r in rows if (r.id_type, r.key) in refs}
-        )
-    persons = sorted(set(graph.owner.values()))
-    for pids in chunked(persons):
-        _load_persons(session, workspace_id, pids, graph.persons)
-    return graph
-
-
-def _load_persons(
-    session: Session, workspace_id: str, pids: list[str], persons: dict[str, Person]
-) -> None:
-    ids, ps, bm = identity_identifiers.c, identity_persons.c, identity_block_members.c
-    rows = session.execute(
-        select(ids.person_id, ids.id_type, func.count(), ps.rank)
-        .join(identity_persons, ps.id == ids.person_id)
-        .where(ids.workspace_id == workspace_id, ids.person_id.in_(pids))
-        .group_by(ids.person_id, ids.id_type, ps.rank)
-    ).all()
-    for pid, id_type, n, rank in rows:
-        persons.setdefault(pid, Person(pid, rank)).counts[id_type] = n
-    tags = session.execute(
-        select(bm.block_id, bm.side, ids.person_id)
-        .join(
-            identity_identifiers,
-            (ids.workspace_id == bm.workspace_id)
-            & (ids.key == bm.key)
-            & (ids.id_type == bm.id_type),
-        )
-        .where(bm.workspace_id == workspace_id, ids.person_id.in_(pids))
-    ).all()
-    for block_id, side, pid in tags:
-        persons[pid].tags.add((block_id, side))
-
-
 def link_json(link: Sequence[IdRef]) -> str:
     """A link as stored: JSON ``[[type, key], …]``."""
     return orjson.dumps([[t, k] for t, k in link]).decode()
-
-
-def write_outcome(
-    session: Session,
-    *,
-    workspace_id: str,
-    graph: Graph,
-    outcome: Outcome,
-    links: Sequence[Sequence[IdRef]],
-    message_ids: Sequence[str],
-    details: Mapping[IdRef, Identifier],
-    first_seq: int,
-    now: datetime,
-) -> None:
-    """Store a batch: its links, new persons and identifiers, merges and conflicts."""
-    session.execute(
-        insert(identity_links),
-        [
-            {
-                "workspace_id": workspace_id,
-                "seq": first_seq + i,
-                "message_id": message_ids[i],
-                "identifiers": link_json(link),
-                "created_at": now,
-            }
-            for i, link in enumerate(links)
-        ],
-    )
-    _write_persons(session, workspace_id, graph, outcome, message_ids, now)
-    _write_identifiers(session, workspace_id, graph, outcome, details, now)
-    _write_merges(session, workspace_id, graph, outcome, message_ids, now)
-    if outcome.conflicts:
-        session.execute(
-            insert(identity_conflicts),
-            [
-                {
-                    "workspace_id": workspace_id,
-                    "message_id": message_ids[c.link],
-                    "person_id": graph.root(c.person),
-                    "other_person_id": graph.root(c.other_person),
-                    "id_type": c.id_type,
-                    "identifiers": link_json(c.identifiers),
-                    "reason": c.reason,
-                    "created_at": now,
-                }
-                for c in outcome.conflicts
-            ],
-        )
-
-
-def _write_persons(
-    session: Session,
-    workspace_id: str,
-    graph: Graph,
-    outcome: Outcome,
-    message_ids: Sequence[str],
-    now: datetime,
-) -> None:
-    if not outcome.created:
-        return
-    rows: list[dict[str, Any]] = []
-    for pid, rank, link_no in outcome.created:
-        root = graph.root(pid)
-        rows.append(
-            {
-                "id": pid,
-                "workspace_id": workspace_id,
-                "rank": rank,
-                "created_at": now,
-                "message_id": message_ids[link_no],
-                "survivor_id": None if root == pid else root,
-            }
-        )
-    session.execute(insert(identity_persons), rows)
-
-
-def _write_identifiers(
-    session: Session,
-    workspace_id: str,
-    graph: Graph,
-    outcome: Outcome,
-    details: Mapping[IdRef, Identifier],
-    now: datetime,
-) -> None:
-    if not outcome.attached:
-        return
-    rows: list[dict[str, Any]] = []
-    for a in outcome.attached:
-        detail = details[a.ref]
-        rows.append(
-            {
-                "workspace_id": workspace_id,
-                "key": detail.key,
-                "id_type": detail.type.value,
-                "person_id": graph.root(a.person),
-                "origin_person_id": a.person,
-                "masked": detail.masked,
-                "encrypted": detail.encrypted,
-                "first_seen": now,
-            }
-        )
-    session.execute(insert(identity_identifiers), rows)
-
-
-def _write_merges(
-    session: Session,
-    workspace_id: str,
-    graph: Graph,
-    outcome: Outcome,
-    message_ids: Sequence[str],
-    now: datetime,
-) -> None:
-    if not outcome.merges:
-        return
-    session.execute(
-        insert(identity_merges),
-        [
-            {
-                "workspace_id": workspace_id,
-                "survivor_id": m.survivor,
-                "absorbed_id": m.absorbed,
-                "message_id": message_ids[m.link],
-                "reason": "link",
-                "merged_at": now,
-            }
-            for m in outcome.merges
-        ],
-    )
-    created = {pid for pid, _, _ in outcome.created}
-    by_root: dict[str, list[str]] = defaultdict(list)
-    for m in outcome.merges:
-        if m.absorbed not in created:
-            by_root[graph.root(m.absorbed)].append(m.absorbed)
-    for root, absorbed in by_root.items():
-        repoint(session, workspace_id, absorbed, root)
 
 
 def repoint(session: Session, workspace_id: str, absorbed: Sequence[str], root: str) -> None:

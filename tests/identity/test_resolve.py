@@ -84,12 +84,7 @@ def as_arrays(links: list[list[IdRef]]) -> tuple[list[IdRef], np.ndarray, np.nda
     return list(node), np.array(ptr, dtype=np.int64), np.array(members, dtype=np.int64), types
 
 
-@settings(max_examples=150, deadline=None)
-@given(link_sets, st.integers(1, 10))
-def test_rebuild_equals_incremental(links: list[list[IdRef]], batch: int) -> None:
-    graph = Graph()
-    for start in range(0, len(links), batch):
-        run(links[start : start + batch], TIGHT, graph)
+def rebuilt_partition(links: list[list[IdRef]]) -> Partition:
     nodes, ptr, members, types = as_arrays(links)
     result = rebuild_labels(
         link_ptr=ptr, members=members, node_type=types, type_names=list(TIGHT), rules=TIGHT
@@ -97,7 +92,48 @@ def test_rebuild_equals_incremental(links: list[list[IdRef]], batch: int) -> Non
     groups: dict[int, set[IdRef]] = {}
     for ref, label in zip(nodes, result.labels.tolist(), strict=True):
         groups.setdefault(label, set()).add(ref)
-    assert frozenset(frozenset(g) for g in groups.values()) == partition(graph)
+    return frozenset(frozenset(g) for g in groups.values())
+
+
+@settings(max_examples=150, deadline=None)
+@given(link_sets, st.integers(1, 10))
+def test_rebuild_equals_incremental(links: list[list[IdRef]], batch: int) -> None:
+    graph = Graph()
+    effective: list[list[IdRef]] = []
+    numbers = count()
+    for start in range(0, len(links), batch):
+        part = links[start : start + batch]
+        outcome = resolve_links(graph, part, TIGHT, mint=lambda: f"p{next(numbers)}")
+        effective += [part[i] for i in outcome.effective]
+    assert rebuilt_partition(links) == partition(graph)
+    # Only the effective links are stored: replaying just those ends in the same persons.
+    assert rebuilt_partition(effective) == partition(graph)
+
+
+@settings(max_examples=150, deadline=None)
+@given(link_sets)
+def test_no_op_links_change_nothing(links: list[list[IdRef]]) -> None:
+    graph = run(links, TIGHT)
+    persons = dict(graph.persons)
+    known = [link for link in links if len({graph.person_of(ref) for ref in link}) == 1]
+    outcome = resolve_links(graph, known + known, TIGHT, mint=lambda: "never")
+    assert outcome.effective == [] and outcome.conflicts == []
+    assert graph.persons == persons
+    assert outcome.person_of_link == [graph.person_of(link[0]) for link in known + known]
+
+
+def test_repeated_sets_in_a_call_are_not_effective() -> None:
+    one = {**TIGHT, "member_id": Rule(2, 1)}
+    links: list[list[IdRef]] = [
+        [("member_id", "m1")],
+        [("member_id", "m2")],
+        [("member_id", "m1"), ("member_id", "m2")],
+        [("member_id", "m2"), ("member_id", "m1")],
+    ]
+    outcome = resolve_links(Graph(), links, one, mint=lambda: f"p{next(PERSON_NUMBERS)}")
+    assert outcome.effective == [0, 1, 2]
+    # Each message still records its own refusal.
+    assert [c.link for c in outcome.conflicts] == [2, 3]
 
 
 @settings(max_examples=100, deadline=None)

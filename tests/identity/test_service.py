@@ -4,6 +4,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 import pytest
+from sqlalchemy import Table, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from siyu.collect.models import Identifier, IdType
@@ -11,6 +12,7 @@ from siyu.core.db import transaction
 from siyu.core.errors import InvalidInputError, NotFoundError
 from siyu.identity import service as identity
 from siyu.identity.models import IdentityRule
+from siyu.identity.tables import identity_identifiers, identity_links, identity_persons
 from tests.identity.conftest import ident
 
 
@@ -182,3 +184,44 @@ def test_bad_batches_are_refused(
             )
         with pytest.raises(NotFoundError):
             identity.current_person_id(session=session, workspace_id=workspace_id, person_id="p_x")
+
+
+def count_rows(db: sessionmaker[Session], table: Table, workspace_id: str) -> int:
+    with transaction(db) as session:
+        return session.execute(
+            select(func.count()).select_from(table).where(table.c.workspace_id == workspace_id)
+        ).scalar_one()
+
+
+def test_known_persons_write_nothing(
+    db: sessionmaker[Session], workspace_id: str, now: datetime
+) -> None:
+    first = resolve(
+        db, workspace_id, [[ident("anonymous_id", "a1"), ident("device_id", "d1")]], now
+    )
+    again = resolve(
+        db,
+        workspace_id,
+        [[ident("device_id", "d1")],
+         [ident("device_id", "d1"), ident("anonymous_id", "a1")],
+         [ident("anonymous_id", "a1")]],
+        now,
+        "k",
+    )  # fmt: skip
+    assert again == first * 3
+    assert count_rows(db, identity_links, workspace_id) == 1
+    assert count_rows(db, identity_persons, workspace_id) == 1
+    # A batch mixing known and new persons stores only the links that changed something.
+    mixed = resolve(
+        db,
+        workspace_id,
+        [[ident("anonymous_id", "a1")],
+         [ident("anonymous_id", "a2"), ident("device_id", "d1")],
+         [ident("anonymous_id", "a2"), ident("device_id", "d1")],
+         [ident("anonymous_id", "a3")]],
+        now,
+        "x",
+    )  # fmt: skip
+    assert mixed[:3] == first * 3 and mixed[3] != first[0]
+    assert count_rows(db, identity_links, workspace_id) == 3
+    assert count_rows(db, identity_identifiers, workspace_id) == 4

@@ -146,7 +146,8 @@ def test_rebuild_equals_incremental(
     assert report.slow_components > 0
     assert (report.identifiers_moved, report.persons_new, report.persons_retired) == (0, 0, 0)
     assert holders(db, workspace_id) == before
-    assert report.links == 300 and "links" in stages
+    # Links that found all their identifiers with one person were not stored.
+    assert 0 < report.links < 300 and "links" in stages
     # Stricter rules applied to the past: no person keeps two devices any more.
     with transaction(db) as session:
         identity.set_rules(
