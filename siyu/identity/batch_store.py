@@ -10,15 +10,14 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
 from siyu.collect.models import Identifier
 from siyu.identity.resolve import Graph, IdRef, Outcome, Person
-from siyu.identity.store import chunked, link_json
+from siyu.identity.store import Driver, chunked, link_json
 
 _OWNERS = "SELECT key, id_type, person_id FROM identity_identifiers WHERE workspace_id = ? AND "
 _COUNTS = (
@@ -63,46 +62,16 @@ _REPOINT_IDENTIFIERS = (
 )
 
 
-class _Driver:
-    """The session's connection, with SQL and times in the form its driver takes."""
-
-    def __init__(self, session: Session) -> None:
-        self.conn: Connection = session.connection()
-        self.postgres = self.conn.dialect.name == "postgresql"
-
-    def sql(self, statement: str) -> str:
-        return statement.replace("?", "%s") if self.postgres else statement
-
-    def time(self, value: datetime) -> datetime | str:
-        """``value`` as a UTC column takes it (SQLite: the text SQLAlchemy stores, µs included)."""
-        if value.tzinfo is None:
-            raise ValueError("naive datetime given to a UTC column")
-        utc = value.astimezone(UTC)
-        return utc if self.postgres else utc.strftime("%Y-%m-%d %H:%M:%S.%f")
-
-    def rows(self, statement: str, params: Sequence[Any]) -> list[Any]:
-        return list(self.conn.exec_driver_sql(self.sql(statement), tuple(params)))
-
-    def each(self, statement: str, rows: list[tuple[Any, ...]]) -> None:
-        if rows:
-            self.conn.exec_driver_sql(self.sql(statement), rows)
-
-    def in_list(self, statement: str, values: Sequence[str]) -> str:
-        return statement.format(", ".join("?" * len(values)))
-
-
 def load_owners(session: Session, workspace_id: str, refs: Collection[IdRef]) -> dict[IdRef, str]:
     """The person holding each known identifier of ``refs`` now (a surviving person)."""
-    db = _Driver(session)
+    db = Driver(session)
     keys = list({str(key) for _, key in refs})
     found: list[Any] = []
     if db.postgres:  # one statement over an array
-        found = db.rows(_OWNERS + "key = ANY(?)", (workspace_id, keys))
+        found += db.rows(_OWNERS + "key = ANY(?)", (workspace_id, keys))
     else:
         for part in chunked(keys):
-            found += db.rows(
-                _OWNERS + f"key IN ({', '.join('?' * len(part))})", (workspace_id, *part)
-            )
+            found += db.rows(db.in_list(_OWNERS + "key IN ({})", part), (workspace_id, *part))
     owners: dict[IdRef, str] = {}
     for key, id_type, pid in found:
         ref = (id_type, key)
@@ -113,7 +82,7 @@ def load_owners(session: Session, workspace_id: str, refs: Collection[IdRef]) ->
 
 def load_persons(session: Session, workspace_id: str, pids: Iterable[str]) -> dict[str, Person]:
     """The persons ``pids`` (surviving ones) with their counts per type and block sides."""
-    db = _Driver(session)
+    db = Driver(session)
     persons: dict[str, Person] = {}
     for part in chunked(sorted(pids)):
         for pid, id_type, n, rank in db.rows(db.in_list(_COUNTS, part), (workspace_id, *part)):
@@ -136,7 +105,7 @@ def write_outcome(
     now: datetime,
 ) -> None:
     """Store a batch: its effective links, new persons and identifiers, merges and conflicts."""
-    db = _Driver(session)
+    db = Driver(session)
     at = db.time(now)
     ws, root = workspace_id, graph.root
     db.each(
@@ -175,7 +144,7 @@ def write_outcome(
     )  # fmt: skip
 
 
-def _repoint(db: _Driver, workspace_id: str, graph: Graph, outcome: Outcome) -> None:
+def _repoint(db: Driver, workspace_id: str, graph: Graph, outcome: Outcome) -> None:
     """Point stored persons absorbed in this batch, and all they held, at their final root."""
     created = {pid for pid, _, _ in outcome.created}
     targets: dict[str, list[str]] = defaultdict(list)

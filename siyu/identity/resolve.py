@@ -172,14 +172,17 @@ class _Applier:
 
     def holder(self, link: Sequence[IdRef]) -> str | None:
         """The one person that holds every identifier of ``link`` already, if there is one."""
-        person_of = self.graph.person_of
-        pid = person_of(link[0])
-        if pid is None:
+        graph = self.graph
+        owner = graph.owner
+        first = owner.get(link[0])
+        if first is None:
             return None
+        top = graph.root(first)
         for ref in link[1:]:
-            if person_of(ref) != pid:
+            pid = owner.get(ref)
+            if pid is None or (pid != first and pid != top and graph.root(pid) != top):
                 return None
-        return pid
+        return top
 
     def settle(self, link_no: int, link: Iterable[IdRef]) -> str:
         refs = link if isinstance(link, list | tuple) else list(link)

@@ -38,6 +38,7 @@ from siyu.identity.tables import (
 from siyu.workspaces import service as workspaces
 
 MAX_PAGE = 500
+_TYPE_NAMES = {t: t.value for t in IdType}  # a dict look-up is cheaper than Enum.value
 
 
 def resolve_batch(
@@ -106,13 +107,13 @@ def _link_refs(
     for i, link in enumerate(links):
         if not link:
             raise InvalidInputError("a link needs at least one identifier", field=f"links[{i}]")
-        row: dict[IdRef, None] = {}
+        row: list[IdRef] = []
         for ident in link:
-            ref: IdRef = (ident.type.value, ident.key)
+            ref: IdRef = (_TYPE_NAMES[ident.type], ident.key)
             if ref not in details:
                 details[ref] = ident
-            row[ref] = None
-        refs.append(list(row))
+            row.append(ref)
+        refs.append(row if len(row) == 1 or len(set(row)) == len(row) else list(dict.fromkeys(row)))
     return refs, details
 
 
@@ -125,12 +126,17 @@ def _settled(refs: Sequence[Sequence[IdRef]], owners: dict[IdRef, str]) -> tuple
     """
     involved: set[str] = set()
     settled = True
+    get = owners.get
     for link in refs:
-        first = owners.get(link[0])
-        if first is not None and all(owners.get(ref) == first for ref in link[1:]):
-            continue
+        first = get(link[0])
+        if first is not None:
+            for ref in link:
+                if get(ref) != first:
+                    break
+            else:
+                continue
         settled = False
-        involved.update(pid for ref in link if (pid := owners.get(ref)) is not None)
+        involved.update(pid for ref in link if (pid := get(ref)) is not None)
     return settled, involved
 
 

@@ -4,19 +4,18 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Iterator, Sequence
-from typing import TypeVar
+from datetime import UTC, datetime
+from typing import Any, TypeVar
 
 import orjson
-from sqlalchemy import func, or_, select, text, update
+from sqlalchemy import or_, text, update
 from sqlalchemy.orm import Session
 
 from siyu.identity.resolve import IdRef
 from siyu.identity.rules import DEFAULT_RULES, Rule
 from siyu.identity.tables import (
     identity_identifiers,
-    identity_links,
     identity_persons,
-    identity_rules,
 )
 
 CHUNK = 500  # most values in one IN list: SQLite's and PostgreSQL's planners both stay fast
@@ -44,28 +43,74 @@ def lock_workspace(session: Session, workspace_id: str) -> None:
     session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
 
 
+class Driver:
+    """The session's own database connection, with SQL and times in the form its driver takes.
+
+    For the ingest path: plain SQL on the driver's cursor (inside the session's transaction)
+    skips SQLAlchemy's per-statement and per-row processing, which cost more there than the
+    database work itself.
+    """
+
+    def __init__(self, session: Session) -> None:
+        conn = session.connection()
+        self.postgres = conn.dialect.name == "postgresql"
+        self.dbapi: Any = conn.connection.dbapi_connection
+
+    def sql(self, statement: str) -> str:
+        """``statement`` written with ``?`` placeholders, in the driver's paramstyle."""
+        return statement.replace("?", "%s") if self.postgres else statement
+
+    def time(self, value: datetime) -> datetime | str:
+        """``value`` as a UTC column takes it (SQLite: the text SQLAlchemy stores, µs included)."""
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        utc = value.astimezone(UTC)
+        return utc if self.postgres else utc.strftime("%Y-%m-%d %H:%M:%S.%f")
+
+    def rows(self, statement: str, params: Sequence[Any]) -> list[Any]:
+        """All rows of one query, as the driver's tuples."""
+        cursor = self.dbapi.cursor()
+        try:
+            cursor.execute(self.sql(statement), tuple(params))
+            return list(cursor.fetchall())
+        finally:
+            cursor.close()
+
+    def each(self, statement: str, rows: list[tuple[Any, ...]]) -> None:
+        """Run ``statement`` once per row (the driver's executemany); nothing if no rows."""
+        if not rows:
+            return
+        cursor = self.dbapi.cursor()
+        try:
+            cursor.executemany(self.sql(statement), rows)
+        finally:
+            cursor.close()
+
+    @staticmethod
+    def in_list(statement: str, values: Sequence[object]) -> str:
+        """``statement`` with its ``{}`` replaced by one placeholder per value."""
+        return statement.format(", ".join("?" * len(values)))
+
+
 def load_rules(session: Session, workspace_id: str) -> dict[str, Rule]:
     """The workspace's rules, the defaults for any type it has not set."""
     rules = dict(DEFAULT_RULES)
-    rows = session.execute(
-        select(
-            identity_rules.c.id_type, identity_rules.c.priority, identity_rules.c.max_per_person
-        ).where(identity_rules.c.workspace_id == workspace_id)
-    ).all()
-    rules.update({row.id_type: Rule(row.priority, row.max_per_person) for row in rows})
+    rows = Driver(session).rows(
+        "SELECT id_type, priority, max_per_person FROM identity_rules WHERE workspace_id = ?",
+        (workspace_id,),
+    )
+    rules.update({id_type: Rule(priority, limit) for id_type, priority, limit in rows})
     return rules
 
 
 def next_numbers(session: Session, workspace_id: str) -> tuple[int, int]:
     """The next link sequence number and the next person rank of the workspace."""
-    seq = select(func.max(identity_links.c.seq)).where(
-        identity_links.c.workspace_id == workspace_id
+    [(seq, rank)] = Driver(session).rows(
+        "SELECT (SELECT max(seq) FROM identity_links WHERE workspace_id = ?), "
+        "(SELECT max(rank) FROM identity_persons WHERE workspace_id = ?)",
+        (workspace_id, workspace_id),
     )
-    rank = select(func.max(identity_persons.c.rank)).where(
-        identity_persons.c.workspace_id == workspace_id
-    )
-    row = session.execute(select(seq.scalar_subquery(), rank.scalar_subquery())).one()
-    return (row[0] or 0) + 1, (row[1] if row[1] is not None else -1) + 1
+    return (seq or 0) + 1, (rank if rank is not None else -1) + 1
 
 
 def link_json(link: Sequence[IdRef]) -> str:
