@@ -33,7 +33,7 @@ from siyu.core.errors import (
     SiyuError,
     StoreError,
 )
-from siyu.core.runtime import Runtime, open_runtime
+from siyu.core.runtime import Runtime, open_runtime, tune_gc_for_ingest
 from siyu.workspaces import service as workspaces
 from siyu.workspaces.models import Workspace
 
@@ -136,7 +136,9 @@ def serve(
     from siyu.api.app import create_app
 
     rt = runtime()
-    uvicorn.run(create_app(rt), host=host, port=port, log_level="warning")
+    app_ = create_app(rt)
+    tune_gc_for_ingest()
+    uvicorn.run(app_, host=host, port=port, log_level="warning")
 
 
 @app.command()
@@ -348,6 +350,7 @@ def demo(
     rt = runtime()
     keys, todo = build.prepare_workspace(rt, users=users, seed=seed, rebuild=rebuild, now=utcnow())
     if todo:
+        tune_gc_for_ingest()
         keys = _build_demo(rt, keys)
     else:
         typer.echo(
