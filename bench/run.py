@@ -37,7 +37,7 @@ def _fmt(value: Any) -> str:
 def main(argv: list[str]) -> None:
     quick = "--quick" in argv
     runs = {
-        "collect": lambda: collect.run(events=5_000 if quick else 200_000),
+        "collect": lambda: collect.run(events=5_000 if quick else 400_000),
         "identity_rebuild": lambda: identity_rebuild.run(links=50_000 if quick else 10_000_000),
     }
     console = Console()

@@ -65,6 +65,8 @@ EVENT_SCHEMA = pa.schema(
 JSON columns are strings; ``person_id`` is the person resolved at ingest."""
 
 RETIRE_GRACE_SECONDS = 120.0
+SMALL_MERGE_FANIN = 16
+MAX_SMALL_LEVEL = 2
 
 
 class EventStore(Protocol):
@@ -97,7 +99,8 @@ class Segment:
     name: str
     workspace_id: str
     rows: int
-    sorted: bool = False
+    sorted: bool = False  # the workspace's one fully compacted segment
+    level: int = 0  # 0: one flush; k+1: a merge of SMALL_MERGE_FANIN level-k segments
 
 
 @dataclass
@@ -206,44 +209,58 @@ class DuckDBEventStore:
                 return sum(s.rows for s in mine)
             return self._merge(manifest, workspace_id, mine, fully=True)
 
-    def compact_small(
-        self, workspace_id: str, *, min_segments: int = 16, max_rows: int = 250_000
-    ) -> int:
-        """Merge the workspace's small segments (as flushes leave them) once there are
-        ``min_segments`` of them; returns the rows merged (0 if there was nothing to do).
+    def compact_small(self, workspace_id: str, *, fan_in: int = SMALL_MERGE_FANIN) -> int:
+        """Merge ``fan_in`` same-level segments of the workspace into one of the next level;
+        returns the rows merged (0 if no level had that many).
 
-        Cheap enough to run after every flush: it never rewrites the big sorted segment,
-        so the number of files a reader opens stays bounded under sustained ingest.
+        Cheap enough to run after every flush: levels stop at :data:`MAX_SMALL_LEVEL` and
+        never touch the fully compacted segment, so a merge's size stays bounded while the
+        number of files a reader opens stays logarithmic under sustained ingest.
         """
         with self._locked() as manifest:
-            small = [
-                s
-                for s in manifest.segments
-                if s.workspace_id == workspace_id and not s.sorted and s.rows < max_rows
-            ]
-            if len(small) < min_segments:
-                return 0
-            return self._merge(manifest, workspace_id, small, fully=False)
+            for level in range(MAX_SMALL_LEVEL):
+                same = [
+                    s
+                    for s in manifest.segments
+                    if s.workspace_id == workspace_id and not s.sorted and s.level == level
+                ]
+                if len(same) >= fan_in:
+                    return self._merge(manifest, workspace_id, same, fully=False, level=level + 1)
+            return 0
 
     def _merge(
-        self, manifest: Manifest, workspace_id: str, segments: list[Segment], *, fully: bool
+        self,
+        manifest: Manifest,
+        workspace_id: str,
+        segments: list[Segment],
+        *,
+        fully: bool,
+        level: int = 0,
     ) -> int:
-        merged = (
-            self._connection()
-            .sql(
-                "SELECT * FROM read_parquet($files) QUALIFY row_number() "
-                "OVER (PARTITION BY message_id ORDER BY received_at) = 1",
-                params={"files": [str(self.directory / s.name) for s in segments]},
-            )
-            .to_arrow_table()
+        # DuckDB streams Parquet to Parquet and sorts out of core, so a merge never holds the
+        # workspace's events in Python memory.
+        name = f"{new_id('seg')}.parquet"
+        path = self.directory / name
+        tmp = path.with_name(name + ".tmp")
+        result = self._connection().execute(
+            "COPY (SELECT * FROM read_parquet($files) QUALIFY row_number() "
+            "OVER (PARTITION BY message_id ORDER BY received_at) = 1 "
+            "ORDER BY person_id, timestamp) TO '"
+            + str(tmp).replace("'", "''")
+            + "' (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 131072)",
+            {"files": [str(self.directory / s.name) for s in segments]},
         )
-        name = self._write_segment(merged.cast(EVENT_SCHEMA), sort=True)
+        copied = result.fetchone()
+        rows = int(copied[0]) if copied else 0
+        with open(tmp, "rb+") as handle:
+            os.fsync(handle.fileno())
+        tmp.replace(path)
         replaced = {s.name for s in segments}
         manifest.segments = [s for s in manifest.segments if s.name not in replaced]
-        manifest.segments.append(Segment(name, workspace_id, merged.num_rows, sorted=fully))
+        manifest.segments.append(Segment(name, workspace_id, rows, sorted=fully, level=level))
         manifest.retired.extend((s.name, time.time()) for s in segments)
         self._publish(manifest)
-        return int(merged.num_rows)
+        return rows
 
     def workspaces(self) -> list[str]:
         """Workspaces that have segments."""
@@ -301,7 +318,15 @@ class DuckDBEventStore:
     def _connection(self) -> duckdb.DuckDBPyConnection:
         con: duckdb.DuckDBPyConnection | None = getattr(self._local, "con", None)
         if con is None:
-            con = duckdb.connect(":memory:", config={"threads": 2})
+            # Bounded memory: DuckDB spills sorts to disk past the limit.
+            con = duckdb.connect(
+                ":memory:",
+                config={
+                    "threads": 2,
+                    "memory_limit": "1GB",
+                    "temp_directory": str(self.directory / ".tmp"),
+                },
+            )
             self._local.con = con
         return con
 

@@ -10,7 +10,7 @@ def test_collect_benchmark_runs_through_a_real_server() -> None:
     assert result["siyu_http"]["events"] == 1000
     assert result["siyu_http"]["events_per_s"] > 0
     assert result["bare_duckdb_append"]["events_per_s"] > 0
-    assert 0 < result["ratio_vs_bare"]
+    assert result["ratio_vs_bare"] > 0
     assert result["siyu_http"]["rss_mb_peak"] > 0
 
 

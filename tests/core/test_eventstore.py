@@ -69,9 +69,9 @@ def test_small_segments_are_merged_and_big_ones_left(tmp_path: Path) -> None:
     store.compact("w")
     for i in range(5):
         store.append(rows("w", range(1000 + i * 10, 1010 + i * 10)))
-    assert store.compact_small("w", min_segments=6) == 0
-    assert store.compact_small("w", min_segments=5) == 50
-    assert [s.rows for s in store.segments("w")] == [100, 50]
+    assert store.compact_small("w", fan_in=6) == 0
+    assert store.compact_small("w", fan_in=5) == 50
+    assert [(s.rows, s.level) for s in store.segments("w")] == [(100, 0), (50, 1)]
     assert count(store, "w") == 150
 
 
