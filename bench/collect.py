@@ -67,13 +67,13 @@ def make_batches(total: int, seed: int = 7) -> list[list[dict[str, Any]]]:
     return [messages[i : i + BATCH] for i in range(0, total, BATCH)]
 
 
-def _start_server(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
+def _start_server(data_dir: Path, port: int, *extra: str) -> subprocess.Popen[bytes]:
     env = os.environ | {"SIYU_DATA_DIR": str(data_dir)}
     return subprocess.Popen(
-        [sys.executable, "-m", "siyu", "serve", "--host", "127.0.0.1", "--port", str(port)],
+        [sys.executable, "-m", "siyu", "serve", "--host", "127.0.0.1", "--port", str(port), *extra],
         env=env,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stderr=(data_dir / "server.log").open("wb"),
     )
 
 

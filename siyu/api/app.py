@@ -16,7 +16,7 @@ from fastapi.staticfiles import StaticFiles
 from siyu import __version__, pipeline
 from siyu.api import errors
 from siyu.api.routes import collect, persons
-from siyu.core.runtime import Runtime
+from siyu.core.runtime import Runtime, open_runtime, tune_gc_for_ingest
 
 log = logging.getLogger("siyu.api")
 
@@ -87,4 +87,11 @@ def create_app(runtime: Runtime, *, flush_in_background: bool = True) -> FastAPI
     def healthz() -> dict[str, str]:
         return {"status": "ok", "version": __version__}
 
+    return app
+
+
+def app_from_environment() -> FastAPI:
+    """An app over the stores the environment names (for ``uvicorn --factory`` workers)."""
+    app = create_app(open_runtime(run_migrations=False))
+    tune_gc_for_ingest()
     return app

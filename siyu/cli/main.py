@@ -129,13 +129,25 @@ def workspace_list() -> None:
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    workers: Annotated[int, typer.Option(help="Server processes (each with its own writer).")] = 1,
 ) -> None:
     """Serve the collection and management API over an existing data directory."""
     import uvicorn
 
     from siyu.api.app import create_app
 
-    rt = runtime()
+    rt = runtime()  # migrates once, before any worker starts
+    if workers > 1:
+        rt.close()
+        uvicorn.run(
+            "siyu.api.app:app_from_environment",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_level="warning",
+        )
+        return
     app_ = create_app(rt)
     tune_gc_for_ingest()
     uvicorn.run(app_, host=host, port=port, log_level="warning")
