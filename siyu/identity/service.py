@@ -400,3 +400,18 @@ def rebuild(
         persons_retired=len(assignment.retired),
         identifiers_moved=moved,
     )
+
+
+def person_map(*, session: Session, workspace_id: str) -> list[tuple[str, str]]:
+    """Every absorbed person with its current survivor, as (person_id, survivor_id) pairs.
+
+    Analytics joins events (which keep the person of their ingest) to this small map so a
+    merged customer counts once, without a join to the identity tables on the hot path.
+    """
+    ps = identity_persons.c
+    rows = session.execute(
+        select(ps.id, ps.survivor_id).where(
+            ps.workspace_id == workspace_id, ps.survivor_id.is_not(None), ps.survivor_id != ps.id
+        )
+    ).all()
+    return [(row.id, row.survivor_id) for row in rows]

@@ -225,3 +225,36 @@ def test_known_persons_write_nothing(
     assert mixed[:3] == first * 3 and mixed[3] != first[0]
     assert count_rows(db, identity_links, workspace_id) == 3
     assert count_rows(db, identity_identifiers, workspace_id) == 4
+
+
+def test_person_map_lists_absorbed_persons_with_their_survivor(
+    db: sessionmaker[Session], workspace_id: str, now: datetime
+) -> None:
+
+    with transaction(db) as session:
+        first = identity.resolve_batch(
+            session=session,
+            workspace_id=workspace_id,
+            links=[
+                [ident("anonymous_id", "a")],
+                [ident("anonymous_id", "b")],
+                [ident("anonymous_id", "c")],
+            ],
+            message_ids=["1", "2", "3"],
+            now=now,
+        )
+        assert identity.person_map(session=session, workspace_id=workspace_id) == []
+        merged = identity.resolve_batch(
+            session=session,
+            workspace_id=workspace_id,
+            links=[
+                [ident("member_id", "M"), ident("anonymous_id", "a"), ident("anonymous_id", "b")]
+            ],
+            message_ids=["4"],
+            now=now,
+        )
+        mapping = dict(identity.person_map(session=session, workspace_id=workspace_id))
+    survivor = merged[0]
+    assert set(mapping) | {survivor} == {first[0], first[1]} | {survivor}
+    assert set(mapping.values()) == {survivor}
+    assert first[2] not in mapping
