@@ -22,9 +22,11 @@ def now() -> datetime:
     return datetime(2026, 11, 28, 4, 0, tzinfo=UTC)
 
 
-def _pg_engine() -> Engine:
-    # One schema per test process, so parallel runs (developers, CI) never collide.
-    schema = f"siyu_test_{os.getpid()}"
+def fresh_pg_schema(schema: str) -> str:
+    """Create (or empty) ``schema`` on the test server; the URL whose search_path is it.
+
+    Skips the test when the server is down (``.ci/run`` starts it in CI).
+    """
     admin = make_engine(PG_URL)
     try:
         with admin.begin() as conn:
@@ -34,8 +36,12 @@ def _pg_engine() -> Engine:
         pytest.skip(f"PostgreSQL not reachable at {PG_URL}: {exc}")
     finally:
         admin.dispose()
-    url = PG_URL + ("&" if "?" in PG_URL else "?") + f"options=-csearch_path%3D{schema}"
-    return make_engine(url)
+    return PG_URL + ("&" if "?" in PG_URL else "?") + f"options=-csearch_path%3D{schema}"
+
+
+def _pg_engine() -> Engine:
+    # One schema per test process, so parallel runs (developers, CI) never collide.
+    return make_engine(fresh_pg_schema(f"siyu_test_{os.getpid()}"))
 
 
 @pytest.fixture(scope="session")

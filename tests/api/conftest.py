@@ -8,29 +8,14 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import text
 
 from siyu.api.app import create_app
 from siyu.core.clock import utcnow
 from siyu.core.config import Settings
-from siyu.core.db import make_engine
 from siyu.core.runtime import Runtime, open_runtime
 from siyu.workspaces import service as workspaces
 from siyu.workspaces.models import WorkspaceCreated
-from tests.conftest import PG_URL
-
-
-def _pg_url(name: str) -> str:
-    admin = make_engine(PG_URL)
-    try:
-        with admin.begin() as conn:
-            conn.execute(text(f"DROP SCHEMA IF EXISTS {name} CASCADE"))
-            conn.execute(text(f"CREATE SCHEMA {name}"))
-    except Exception as exc:  # pragma: no cover - only when the server is down
-        pytest.skip(f"PostgreSQL not reachable: {exc}")
-    finally:
-        admin.dispose()
-    return PG_URL + f"?options=-csearch_path%3D{name}"
+from tests.conftest import fresh_pg_schema
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
@@ -38,7 +23,7 @@ def runtime(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Runtime]
     """A migrated runtime in ``tmp_path`` on each operational-store backend."""
     url = ""
     if request.param == "postgresql":
-        url = _pg_url(f"siyu_api_{os.getpid()}")
+        url = fresh_pg_schema(f"siyu_api_{os.getpid()}")
     rt = open_runtime(Settings(data_dir=tmp_path, database_url=url, max_batch_bytes=64 * 1024))
     yield rt
     rt.close()
