@@ -22,7 +22,13 @@ from siyu.collect.models import CollectedEvent, IdType, IngestResult, MessageTyp
 from siyu.core.errors import NotFoundError
 from siyu.core.runtime import Runtime
 from siyu.identity import service as identity
-from siyu.identity.models import ConflictsPage, IdentifierView, SplitResult
+from siyu.identity.models import (
+    ConflictsPage,
+    IdentifierView,
+    IdentityRule,
+    IdentityRules,
+    SplitResult,
+)
 from siyu.profiles import service as profiles
 from siyu.profiles.models import Profile
 
@@ -319,3 +325,17 @@ def list_conflicts(
         return identity.list_conflicts(
             session=session, workspace_id=workspace_id, limit=limit, offset=offset
         )
+
+
+def identity_rules(*, runtime: Runtime, workspace_id: str) -> IdentityRules:
+    """The workspace's merge rules, strongest type first."""
+    with runtime.sessions() as session:
+        return identity.get_rules(session=session, workspace_id=workspace_id)
+
+
+def change_identity_rules(
+    *, runtime: Runtime, workspace_id: str, rules: Sequence[IdentityRule], now: datetime
+) -> IdentityRules:
+    """Change some types' merge rules (later batches use them; a rebuild applies them back)."""
+    with runtime.sessions() as session, session.begin():
+        return identity.set_rules(session=session, workspace_id=workspace_id, rules=rules, now=now)

@@ -132,3 +132,29 @@ def test_split_of_persons_never_merged_is_refused(
     assert response.json()["error"]["field"]
     missing = client.post(f"/api/persons/{solo}/split", json={}, headers=admin(keys))
     assert (missing.status_code, missing.json()["error"]["field"]) == (422, "absorbed_person_id")
+
+
+def test_rules_can_be_read_and_changed(client: TestClient, keys: WorkspaceCreated) -> None:
+    rules = client.get("/api/identity/rules", headers=admin(keys)).json()["rules"]
+    phone = next(r for r in rules if r["id_type"] == "phone")
+    assert phone["limit"] == 1
+    changed = client.put(
+        "/api/identity/rules",
+        json={"rules": [{"id_type": "phone", "priority": phone["priority"], "limit": 2}]},
+        headers=admin(keys),
+    )
+    assert changed.status_code == 200, changed.text
+    assert next(r for r in changed.json()["rules"] if r["id_type"] == "phone")["limit"] == 2
+    clash = client.put(
+        "/api/identity/rules",
+        json={"rules": [{"id_type": "phone", "priority": 1, "limit": 1}]},
+        headers=admin(keys),
+    )
+    assert clash.status_code == 400
+    assert clash.json()["error"]["field"].startswith("rules")
+    unknown = client.put(
+        "/api/identity/rules",
+        json={"rules": [{"id_type": "qq", "priority": 99, "limit": 1}]},
+        headers=admin(keys),
+    )
+    assert unknown.status_code == 422

@@ -13,7 +13,7 @@ from siyu import pipeline
 from siyu.api.deps import AdminWorkspaceDep, RuntimeDep
 from siyu.api.zones import in_zone
 from siyu.core.clock import ensure_utc, utcnow
-from siyu.identity.models import ConflictsPage, SplitResult
+from siyu.identity.models import ConflictsPage, IdentityRule, IdentityRules, SplitResult
 
 router = APIRouter(prefix="/api", tags=["persons"])
 
@@ -114,3 +114,31 @@ async def conflicts(
         offset=offset,
     )
     return in_zone(page, workspace.timezone)
+
+
+class RulesUpdate(BaseModel):
+    """Rules to change; types not listed keep theirs."""
+
+    rules: list[IdentityRule] = Field(min_length=1)
+
+
+@router.get("/identity/rules", summary="The workspace's merge rules")
+async def get_rules(runtime: RuntimeDep, workspace: AdminWorkspaceDep) -> IdentityRules:
+    """Per identifier type: priority (1 = strongest) and the most one person may hold."""
+    return await run_in_threadpool(
+        pipeline.identity_rules, runtime=runtime, workspace_id=workspace.id
+    )
+
+
+@router.put("/identity/rules", summary="Change merge rules")
+async def put_rules(
+    body: RulesUpdate, runtime: RuntimeDep, workspace: AdminWorkspaceDep
+) -> IdentityRules:
+    """Later batches use the new rules; `siyu identity rebuild` applies them to the past."""
+    return await run_in_threadpool(
+        pipeline.change_identity_rules,
+        runtime=runtime,
+        workspace_id=workspace.id,
+        rules=body.rules,
+        now=utcnow(),
+    )
