@@ -1,0 +1,409 @@
+"""Analytics engines: run dialect SQL over a workspace's events, merged persons mapped.
+
+Every engine answers one call, :meth:`Engine.run`, in which the SQL reads
+
+* ``events`` — the workspace's events (:data:`~siyu.core.eventstore.EVENT_SCHEMA` columns)
+  whose ``person_id`` is already mapped through the identity overrides
+  (``coalesce(survivor, person_id)``), so a merged customer counts once;
+* any extra named Arrow tables the caller passes (person lists, spend tables, …).
+
+Three implementations share that contract:
+
+* :class:`DuckDBEngine` — the embedded default, DuckDB over the store's Parquet segments;
+* :class:`ChdbEngine` — ClickHouse SQL run in-process by chdb over the *same* Parquet
+  segments; this is how CI proves the ClickHouse SQL and that both engines agree;
+* :class:`ClickHouseEngine` — a ClickHouse server through ``clickhouse-connect`` (table
+  ``events``, MergeTree ``ORDER BY (workspace_id, person_id, timestamp)``). Only its SQL
+  generation is tested here; no server runs in CI.
+
+Values are inlined with :func:`sql_literal` because the two dialects bind parameters
+differently (``$name`` vs ``{name:Type}``) and query SQL is snapshot-tested as text.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import tempfile
+import threading
+from collections.abc import Mapping, Sequence
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from enum import StrEnum
+from pathlib import Path
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, Protocol
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from siyu.core.errors import InvalidInputError, StoreError
+from siyu.core.eventstore import EVENT_SCHEMA, DuckDBEventStore
+
+if TYPE_CHECKING:
+    from siyu.core.runtime import Runtime
+
+NO_TABLES: Mapping[str, pa.Table] = MappingProxyType({})
+"""The default of ``tables``: no extra relations."""
+
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_WITH = re.compile(r"^\s*WITH\s", re.IGNORECASE)
+_RESERVED = {"events", "person_map"}
+
+
+class Dialect(StrEnum):
+    """SQL dialects analytics compiles to."""
+
+    DUCKDB = "duckdb"
+    CLICKHOUSE = "clickhouse"
+
+
+class Engine(Protocol):
+    """Runs dialect SQL over one workspace's events (persons mapped) and named tables."""
+
+    @property
+    def dialect(self) -> Dialect:
+        """The SQL dialect :meth:`run` expects."""
+
+    def run(
+        self,
+        *,
+        workspace_id: str,
+        sql: str,
+        tables: Mapping[str, pa.Table] = NO_TABLES,
+        person_map: Sequence[tuple[str, str]] = (),
+    ) -> pa.Table:
+        """Run ``sql`` reading ``events`` and ``tables``; returns an Arrow table."""
+
+
+# -- literals ----------------------------------------------------------------------------
+
+
+def _string_literal(value: str, dialect: Dialect) -> str:
+    if dialect is Dialect.CLICKHOUSE:
+        # ClickHouse reads backslash escapes inside quoted strings.
+        return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _datetime_literal(value: datetime, dialect: Dialect) -> str:
+    if value.tzinfo is None:
+        raise InvalidInputError("datetimes must be timezone-aware", field="datetime")
+    text = value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+    if dialect is Dialect.CLICKHOUSE:
+        return f"toDateTime64('{text}', 6, 'UTC')"
+    return f"TIMESTAMPTZ '{text}+00'"
+
+
+def sql_literal(value: object, dialect: Dialect) -> str:
+    """``value`` as a SQL literal of ``dialect``: strings escaped, datetimes as UTC.
+
+    Supports None, bool, int, float (finite), Decimal, str, aware datetime, date and
+    lists/tuples of those.
+    """
+    match value:
+        case None:
+            return "NULL"
+        case bool():
+            return "true" if value else "false"
+        case int():
+            return str(value)
+        case float() if math.isfinite(value):
+            return repr(value)
+        case Decimal() if value.is_finite():
+            return str(value)
+        case str():
+            return _string_literal(value, dialect)
+        case datetime():
+            return _datetime_literal(value, dialect)
+        case date():
+            iso = value.isoformat()
+            return f"toDate('{iso}')" if dialect is Dialect.CLICKHOUSE else f"DATE '{iso}'"
+        case list() | tuple():
+            return "[" + ", ".join(sql_literal(v, dialect) for v in value) + "]"
+    raise InvalidInputError(f"cannot inline {type(value).__name__} {value!r} in SQL")
+
+
+def _check_names(tables: Mapping[str, pa.Table]) -> None:
+    for name in tables:
+        if not _NAME.match(name) or name in _RESERVED:
+            raise InvalidInputError(f"bad table name {name!r}", field="tables")
+
+
+def with_definitions(definitions: Sequence[str], sql: str) -> str:
+    """Prefix ``sql`` with CTE ``definitions`` (``name AS (…)``), merging a leading WITH."""
+    if not definitions:
+        return sql
+    joined = ",\n".join(definitions)
+    match = _WITH.match(sql)
+    if match:
+        return f"WITH {joined},\n{sql[match.end() :]}"
+    return f"WITH {joined}\n{sql}"
+
+
+# -- DuckDB ------------------------------------------------------------------------------
+
+
+class DuckDBEngine:
+    """DuckDB over the embedded store's Parquet segments (the store's own files)."""
+
+    dialect = Dialect.DUCKDB
+
+    def __init__(self, store: DuckDBEventStore, *, threads: int = 2, memory_limit: str = "2GB"):
+        self.store = store
+        self._threads = threads
+        self._memory_limit = memory_limit
+        self._local = threading.local()
+
+    def _connection(self) -> duckdb.DuckDBPyConnection:
+        con: duckdb.DuckDBPyConnection | None = getattr(self._local, "con", None)
+        if con is None:
+            con = duckdb.connect(
+                ":memory:",
+                config={
+                    "threads": self._threads,
+                    "memory_limit": self._memory_limit,
+                    "temp_directory": str(self.store.directory / ".tmp"),
+                },
+            )
+            self._local.con = con
+        return con
+
+    def files(self, workspace_id: str) -> list[str]:
+        """The Parquet files holding the workspace's events now."""
+        return [str(self.store.directory / s.name) for s in self.store.segments(workspace_id)]
+
+    def run(
+        self,
+        *,
+        workspace_id: str,
+        sql: str,
+        tables: Mapping[str, pa.Table] = NO_TABLES,
+        person_map: Sequence[tuple[str, str]] = (),
+    ) -> pa.Table:
+        """Run DuckDB ``sql`` over ``events`` (persons mapped) and ``tables``."""
+        _check_names(tables)
+        con = self._connection()
+        registered = list(tables)
+        for name, table in tables.items():
+            con.register(name, table)
+        try:
+            con.execute(events_view_sql(self.files(workspace_id), workspace_id, person_map, con))
+            return con.sql(sql).to_arrow_table()
+        except duckdb.IOException as exc:  # a segment retired under a very slow reader
+            raise StoreError(f"event store read failed: {exc}") from exc
+        finally:
+            for name in registered:
+                con.unregister(name)
+
+
+def events_view_sql(
+    files: Sequence[str],
+    workspace_id: str,
+    person_map: Sequence[tuple[str, str]],
+    con: duckdb.DuckDBPyConnection,
+) -> str:
+    """The DuckDB statement defining the temp view ``events`` (registers ``person_map``)."""
+    if files:
+        listing = ", ".join(_string_literal(f, Dialect.DUCKDB) for f in files)
+        source = f"read_parquet([{listing}])"
+    else:
+        con.register("events_empty", EVENT_SCHEMA.empty_table())
+        source = "events_empty"
+    where = f"workspace_id = {_string_literal(workspace_id, Dialect.DUCKDB)}"
+    if not person_map:
+        return f"CREATE OR REPLACE TEMP VIEW events AS SELECT * FROM {source} WHERE {where}"
+    con.register("person_map", _person_map_table(person_map))
+    return (
+        "CREATE OR REPLACE TEMP VIEW events AS "
+        "SELECT e.* REPLACE (coalesce(m.survivor, e.person_id) AS person_id) "
+        f"FROM {source} AS e LEFT JOIN person_map AS m ON m.absorbed = e.person_id "
+        f"WHERE e.{where}"
+    )
+
+
+def _person_map_table(person_map: Sequence[tuple[str, str]]) -> pa.Table:
+    return pa.table(
+        {
+            "absorbed": pa.array([a for a, _ in person_map], pa.string()),
+            "survivor": pa.array([s for _, s in person_map], pa.string()),
+        }
+    )
+
+
+# -- ClickHouse (chdb in process, or a server) -------------------------------------------
+
+
+def person_expression_sql(person_map: Sequence[tuple[str, str]]) -> str:
+    """ClickHouse expression mapping ``person_id`` to its survivor (``transform``)."""
+    if not person_map:
+        return "person_id"
+    absorbed = sql_literal([a for a, _ in person_map], Dialect.CLICKHOUSE)
+    survivor = sql_literal([s for _, s in person_map], Dialect.CLICKHOUSE)
+    return f"transform(person_id, {absorbed}, {survivor}, person_id)"
+
+
+def clickhouse_events_cte(
+    source: str, workspace_id: str, person_map: Sequence[tuple[str, str]]
+) -> str:
+    """The CTE ``events AS (…)`` over ``source`` for one workspace, persons mapped."""
+    where = f"workspace_id = {sql_literal(workspace_id, Dialect.CLICKHOUSE)}"
+    if not person_map:
+        return f"events AS (SELECT * FROM {source} WHERE {where})"
+    mapped = person_expression_sql(person_map)
+    return f"events AS (SELECT * REPLACE ({mapped} AS person_id) FROM {source} WHERE {where})"
+
+
+def _file_source(paths: Sequence[str]) -> str:
+    if len(paths) == 1:
+        return f"file({sql_literal(paths[0], Dialect.CLICKHOUSE)}, Parquet)"
+    # file() takes one glob; a union of single files keeps to exactly the listed segments.
+    parts = [f"SELECT * FROM file({sql_literal(p, Dialect.CLICKHOUSE)}, Parquet)" for p in paths]
+    return "(" + " UNION ALL ".join(parts) + ")"
+
+
+class ChdbEngine:
+    """ClickHouse SQL run in process by chdb over the embedded store's Parquet segments."""
+
+    dialect = Dialect.CLICKHOUSE
+    _lock = threading.Lock()  # chdb runs one query at a time per process
+
+    def __init__(self, store: DuckDBEventStore) -> None:
+        self.store = store
+
+    def run(
+        self,
+        *,
+        workspace_id: str,
+        sql: str,
+        tables: Mapping[str, pa.Table] = NO_TABLES,
+        person_map: Sequence[tuple[str, str]] = (),
+    ) -> pa.Table:
+        """Run ClickHouse ``sql`` over ``events`` (persons mapped) and ``tables``."""
+        _check_names(tables)
+        files = [str(self.store.directory / s.name) for s in self.store.segments(workspace_id)]
+        with tempfile.TemporaryDirectory(prefix="siyu-chdb-") as tmp:
+            if not files:
+                files = [str(Path(tmp) / "events_empty.parquet")]
+                pq.write_table(EVENT_SCHEMA.empty_table(), files[0])
+            definitions = [clickhouse_events_cte(_file_source(files), workspace_id, person_map)]
+            for name, table in tables.items():
+                path = str(Path(tmp) / f"{name}.parquet")
+                pq.write_table(table, path)
+                definitions.append(f"{name} AS (SELECT * FROM {_file_source([path])})")
+            return self._query(with_definitions(definitions, sql))
+
+    def _query(self, sql: str) -> pa.Table:
+        import chdb  # optional: the dev extra installs it
+
+        with self._lock:
+            try:
+                result: pa.Table = chdb.query(sql, "ArrowTable")  # type: ignore[no-untyped-call]
+            except Exception as exc:  # chdb raises its own error types for SQL failures
+                raise StoreError(f"chdb query failed: {exc}") from exc
+        return result
+
+
+class ClickHouseEngine:
+    """A ClickHouse server via ``clickhouse-connect`` (optional extra ``clickhouse``).
+
+    Expects table ``events`` with :data:`EVENT_SCHEMA` columns, ``MergeTree ORDER BY
+    (workspace_id, person_id, timestamp)``; see :data:`CLICKHOUSE_EVENTS_DDL`. Extra Arrow
+    tables are sent as external data. Untested against a server in CI; :meth:`sql_for` (the
+    SQL it sends) is.
+    """
+
+    dialect = Dialect.CLICKHOUSE
+
+    def __init__(self, client: Any, *, table: str = "events") -> None:
+        if not _NAME.match(table):
+            raise InvalidInputError(f"bad table name {table!r}", field="table")
+        self.client = client
+        self.table = table
+
+    @classmethod
+    def connect(cls, url: str) -> ClickHouseEngine:
+        """Connect to ``clickhouse://user:password@host:port/database``."""
+        try:
+            import clickhouse_connect
+        except ImportError as exc:  # pragma: no cover - optional dependency
+            raise StoreError("install siyu[clickhouse] to use a ClickHouse server") from exc
+        return cls(clickhouse_connect.get_client(dsn=url.replace("clickhouse://", "http://", 1)))
+
+    def sql_for(
+        self, *, workspace_id: str, sql: str, person_map: Sequence[tuple[str, str]] = ()
+    ) -> str:
+        """The statement :meth:`run` sends for ``sql``."""
+        return with_definitions([clickhouse_events_cte(self.table, workspace_id, person_map)], sql)
+
+    def run(
+        self,
+        *,
+        workspace_id: str,
+        sql: str,
+        tables: Mapping[str, pa.Table] = NO_TABLES,
+        person_map: Sequence[tuple[str, str]] = (),
+    ) -> pa.Table:  # pragma: no cover - needs a ClickHouse server
+        """Run ClickHouse ``sql`` on the server; ``tables`` go as external data."""
+        _check_names(tables)
+        statement = self.sql_for(workspace_id=workspace_id, sql=sql, person_map=person_map)
+        external = None
+        if tables:
+            from clickhouse_connect.driver.external import ExternalData
+
+            external = ExternalData()
+            for name, table in tables.items():
+                external.add_file(file_name=name, data=_to_parquet_bytes(table), fmt="Parquet")
+        result: pa.Table = self.client.query_arrow(statement, external_data=external)
+        return result
+
+
+def _to_parquet_bytes(table: pa.Table) -> bytes:
+    sink = pa.BufferOutputStream()
+    pq.write_table(table, sink)
+    return bytes(sink.getvalue().to_pybytes())
+
+
+CLICKHOUSE_EVENTS_DDL = """
+CREATE TABLE IF NOT EXISTS events (
+    workspace_id LowCardinality(String),
+    message_id String,
+    type LowCardinality(String),
+    event LowCardinality(Nullable(String)),
+    person_id String,
+    anonymous_id Nullable(String),
+    user_id Nullable(String),
+    group_id Nullable(String),
+    ids Array(String),
+    properties Nullable(String),
+    traits Nullable(String),
+    context Nullable(String),
+    channel LowCardinality(Nullable(String)),
+    campaign Nullable(String),
+    revenue_fen Nullable(Int64),
+    timestamp DateTime64(6, 'UTC'),
+    received_at DateTime64(6, 'UTC'),
+    sent_at Nullable(DateTime64(6, 'UTC'))
+) ENGINE = MergeTree
+ORDER BY (workspace_id, person_id, timestamp)
+"""
+"""The server table :class:`ClickHouseEngine` reads (ordered for per-person scans)."""
+
+
+def engine_for(runtime: Runtime, dialect: Dialect | str = Dialect.DUCKDB) -> Engine:
+    """The engine of ``dialect`` over the runtime's event store.
+
+    ``clickhouse`` means a server when ``SIYU_CLICKHOUSE_URL`` is set, else chdb over the
+    embedded Parquet segments.
+    """
+    dialect = Dialect(dialect)
+    if dialect is Dialect.DUCKDB:
+        return DuckDBEngine(runtime.events)
+    url = getattr(runtime.settings, "clickhouse_url", "") or os.environ.get(
+        "SIYU_CLICKHOUSE_URL", ""
+    )
+    if url:
+        return ClickHouseEngine.connect(url)
+    return ChdbEngine(runtime.events)
