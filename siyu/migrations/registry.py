@@ -4,6 +4,14 @@ from siyu.collect import tables as collect_tables
 from siyu.core.db import metadata
 from siyu.identity import tables as identity_tables
 from siyu.profiles import tables as profiles_tables
+from siyu.profiles import tag_tables as profiles_tag_tables
 from siyu.workspaces import tables as workspaces_tables
 
-__all__ = ["collect_tables", "identity_tables", "metadata", "profiles_tables", "workspaces_tables"]
+__all__ = [
+    "collect_tables",
+    "identity_tables",
+    "metadata",
+    "profiles_tables",
+    "profiles_tag_tables",
+    "workspaces_tables",
+]

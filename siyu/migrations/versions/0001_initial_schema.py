@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-29 00:16:49.594110
+Create Date: 2026-11-29 00:47:40.425198
 """
 
 from collections.abc import Sequence
@@ -36,6 +36,39 @@ def upgrade() -> None:
         sa.Column("created_at", siyu.core.db.UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("seq", name=op.f("pk_event_inbox")),
     )
+    op.create_table(
+        "person_notes",
+        sa.Column("id", sa.String(length=40), nullable=False),
+        sa.Column("workspace_id", sa.String(length=40), nullable=False),
+        sa.Column("person_id", sa.String(length=40), nullable=False),
+        sa.Column("body", sa.Text(), nullable=False),
+        sa.Column("author", sa.String(length=200), nullable=True),
+        sa.Column("created_at", siyu.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", siyu.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_person_notes")),
+    )
+    with op.batch_alter_table("person_notes", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_person_notes_ws_person", ["workspace_id", "person_id"], unique=False
+        )
+
+    op.create_table(
+        "person_tags",
+        sa.Column("workspace_id", sa.String(length=40), nullable=False),
+        sa.Column("tag_id", sa.String(length=40), nullable=False),
+        sa.Column("person_id", sa.String(length=40), nullable=False),
+        sa.Column("group_id", sa.String(length=40), nullable=False),
+        sa.Column("source", sa.String(length=10), nullable=False),
+        sa.Column("assigned_by", sa.String(length=200), nullable=True),
+        sa.Column("assigned_at", siyu.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("workspace_id", "tag_id", "person_id", name=op.f("pk_person_tags")),
+    )
+    with op.batch_alter_table("person_tags", schema=None) as batch_op:
+        batch_op.create_index("ix_person_tags_ws_group", ["workspace_id", "group_id"], unique=False)
+        batch_op.create_index(
+            "ix_person_tags_ws_person", ["workspace_id", "person_id"], unique=False
+        )
+
     op.create_table(
         "profile_event_counts",
         sa.Column("workspace_id", sa.String(length=40), nullable=False),
@@ -74,6 +107,42 @@ def upgrade() -> None:
         sa.Column("updated_at", siyu.core.db.UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("workspace_id", "person_id", name=op.f("pk_profiles")),
     )
+    op.create_table(
+        "tag_groups",
+        sa.Column("id", sa.String(length=40), nullable=False),
+        sa.Column("workspace_id", sa.String(length=40), nullable=False),
+        sa.Column("name", sa.String(length=100), nullable=False),
+        sa.Column("kind", sa.String(length=10), nullable=False),
+        sa.Column("exclusive", sa.Boolean(), nullable=False),
+        sa.Column("description", sa.Text(), nullable=True),
+        sa.Column("created_at", siyu.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_tag_groups")),
+        sa.UniqueConstraint("workspace_id", "name", name=op.f("uq_tag_groups_workspace_id_name")),
+    )
+    op.create_table(
+        "tag_history",
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.Column("workspace_id", sa.String(length=40), nullable=False),
+        sa.Column("person_id", sa.String(length=40), nullable=False),
+        sa.Column("tag_id", sa.String(length=40), nullable=False),
+        sa.Column("group_id", sa.String(length=40), nullable=False),
+        sa.Column("change", sa.String(length=10), nullable=False),
+        sa.Column("source", sa.String(length=10), nullable=False),
+        sa.Column("actor", sa.String(length=200), nullable=True),
+        sa.Column("reason", sa.Text(), nullable=True),
+        sa.Column("at", siyu.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_tag_history")),
+    )
+    with op.batch_alter_table("tag_history", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_tag_history_ws_person", ["workspace_id", "person_id"], unique=False
+        )
+
     op.create_table(
         "workspaces",
         sa.Column("id", sa.String(length=40), nullable=False),
@@ -237,6 +306,26 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("workspace_id", "id_type", name=op.f("pk_identity_rules")),
     )
     op.create_table(
+        "tags",
+        sa.Column("id", sa.String(length=40), nullable=False),
+        sa.Column("workspace_id", sa.String(length=40), nullable=False),
+        sa.Column("group_id", sa.String(length=40), nullable=False),
+        sa.Column("name", sa.String(length=100), nullable=False),
+        sa.Column("position", sa.Integer(), nullable=False),
+        sa.Column("rule", sa.JSON(), nullable=True),
+        sa.Column("description", sa.Text(), nullable=True),
+        sa.Column("created_at", siyu.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("refreshed_at", siyu.core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["group_id"], ["tag_groups.id"], name=op.f("fk_tags_group_id_tag_groups")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_tags")),
+        sa.UniqueConstraint("group_id", "name", name=op.f("uq_tags_group_id_name")),
+    )
+    with op.batch_alter_table("tags", schema=None) as batch_op:
+        batch_op.create_index("ix_tags_ws_group", ["workspace_id", "group_id"], unique=False)
+
+    op.create_table(
         "identity_block_members",
         sa.Column("block_id", sa.BigInteger(), nullable=False),
         sa.Column("side", sa.SmallInteger(), nullable=False),
@@ -269,6 +358,10 @@ def downgrade() -> None:
         batch_op.drop_index("ix_identity_block_members_ws")
 
     op.drop_table("identity_block_members")
+    with op.batch_alter_table("tags", schema=None) as batch_op:
+        batch_op.drop_index("ix_tags_ws_group")
+
+    op.drop_table("tags")
     op.drop_table("identity_rules")
     with op.batch_alter_table("identity_persons", schema=None) as batch_op:
         batch_op.drop_index("ix_identity_persons_ws_survivor")
@@ -291,9 +384,23 @@ def downgrade() -> None:
     op.drop_table("identity_conflicts")
     op.drop_table("identity_blocks")
     op.drop_table("workspaces")
+    with op.batch_alter_table("tag_history", schema=None) as batch_op:
+        batch_op.drop_index("ix_tag_history_ws_person")
+
+    op.drop_table("tag_history")
+    op.drop_table("tag_groups")
     op.drop_table("profiles")
     op.drop_table("profile_traits")
     op.drop_table("profile_event_counts")
+    with op.batch_alter_table("person_tags", schema=None) as batch_op:
+        batch_op.drop_index("ix_person_tags_ws_person")
+        batch_op.drop_index("ix_person_tags_ws_group")
+
+    op.drop_table("person_tags")
+    with op.batch_alter_table("person_notes", schema=None) as batch_op:
+        batch_op.drop_index("ix_person_notes_ws_person")
+
+    op.drop_table("person_notes")
     op.drop_table("event_inbox")
     op.drop_table("collect_messages")
     # ### end Alembic commands ###
