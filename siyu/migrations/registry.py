@@ -5,6 +5,7 @@ from siyu.core.db import metadata
 from siyu.identity import tables as identity_tables
 from siyu.profiles import tables as profiles_tables
 from siyu.profiles import tag_tables as profiles_tag_tables
+from siyu.segments import layer_tables as segments_layer_tables
 from siyu.workspaces import tables as workspaces_tables
 
 __all__ = [
@@ -13,5 +14,6 @@ __all__ = [
     "metadata",
     "profiles_tables",
     "profiles_tag_tables",
+    "segments_layer_tables",
     "workspaces_tables",
 ]

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-29 00:47:40.425198
+Create Date: 2026-11-29 00:50:01.258815
 """
 
 from collections.abc import Sequence
@@ -36,6 +36,51 @@ def upgrade() -> None:
         sa.Column("created_at", siyu.core.db.UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("seq", name=op.f("pk_event_inbox")),
     )
+    op.create_table(
+        "layer_settings",
+        sa.Column("workspace_id", sa.String(length=40), nullable=False),
+        sa.Column("name", sa.String(length=40), nullable=False),
+        sa.Column("value", sa.JSON(), nullable=False),
+        sa.Column("updated_at", siyu.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("workspace_id", "name", name=op.f("pk_layer_settings")),
+    )
+    op.create_table(
+        "lifecycle_states",
+        sa.Column("workspace_id", sa.String(length=40), nullable=False),
+        sa.Column("person_id", sa.String(length=40), nullable=False),
+        sa.Column("stage", sa.String(length=20), nullable=False),
+        sa.Column("activity", sa.String(length=20), nullable=False),
+        sa.Column("days_inactive", sa.Integer(), nullable=False),
+        sa.Column("stage_since", siyu.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("activity_since", siyu.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", siyu.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("workspace_id", "person_id", name=op.f("pk_lifecycle_states")),
+    )
+    with op.batch_alter_table("lifecycle_states", schema=None) as batch_op:
+        batch_op.create_index("ix_lifecycle_states_stage", ["workspace_id", "stage"], unique=False)
+
+    op.create_table(
+        "lifecycle_transitions",
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.Column("workspace_id", sa.String(length=40), nullable=False),
+        sa.Column("person_id", sa.String(length=40), nullable=False),
+        sa.Column("dimension", sa.String(length=10), nullable=False),
+        sa.Column("from_value", sa.String(length=20), nullable=True),
+        sa.Column("to_value", sa.String(length=20), nullable=False),
+        sa.Column("at", siyu.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_lifecycle_transitions")),
+    )
+    with op.batch_alter_table("lifecycle_transitions", schema=None) as batch_op:
+        batch_op.create_index("ix_lifecycle_transitions_at", ["workspace_id", "at"], unique=False)
+        batch_op.create_index(
+            "ix_lifecycle_transitions_person", ["workspace_id", "person_id", "at"], unique=False
+        )
+
     op.create_table(
         "person_notes",
         sa.Column("id", sa.String(length=40), nullable=False),
@@ -107,6 +152,23 @@ def upgrade() -> None:
         sa.Column("updated_at", siyu.core.db.UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("workspace_id", "person_id", name=op.f("pk_profiles")),
     )
+    op.create_table(
+        "rfm_scores",
+        sa.Column("workspace_id", sa.String(length=40), nullable=False),
+        sa.Column("person_id", sa.String(length=40), nullable=False),
+        sa.Column("recency_days", sa.Integer(), nullable=False),
+        sa.Column("frequency", sa.Integer(), nullable=False),
+        sa.Column("monetary_fen", sa.BigInteger(), nullable=False),
+        sa.Column("r", sa.SmallInteger(), nullable=False),
+        sa.Column("f", sa.SmallInteger(), nullable=False),
+        sa.Column("m", sa.SmallInteger(), nullable=False),
+        sa.Column("segment", sa.String(length=20), nullable=False),
+        sa.Column("computed_at", siyu.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("workspace_id", "person_id", name=op.f("pk_rfm_scores")),
+    )
+    with op.batch_alter_table("rfm_scores", schema=None) as batch_op:
+        batch_op.create_index("ix_rfm_scores_segment", ["workspace_id", "segment"], unique=False)
+
     op.create_table(
         "tag_groups",
         sa.Column("id", sa.String(length=40), nullable=False),
@@ -389,6 +451,10 @@ def downgrade() -> None:
 
     op.drop_table("tag_history")
     op.drop_table("tag_groups")
+    with op.batch_alter_table("rfm_scores", schema=None) as batch_op:
+        batch_op.drop_index("ix_rfm_scores_segment")
+
+    op.drop_table("rfm_scores")
     op.drop_table("profiles")
     op.drop_table("profile_traits")
     op.drop_table("profile_event_counts")
@@ -401,6 +467,16 @@ def downgrade() -> None:
         batch_op.drop_index("ix_person_notes_ws_person")
 
     op.drop_table("person_notes")
+    with op.batch_alter_table("lifecycle_transitions", schema=None) as batch_op:
+        batch_op.drop_index("ix_lifecycle_transitions_person")
+        batch_op.drop_index("ix_lifecycle_transitions_at")
+
+    op.drop_table("lifecycle_transitions")
+    with op.batch_alter_table("lifecycle_states", schema=None) as batch_op:
+        batch_op.drop_index("ix_lifecycle_states_stage")
+
+    op.drop_table("lifecycle_states")
+    op.drop_table("layer_settings")
     op.drop_table("event_inbox")
     op.drop_table("collect_messages")
     # ### end Alembic commands ###
