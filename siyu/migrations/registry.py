@@ -1,5 +1,6 @@
 """Imports every domain's tables so :data:`siyu.core.db.metadata` is complete."""
 
+from siyu.analytics import spend_tables as analytics_spend_tables
 from siyu.collect import tables as collect_tables
 from siyu.core.db import metadata
 from siyu.identity import tables as identity_tables
@@ -9,6 +10,7 @@ from siyu.segments import layer_tables as segments_layer_tables
 from siyu.workspaces import tables as workspaces_tables
 
 __all__ = [
+    "analytics_spend_tables",
     "collect_tables",
     "identity_tables",
     "metadata",
