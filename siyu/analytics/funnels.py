@@ -1,0 +1,331 @@
+"""Funnels: a typed :class:`FunnelQuery` compiled to one SQL statement per dialect.
+
+Semantics (the same on both engines, checked against ClickHouse's ``windowFunnel``):
+
+* A person's events matching any step (step 1 only before ``end``; all within
+  [``start``, ``end`` + window)) are taken in time order; ties by step position.
+* **loose** (``windowFunnel`` with 'strict_increase'): step *j* is reached by an event of
+  step *j* strictly later than a reached step *j−1* and within ``window`` (inclusive) of
+  that chain's step-1 event. Strictly later, so one event never counts for two steps of a
+  funnel that repeats an event (Viewed → Viewed needs two views), and events at the same
+  microsecond never chain.
+  Other events, including other funnel steps, may come between. A person's level is the
+  longest chain reached by any step-1 start.
+* **strict** (``windowFunnel`` 'strict_order' too): as loose, but once step 1 happened, an
+  event of step *j* ≥ 2 arriving while step *j−1* was never reached ends the search (an
+  out-of-order funnel step interrupts). Only funnel-step events count as interruptions;
+  unrelated events (page views, …) never do.
+* Time from step *j−1* to *j*: in the latest chain that reached step *j*.
+
+Each matched (event, step) becomes one integer sort key ``micros * 8 + (7 - step)``: at
+equal microseconds later steps sort first, so an event first extends older chains and
+only then restarts one (a funnel repeating an event, Viewed → Viewed, needs two views and
+converts on the second). Both engines run the windowFunnel state machine over these keys
+(the window scaled by 8), so ties resolve identically.
+
+On DuckDB the per-person scan is a ``list_reduce`` fold over each person's sorted keys:
+one hash aggregate and one small sort per person, no window sort over all events. On
+ClickHouse the level comes from ``windowFunnel`` itself over the same keys, and the step
+times from the same fold written with ``arrayFold``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import pyarrow as pa
+
+from siyu.analytics.engine import Dialect
+from siyu.analytics.models import (
+    FUNNEL_PRESETS,
+    Breakdown,
+    BreakdownKind,
+    FunnelOrder,
+    FunnelQuery,
+    FunnelResult,
+    FunnelSeries,
+    FunnelStep,
+    FunnelStepResult,
+)
+from siyu.analytics.query import event_condition_sql, lit, micros_sql, text_sql
+
+
+def preset_query(
+    name: str,
+    *,
+    start: datetime,
+    end: datetime,
+    window: timedelta = timedelta(days=7),
+    order: FunnelOrder = FunnelOrder.LOOSE,
+    breakdown: Breakdown | None = None,
+) -> FunnelQuery:
+    """The named funnel (``conversion`` or ``fission``) over a range."""
+    steps = [FunnelStep(event=e) for e in FUNNEL_PRESETS[name]]
+    return FunnelQuery(
+        steps=steps, window=window, order=order, start=start, end=end, breakdown=breakdown
+    )
+
+
+# -- the fold ----------------------------------------------------------------------------
+
+
+def code_of(step: int) -> int:
+    """The low 3 bits of a step's sort key: later steps sort first at equal microseconds."""
+    return 7 - step
+
+
+def _fields(k: int, strict: bool) -> list[str]:
+    names = ["r1"]
+    for j in range(2, k + 1):
+        names += [f"r{j}", f"g{j}"] + ([f"l{j}"] if j < k else [])
+    return [*names, "d"] if strict else names
+
+
+class _Fold:
+    """Writes the per-person state machine in one dialect."""
+
+    def __init__(self, k: int, window_us: int, strict: bool, dialect: Dialect) -> None:
+        self.k, self.w, self.strict, self.dialect = k, window_us * 8, strict, dialect
+        self.names = _fields(k, strict)
+
+    def f(self, name: str) -> str:
+        if self.dialect is Dialect.CLICKHOUSE:
+            return f"acc.{self.names.index(name) + 1}"
+        return f"acc.{name}"
+
+    def micros(self, code: str) -> str:
+        return f"intDiv({code}, 8)" if self.dialect is Dialect.CLICKHOUSE else f"({code} // 8)"
+
+    def updates(self) -> dict[str, str]:
+        f = self.f
+        new = {"r1": f"CASE WHEN x % 8 = {code_of(1)} THEN x ELSE {f('r1')} END"}
+        for j in range(2, self.k + 1):
+            prev = f(f"r{j - 1}")
+            last = f("r1") if j == 2 else f(f"l{j - 1}")
+            hit = f"x % 8 = {code_of(j)} AND {prev} > 0 AND x <= {prev} + {self.w} AND x > {last}"
+            new[f"r{j}"] = f"CASE WHEN {hit} THEN {prev} ELSE {f(f'r{j}')} END"
+            gap = f"{self.micros('x')} - {self.micros(last)}"
+            new[f"g{j}"] = f"CASE WHEN {hit} THEN {gap} ELSE {f(f'g{j}')} END"
+            if j < self.k:
+                new[f"l{j}"] = f"CASE WHEN {hit} THEN x ELSE {f(f'l{j}')} END"
+        if self.strict:
+            # windowFunnel 'strict_order': a step whose previous step was never reached,
+            # after step 1 happened, ends the search.
+            prev_of = " ".join(
+                f"WHEN {code_of(j)} THEN {f(f'r{j - 1}')}" for j in range(2, self.k + 1)
+            )
+            stop = (
+                f"({f('d')} = 1 OR (x % 8 < {code_of(1)} AND {f('r1')} > 0 "
+                f"AND CASE x % 8 {prev_of} END = 0))"
+            )
+            new = {n: f"CASE WHEN {stop} THEN {f(n)} ELSE {e} END" for n, e in new.items()}
+            one = "toInt64(1)" if self.dialect is Dialect.CLICKHOUSE else "1"
+            zero = "toInt64(0)" if self.dialect is Dialect.CLICKHOUSE else "0"
+            new["d"] = f"CASE WHEN {stop} THEN {one} ELSE {zero} END"
+        return new
+
+    def sql(self, seq: str) -> str:
+        """The fold over the list column ``seq``; a struct/tuple of :meth:`_fields`."""
+        new = self.updates()
+        if self.dialect is Dialect.CLICKHOUSE:
+            body = "tuple(" + ", ".join(new[n] for n in self.names) + ")"
+            init = "tuple(" + ", ".join("toInt64(0)" for _ in self.names) + ")"
+            return f"arrayFold((acc, x) -> {body}, {seq}, {init})"
+        body = "struct_pack(" + ", ".join(f"{n} := {new[n]}" for n in self.names) + ")"
+        init = "{" + ", ".join(f"'{n}': 0::BIGINT" for n in self.names) + "}"
+        return f"list_reduce({seq}, lambda acc, x: {body}, {init})"
+
+    def get(self, state: str, name: str) -> str:
+        if self.dialect is Dialect.CLICKHOUSE:
+            return f"{state}.{self.names.index(name) + 1}"
+        return f"{state}.{name}"
+
+
+# -- the statement -----------------------------------------------------------------------
+
+
+def _step_conditions(query: FunnelQuery, dialect: Dialect) -> list[str]:
+    conditions = [event_condition_sql(s.event, s.filters, dialect) for s in query.steps]
+    conditions[0] += f" AND timestamp < {lit(query.end, dialect)}"
+    return [f"({c})" for c in conditions]
+
+
+def _overlapping(query: FunnelQuery) -> bool:
+    names = [s.event for s in query.steps]
+    return len(set(names)) < len(names)
+
+
+def _steps_cte(query: FunnelQuery, dialect: Dialect) -> str:
+    conditions = _step_conditions(query, dialect)
+    micros = micros_sql("timestamp", dialect)
+    value = _event_breakdown_sql(query.breakdown, dialect)
+    extra = f", {value} AS b" if value else ""
+    where = (
+        f"timestamp >= {lit(query.start, dialect)} "
+        f"AND timestamp < {lit(query.end + query.window, dialect)} "
+        f"AND ({' OR '.join(conditions)})"
+    )
+    if not _overlapping(query):
+        case = " ".join(f"WHEN {c} THEN {code_of(i + 1)}" for i, c in enumerate(conditions))
+        return (
+            f"steps AS (SELECT person_id, {micros} * 8 + CASE {case} END AS c{extra} "
+            f"FROM events WHERE {where})"
+        )
+    # An event matching several steps becomes one row per step it matches.
+    if dialect is Dialect.CLICKHOUSE:
+        matched = ", ".join(f"if({c}, {code_of(i + 1)}, 0)" for i, c in enumerate(conditions))
+        step = f"arrayJoin(arrayFilter(s -> s > 0, [{matched}]))"
+        return (
+            f"steps AS (SELECT person_id, {micros} * 8 + {step} AS c{extra} "
+            f"FROM events WHERE {where})"
+        )
+    matched = ", ".join(
+        f"CASE WHEN {c} THEN {code_of(i + 1)} END" for i, c in enumerate(conditions)
+    )
+    return (
+        f"steps AS (SELECT person_id, {micros} * 8 + s AS c{extra} FROM ("
+        f"SELECT *, unnest(list_filter([{matched}], lambda v: v IS NOT NULL)) AS s "
+        f"FROM events WHERE {where}))"
+    )
+
+
+def _event_breakdown_sql(breakdown: Breakdown | None, dialect: Dialect) -> str | None:
+    if breakdown is None or breakdown.kind is BreakdownKind.FIRST_TOUCH_CHANNEL:
+        return None
+    name = "channel" if breakdown.kind is BreakdownKind.EVENT_CHANNEL else breakdown.property
+    assert name is not None
+    return text_sql(name, dialect)
+
+
+def _persons_cte(query: FunnelQuery, dialect: Dialect) -> str:
+    k, w = len(query.steps), int(query.window.total_seconds() * 1_000_000)
+    has_b = _event_breakdown_sql(query.breakdown, dialect) is not None
+    if dialect is Dialect.CLICKHOUSE:
+        mode = ", 'strict_increase'" + (
+            ", 'strict_order'" if query.order is FunnelOrder.STRICT else ""
+        )
+        conds = ", ".join(f"c % 8 = {code_of(j)}" for j in range(1, k + 1))
+        cols = [
+            "person_id",
+            "arraySort(groupArray(c)) AS seq",
+            f"windowFunnel({w * 8}{mode})(toUInt64(c), {conds}) AS level",
+        ]
+        if has_b:
+            cols.append(f"argMinIf(b, c, c % 8 = {code_of(1)}) AS b")
+        having = f"countIf(c % 8 = {code_of(1)}) > 0"
+    else:
+        cols = ["person_id", "list_sort(list(c)) AS seq"]
+        if has_b:
+            cols.append(f"arg_min(b, c) FILTER (WHERE c % 8 = {code_of(1)}) AS b")
+        having = f"bool_or(c % 8 = {code_of(1)})"
+    return f"persons AS (SELECT {', '.join(cols)} FROM steps GROUP BY person_id HAVING {having})"
+
+
+def _first_touch_cte(query: FunnelQuery, dialect: Dialect) -> str:
+    tie = "(timestamp, message_id)"
+    arg = "argMin" if dialect is Dialect.CLICKHOUSE else "arg_min"
+    return (
+        f"touch AS (SELECT person_id, {arg}(channel, {tie}) AS b FROM events "
+        f"WHERE channel IS NOT NULL AND timestamp < {lit(query.end, dialect)} GROUP BY person_id)"
+    )
+
+
+def _first_touch(query: FunnelQuery) -> bool:
+    return query.breakdown is not None and query.breakdown.kind is BreakdownKind.FIRST_TOUCH_CHANNEL
+
+
+def _folded_cte(query: FunnelQuery, dialect: Dialect, fold: _Fold) -> str:
+    source = "persons LEFT JOIN touch USING (person_id)" if _first_touch(query) else "persons"
+    b = ", b" if query.breakdown is not None else ""
+    if dialect is Dialect.CLICKHOUSE:
+        return f"folded AS (SELECT {fold.sql('seq')} AS st, level{b} FROM {source})"
+    reached = " + ".join(
+        f"({fold.get('st', f'r{j}')} > 0)::INT" for j in range(1, len(query.steps) + 1)
+    )
+    return (
+        f"folded AS (SELECT st, {reached} AS level{b} "
+        f"FROM (SELECT {fold.sql('seq')} AS st{b} FROM {source}))"
+    )
+
+
+def _aggregates(query: FunnelQuery, dialect: Dialect, fold: _Fold) -> str:
+    k = len(query.steps)
+    cols = []
+    for j in range(1, k + 1):
+        if dialect is Dialect.CLICKHOUSE:
+            cols.append(f"countIf(level >= {j}) AS s{j}")
+        else:
+            cols.append(f"count(*) FILTER (WHERE level >= {j}) AS s{j}")
+    for j in range(2, k + 1):
+        gap = f"{fold.get('st', f'g{j}')} / 1000000"
+        if dialect is Dialect.CLICKHOUSE:
+            cols.append(f"quantileExactInclusiveIf(0.5)({gap}, level >= {j}) AS m{j}")
+        else:
+            cols.append(f"quantile_cont({gap}, 0.5) FILTER (WHERE level >= {j}) AS m{j}")
+    return ", ".join(cols)
+
+
+def funnel_sql(query: FunnelQuery, dialect: Dialect) -> str:
+    """One statement computing the funnel's per-step persons and median step times.
+
+    Rows: ``is_total`` (1 for all persons, 0 per breakdown value), ``breakdown``,
+    ``s1..sk`` (persons reaching each step), ``m2..mk`` (median seconds from the step
+    before).
+    """
+    k = len(query.steps)
+    fold = _Fold(
+        k, int(query.window.total_seconds() * 1_000_000), query.order is FunnelOrder.STRICT, dialect
+    )
+    ctes = [_steps_cte(query, dialect), _persons_cte(query, dialect)]
+    if _first_touch(query):
+        ctes.append(_first_touch_cte(query, dialect))
+    ctes.append(_folded_cte(query, dialect, fold))
+    aggregates = _aggregates(query, dialect, fold)
+    null = "CAST(NULL AS Nullable(String))" if dialect is Dialect.CLICKHOUSE else "NULL::VARCHAR"
+    ctes_sql = ",\n".join(ctes)
+    sql = f"WITH {ctes_sql}\nSELECT 1 AS is_total, {null} AS breakdown, {aggregates} FROM folded"
+    if query.breakdown is not None:
+        per_value = f"SELECT 0 AS is_total, b AS breakdown, {aggregates} FROM folded GROUP BY b"
+        sql += f"\nUNION ALL\n{per_value}"
+    return sql + "\nORDER BY is_total DESC, s1 DESC, breakdown"
+
+
+# -- reading results ---------------------------------------------------------------------
+
+
+def _series(row: dict[str, object], query: FunnelQuery) -> list[FunnelStepResult]:
+    counts = [int(row.get(f"s{j}") or 0) for j in range(1, len(query.steps) + 1)]  # type: ignore[call-overload]
+    steps = []
+    for i, step in enumerate(query.steps):
+        median = row.get(f"m{i + 1}") if i and counts[i] else None
+        steps.append(
+            FunnelStepResult(
+                step=i + 1,
+                name=step.name,
+                persons=counts[i],
+                conversion_from_first=counts[i] / counts[0] if counts[0] else 0.0,
+                conversion_from_previous=(
+                    counts[i] / counts[i - 1]
+                    if i and counts[i - 1]
+                    else float(i == 0 and counts[0] > 0)
+                ),
+                median_seconds_from_previous=None if median is None else round(float(median), 3),  # type: ignore[arg-type]
+            )
+        )
+    return steps
+
+
+def read_funnel(table: pa.Table, query: FunnelQuery) -> FunnelResult:
+    """The typed result of :func:`funnel_sql`'s rows."""
+    total = FunnelSeries(steps=_series({}, query))
+    breakdown = []
+    for row in table.to_pylist():
+        value = row["breakdown"]
+        series = FunnelSeries(
+            breakdown_value=None if value is None else str(value), steps=_series(row, query)
+        )
+        if row["is_total"]:
+            total = series
+        else:
+            breakdown.append(series)
+    return FunnelResult(query=query, total=total, breakdown=breakdown)
