@@ -1,0 +1,1 @@
+SELECT person_id FROM seg_persons WHERE (person_id IN (SELECT person_id FROM seg_profiles WHERE first_channel IN ('douyin', 'xiaohongshu')) AND person_id IN (SELECT person_id FROM seg_profiles WHERE last_order_at < TIMESTAMPTZ '2026-08-30 04:00:00.000000+00') AND (NOT (person_id IN (SELECT person_id FROM seg_profiles GROUP BY person_id HAVING NOT (sum(order_count) <= 1)))))

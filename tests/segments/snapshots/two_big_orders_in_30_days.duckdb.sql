@@ -1,0 +1,1 @@
+SELECT person_id FROM seg_persons WHERE person_id IN (SELECT person_id FROM events WHERE type = 'track' AND event = 'order_paid' AND timestamp >= TIMESTAMPTZ '2026-10-29 04:00:00.000000+00' AND timestamp <= TIMESTAMPTZ '2026-11-28 04:00:00.000000+00' AND revenue_fen >= 10000 GROUP BY person_id HAVING count(*) >= 2)
