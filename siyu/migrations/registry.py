@@ -7,6 +7,7 @@ from siyu.identity import tables as identity_tables
 from siyu.profiles import tables as profiles_tables
 from siyu.profiles import tag_tables as profiles_tag_tables
 from siyu.segments import layer_tables as segments_layer_tables
+from siyu.segments import tables as segments_tables
 from siyu.workspaces import tables as workspaces_tables
 
 __all__ = [
@@ -17,5 +18,6 @@ __all__ = [
     "profiles_tables",
     "profiles_tag_tables",
     "segments_layer_tables",
+    "segments_tables",
     "workspaces_tables",
 ]

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-29 00:51:39.992291
+Create Date: 2026-11-29 00:53:45.416884
 """
 
 from collections.abc import Sequence
@@ -182,6 +182,51 @@ def upgrade() -> None:
     with op.batch_alter_table("rfm_scores", schema=None) as batch_op:
         batch_op.create_index("ix_rfm_scores_segment", ["workspace_id", "segment"], unique=False)
 
+    op.create_table(
+        "segment_changes",
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.Column("workspace_id", sa.String(length=40), nullable=False),
+        sa.Column("segment_id", sa.String(length=40), nullable=False),
+        sa.Column("person_id", sa.String(length=40), nullable=False),
+        sa.Column("change", sa.String(length=10), nullable=False),
+        sa.Column("at", siyu.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_segment_changes")),
+    )
+    with op.batch_alter_table("segment_changes", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_segment_changes_ws_segment_id", ["workspace_id", "segment_id", "id"], unique=False
+        )
+
+    op.create_table(
+        "segment_members",
+        sa.Column("workspace_id", sa.String(length=40), nullable=False),
+        sa.Column("segment_id", sa.String(length=40), nullable=False),
+        sa.Column("person_id", sa.String(length=40), nullable=False),
+        sa.Column("entered_at", siyu.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint(
+            "workspace_id", "segment_id", "person_id", name=op.f("pk_segment_members")
+        ),
+    )
+    op.create_table(
+        "segments",
+        sa.Column("id", sa.String(length=40), nullable=False),
+        sa.Column("workspace_id", sa.String(length=40), nullable=False),
+        sa.Column("name", sa.String(length=200), nullable=False),
+        sa.Column("description", sa.Text(), nullable=True),
+        sa.Column("definition", sa.JSON(), nullable=False),
+        sa.Column("refresh_minutes", sa.Integer(), nullable=True),
+        sa.Column("members", sa.BigInteger(), nullable=False),
+        sa.Column("created_at", siyu.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", siyu.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("refreshed_at", siyu.core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_segments")),
+        sa.UniqueConstraint("workspace_id", "name", name=op.f("uq_segments_workspace_id_name")),
+    )
     op.create_table(
         "tag_groups",
         sa.Column("id", sa.String(length=40), nullable=False),
@@ -464,6 +509,12 @@ def downgrade() -> None:
 
     op.drop_table("tag_history")
     op.drop_table("tag_groups")
+    op.drop_table("segments")
+    op.drop_table("segment_members")
+    with op.batch_alter_table("segment_changes", schema=None) as batch_op:
+        batch_op.drop_index("ix_segment_changes_ws_segment_id")
+
+    op.drop_table("segment_changes")
     with op.batch_alter_table("rfm_scores", schema=None) as batch_op:
         batch_op.drop_index("ix_rfm_scores_segment")
 
