@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from fractions import Fraction
 from functools import partial
 from itertools import combinations
 
@@ -58,22 +59,29 @@ def lmdi(before: Sequence[float], after: Sequence[float]) -> list[float]:
 
 
 def shapley(before: Sequence[float], after: Sequence[float]) -> list[float]:
-    """Shapley contributions of each factor to ``prod(after) - prod(before)`` (any values)."""
-    n = len(before)
+    """Shapley contributions of each factor to ``prod(after) - prod(before)`` (any values).
 
-    def value(switched: frozenset[int]) -> float:
-        return math.prod(after[i] if i in switched else before[i] for i in range(n))
+    Computed in exact rational arithmetic: the marginal products can be far larger than
+    the change itself, and floats would lose the change to cancellation.
+    """
+    n = len(before)
+    x0, x1 = [Fraction(v) for v in before], [Fraction(v) for v in after]
+
+    def value(switched: frozenset[int]) -> Fraction:
+        return math.prod((x1[i] if i in switched else x0[i] for i in range(n)), start=Fraction(1))
 
     contributions = []
     for k in range(n):
         others = [i for i in range(n) if i != k]
-        total = 0.0
+        total = Fraction(0)
         for size in range(n):
-            weight = math.factorial(size) * math.factorial(n - size - 1) / math.factorial(n)
+            weight = Fraction(
+                math.factorial(size) * math.factorial(n - size - 1), math.factorial(n)
+            )
             for subset in combinations(others, size):
                 s = frozenset(subset)
                 total += weight * (value(s | {k}) - value(s))
-        contributions.append(total)
+        contributions.append(float(total))
     return contributions
 
 

@@ -10,6 +10,7 @@ import functools
 import json
 import sys
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
@@ -38,6 +39,7 @@ from siyu.workspaces import service as workspaces
 from siyu.workspaces.models import Workspace
 
 if TYPE_CHECKING:
+    from siyu.analytics.periods import Period
     from siyu.collect.imports import ImportSummary
     from siyu.collect.models import IngestResult
     from siyu.demo.build import DemoKeys
@@ -288,6 +290,251 @@ def import_members(
 ) -> None:
     """Import members as identify calls carrying their ids and profile traits."""
     _print_summary(_run_import("members", file, source, workspace, rejects), as_json)
+
+
+@import_app.command("spend")
+@readable_errors
+def import_spend(
+    file: Annotated[Path, typer.Argument(help="CSV or Parquet: date, channel, [campaign], spend.")],
+    workspace: WorkspaceOption = None,
+    rejects: RejectsOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Import channel spend (yuan, or fen in spend_fen); re-running replaces, never adds."""
+    from siyu.analytics import measure_service as measure
+
+    rt = runtime()
+    ws = pick_workspace(rt, workspace)
+    with rt.sessions() as session, session.begin():
+        summary = measure.import_spend(
+            session=session, workspace_id=ws.id, path=file, now=utcnow(), rejects_path=rejects
+        )
+    rt.close()
+    if as_json:
+        typer.echo(summary.model_dump_json())
+        return
+    typer.echo(f"rows read   {summary.rows_read}")
+    typer.echo(f"stored      {summary.stored} (day, channel, campaign) rows")
+    typer.echo(f"merged      {summary.merged}")
+    typer.echo(f"rejected    {summary.rejected}")
+    typer.echo(f"spend       ¥{summary.spend_fen / 100:,.2f}")
+    if summary.reject_file:
+        typer.echo(f"reject file {summary.reject_file}")
+
+
+# -- siyu measure ---------------------------------------------------------------------------
+
+measure_app = typer.Typer(
+    help="Measurement boards: GMV decomposition, attribution, ROI, AARRR and RARRA.",
+    no_args_is_help=True,
+)
+app.add_typer(measure_app, name="measure")
+
+FromOption = Annotated[
+    datetime | None,
+    typer.Option("--from", formats=["%Y-%m-%d"], help="First day, local (default 7 days ago)."),
+]
+ToOption = Annotated[
+    datetime | None, typer.Option("--to", formats=["%Y-%m-%d"], help="Last day, included.")
+]
+EngineOption = Annotated[str, typer.Option("--engine", help="duckdb or clickhouse.")]
+ModelOption = Annotated[
+    str,
+    typer.Option(
+        "--model",
+        help="first_touch, last_touch, linear, time_decay, position_based or markov.",
+    ),
+]
+LookbackOption = Annotated[int, typer.Option(min=1, max=365, help="Touch lookback (days).")]
+HalfLifeOption = Annotated[float, typer.Option(min=0.01, help="Time-decay half-life (days).")]
+ByOption = Annotated[str, typer.Option("--by", help="channel or campaign.")]
+
+
+def _measure_context(
+    workspace_id: str | None, first: datetime | None, last: datetime | None
+) -> tuple[Runtime, Workspace, Period]:
+    from siyu.analytics.periods import period_of
+
+    rt = runtime()
+    ws = pick_workspace(rt, workspace_id)
+    period = period_of(
+        first.date() if first else None,
+        last.date() if last else None,
+        timezone=ws.timezone,
+        now=utcnow(),
+    )
+    return rt, ws, period
+
+
+def _choice(value: str, allowed: type[Any], field: str) -> Any:
+    try:
+        return allowed(value)
+    except ValueError:
+        raise InvalidInputError(f"unknown {field} {value!r} (see --help)", field=field) from None
+
+
+def _show(result: Any, as_json: bool, render: Callable[[Any], Any]) -> None:
+    if as_json:
+        typer.echo(result.model_dump_json())
+        return
+    out = Console()
+    rendered = render(result)
+    for table in rendered if isinstance(rendered, list) else [rendered]:
+        out.print(table)
+
+
+@measure_app.command("gmv")
+@readable_errors
+def measure_gmv(
+    first_day: FromOption = None,
+    last_day: ToOption = None,
+    workspace: WorkspaceOption = None,
+    engine: EngineOption = "duckdb",
+    as_json: JsonOption = False,
+) -> None:
+    """GMV = traffic × conversion × orders per buyer × AOV, against the previous period."""
+    from siyu.analytics import measure_service as measure
+    from siyu.analytics.engine import Dialect
+    from siyu.analytics.gmv import GmvQuery
+    from siyu.cli.measure_tables import gmv_tables
+
+    rt, ws, period = _measure_context(workspace, first_day, last_day)
+    result = measure.gmv(
+        runtime=rt,
+        workspace_id=ws.id,
+        query=GmvQuery(period=period),
+        dialect=_choice(engine, Dialect, "engine"),
+    )
+    _show(result, as_json, gmv_tables)
+
+
+@measure_app.command("attribution")
+@readable_errors
+def measure_attribution(
+    first_day: FromOption = None,
+    last_day: ToOption = None,
+    model: ModelOption = "last_touch",
+    lookback_days: LookbackOption = 30,
+    half_life_days: HalfLifeOption = 7.0,
+    by: ByOption = "channel",
+    workspace: WorkspaceOption = None,
+    engine: EngineOption = "duckdb",
+    as_json: JsonOption = False,
+) -> None:
+    """Orders of the period credited to channels under one attribution model."""
+    from siyu.analytics import measure_service as measure
+    from siyu.analytics.attribution import AttributionModel
+    from siyu.analytics.attribution_report import AttributionQuery, TouchKey
+    from siyu.analytics.engine import Dialect
+    from siyu.cli.measure_tables import attribution_table
+
+    rt, ws, period = _measure_context(workspace, first_day, last_day)
+    query = AttributionQuery(
+        period=period,
+        model=_choice(model, AttributionModel, "model"),
+        lookback_days=lookback_days,
+        half_life_days=half_life_days,
+        by=_choice(by, TouchKey, "by"),
+    )
+    result = measure.attribution(
+        runtime=rt, workspace_id=ws.id, query=query, dialect=_choice(engine, Dialect, "engine")
+    )
+    _show(result, as_json, attribution_table)
+
+
+@measure_app.command("roi")
+@readable_errors
+def measure_roi(
+    first_day: FromOption = None,
+    last_day: ToOption = None,
+    model: ModelOption = "last_touch",
+    lookback_days: LookbackOption = 30,
+    half_life_days: HalfLifeOption = 7.0,
+    by: ByOption = "channel",
+    horizon: Annotated[int, typer.Option(min=1, max=1095, help="Payback horizon (days).")] = 180,
+    workspace: WorkspaceOption = None,
+    engine: EngineOption = "duckdb",
+    as_json: JsonOption = False,
+) -> None:
+    """CAC, ROI, ROAS and payback per channel from imported spend."""
+    from siyu.analytics import measure_service as measure
+    from siyu.analytics.attribution import AttributionModel
+    from siyu.analytics.attribution_report import TouchKey
+    from siyu.analytics.engine import Dialect
+    from siyu.analytics.roi import RoiQuery
+    from siyu.cli.measure_tables import roi_table
+
+    rt, ws, period = _measure_context(workspace, first_day, last_day)
+    query = RoiQuery(
+        period=period,
+        model=_choice(model, AttributionModel, "model"),
+        lookback_days=lookback_days,
+        half_life_days=half_life_days,
+        by=_choice(by, TouchKey, "by"),
+        payback_horizon_days=horizon,
+    )
+    result = measure.roi(
+        runtime=rt, workspace_id=ws.id, query=query, dialect=_choice(engine, Dialect, "engine")
+    )
+    _show(result, as_json, roi_table)
+
+
+ActivationOption = Annotated[
+    list[str] | None,
+    typer.Option("--activation-event", help="Key action for activation (repeatable)."),
+]
+
+
+def _board(
+    kind: str,
+    first: datetime | None,
+    last: datetime | None,
+    activation: list[str] | None,
+    workspace: str | None,
+    engine: str,
+    as_json: bool,
+) -> None:
+    from siyu.analytics import measure_service as measure
+    from siyu.analytics.boards import BoardKind, BoardQuery
+    from siyu.analytics.engine import Dialect
+    from siyu.cli.measure_tables import board_table
+
+    rt, ws, period = _measure_context(workspace, first, last)
+    query = BoardQuery(period=period, kind=BoardKind(kind))
+    if activation:
+        query = query.model_copy(update={"activation_events": activation})
+    result = measure.board(
+        runtime=rt, workspace_id=ws.id, query=query, dialect=_choice(engine, Dialect, "engine")
+    )
+    _show(result, as_json, board_table)
+
+
+@measure_app.command("aarrr")
+@readable_errors
+def measure_aarrr(
+    first_day: FromOption = None,
+    last_day: ToOption = None,
+    activation_event: ActivationOption = None,
+    workspace: WorkspaceOption = None,
+    engine: EngineOption = "duckdb",
+    as_json: JsonOption = False,
+) -> None:
+    """Acquisition, Activation, Retention, Revenue, Referral for the period."""
+    _board("aarrr", first_day, last_day, activation_event, workspace, engine, as_json)
+
+
+@measure_app.command("rarra")
+@readable_errors
+def measure_rarra(
+    first_day: FromOption = None,
+    last_day: ToOption = None,
+    activation_event: ActivationOption = None,
+    workspace: WorkspaceOption = None,
+    engine: EngineOption = "duckdb",
+    as_json: JsonOption = False,
+) -> None:
+    """Retention, Activation, Referral, Revenue, Acquisition for the period."""
+    _board("rarra", first_day, last_day, activation_event, workspace, engine, as_json)
 
 
 # -- siyu demo ------------------------------------------------------------------------------
