@@ -165,7 +165,10 @@ def repurchase_sql(query: RepurchaseQuery, dialect: Dialect) -> str:
             "buyers AS (SELECT person_id, count() AS n, arraySort(groupArray(t)) AS ts "
             "FROM orders GROUP BY person_id)"
         )
-        gaps = "gaps AS (SELECT arrayJoin(arrayPopFront(arrayDifference(ts))) AS gap FROM buyers WHERE n >= 2)"
+        gaps = (
+            "gaps AS (SELECT arrayJoin(arrayPopFront(arrayDifference(ts))) AS gap "
+            "FROM buyers WHERE n >= 2)"
+        )
         second = "ts[2] - ts[1]"
         quartiles = "quantilesExactInclusive(0.25, 0.5, 0.75)(gap)"
         count_if = "countIf({})"

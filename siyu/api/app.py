@@ -15,7 +15,7 @@ from fastapi.staticfiles import StaticFiles
 
 from siyu import __version__, pipeline
 from siyu.api import errors
-from siyu.api.routes import collect, measure, persons
+from siyu.api.routes import analytics, collect, measure, persons
 from siyu.core.runtime import Runtime, open_runtime, tune_gc_for_ingest
 
 log = logging.getLogger("siyu.api")
@@ -70,6 +70,7 @@ def create_app(runtime: Runtime, *, flush_in_background: bool = True) -> FastAPI
     app.include_router(collect.router)
     app.include_router(persons.router)
     app.include_router(measure.router)
+    app.include_router(analytics.router)
 
     # The docs page's assets ship in a package: nothing is fetched from a CDN.
     app.mount("/static/swagger", StaticFiles(directory=swagger_ui_bundle.swagger_ui_path))

@@ -665,6 +665,12 @@ def compact(workspace: WorkspaceOption = None) -> None:
     typer.echo(f"compacted {rows} events into one sorted segment")
 
 
+# Registered last: the analytics commands reuse this module's options and helpers.
+from siyu.cli.analytics import analytics_app  # noqa: E402
+
+app.add_typer(analytics_app, name="analytics")
+
+
 def main() -> None:  # pragma: no cover - console entry
     """Entry point for ``python -m siyu.cli.main``."""
     app()
