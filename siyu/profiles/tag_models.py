@@ -135,7 +135,7 @@ class TagImportReport(BaseModel):
 class NoteCreate(BaseModel):
     """A note (画像补白) on a person."""
 
-    body: str = Field(min_length=1, max_length=10_000)
+    text: str = Field(min_length=1, max_length=10_000, description="The note.")
 
 
 class Note(BaseModel):
@@ -143,7 +143,7 @@ class Note(BaseModel):
 
     id: str
     person_id: str
-    body: str
+    text: str
     author: str | None = None
     created_at: datetime
     updated_at: datetime

@@ -12,6 +12,7 @@ from enum import StrEnum
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 from siyu.collect.models import IdType
 
@@ -50,22 +51,27 @@ class CountOp(StrEnum):
     LTE = "lte"
 
 
+def _invalid(message: str) -> PydanticCustomError:
+    # A custom error rather than ValueError: its details serialise to JSON as they are.
+    return PydanticCustomError("segment_definition", message)
+
+
 def check_value(op: Op, value: Scalar | list[Scalar] | None) -> None:
-    """Raise ValueError when ``value`` does not fit ``op``."""
+    """Raise a validation error when ``value`` does not fit ``op``."""
     if op is Op.EXISTS:
         if value is not None:
-            raise ValueError("exists takes no value")
+            raise _invalid("exists takes no value")
     elif op in (Op.IN, Op.NOT_IN):
         if not isinstance(value, list) or not value:
-            raise ValueError(f"{op.value} needs a non-empty list")
+            raise _invalid(f"{op.value} needs a non-empty list")
         if len({type(v) for v in value}) > 1:
-            raise ValueError(f"{op.value} needs values of one type")
+            raise _invalid(f"{op.value} needs values of one type")
     elif value is None or isinstance(value, list):
-        raise ValueError(f"{op.value} needs one value")
+        raise _invalid(f"{op.value} needs one value")
     elif op is Op.CONTAINS and not isinstance(value, str):
-        raise ValueError("contains needs a string")
+        raise _invalid("contains needs a string")
     elif op in (Op.GT, Op.GTE, Op.LT, Op.LTE) and isinstance(value, bool):
-        raise ValueError(f"{op.value} needs a number or a string")
+        raise _invalid(f"{op.value} needs a number or a string")
 
 
 class Comparison(_Node):
@@ -114,7 +120,7 @@ class ComputedTrait(_Node):
     @model_validator(mode="after")
     def _days_need_order(self) -> ComputedTrait:
         if self.name.value.startswith("days_since") and self.op is CountOp.EQ:
-            raise ValueError("days_since_* compares with gt/gte/lt/lte")
+            raise _invalid("days_since_* compares with gt/gte/lt/lte")
         return self
 
 
@@ -163,7 +169,7 @@ class PropertyFilter(Comparison):
         head, _, rest = path.partition(".")
         parts = rest.split(".") if rest else []
         if head not in JSON_COLUMNS or not parts or not all(_PATH_PART.match(p) for p in parts):
-            raise ValueError(
+            raise _invalid(
                 "a path is revenue_fen, channel, campaign or properties.<key>[.<key>…] "
                 "(also context., traits.)"
             )
@@ -194,12 +200,12 @@ class TimeWindow(_Node):
     @model_validator(mode="after")
     def _one_kind(self) -> TimeWindow:
         if self.days is not None and (self.since or self.until):
-            raise ValueError("give days, or since/until, not both")
+            raise _invalid("give days, or since/until, not both")
         for value in (self.since, self.until):
             if value is not None and value.tzinfo is None:
-                raise ValueError("since/until need a time zone")
+                raise _invalid("since/until need a time zone")
         if self.since and self.until and self.since >= self.until:
-            raise ValueError("since must be before until")
+            raise _invalid("since must be before until")
         return self
 
 
