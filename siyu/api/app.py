@@ -15,7 +15,7 @@ from fastapi.staticfiles import StaticFiles
 
 from siyu import __version__, pipeline
 from siyu.api import errors
-from siyu.api.routes import analytics, collect, measure, persons
+from siyu.api.routes import analytics, collect, layers, measure, persons, segments, tags
 from siyu.core.runtime import Runtime, open_runtime, tune_gc_for_ingest
 
 log = logging.getLogger("siyu.api")
@@ -71,6 +71,9 @@ def create_app(runtime: Runtime, *, flush_in_background: bool = True) -> FastAPI
     app.include_router(persons.router)
     app.include_router(measure.router)
     app.include_router(analytics.router)
+    app.include_router(layers.router)
+    app.include_router(tags.router)
+    app.include_router(segments.router)
 
     # The docs page's assets ship in a package: nothing is fetched from a CDN.
     app.mount("/static/swagger", StaticFiles(directory=swagger_ui_bundle.swagger_ui_path))
