@@ -1,0 +1,6 @@
+WITH firsts AS (SELECT person_id, min(timestamp) AS first_at FROM events WHERE event = 'Order Completed' GROUP BY person_id),
+cohorts AS (SELECT person_id, first_at, CAST(date_trunc('month', CAST(timezone('Asia/Shanghai', first_at) AS DATE)) AS DATE) AS cohort FROM firsts WHERE first_at >= TIMESTAMPTZ '2026-03-02 00:00:00.000000+00' AND first_at < TIMESTAMPTZ '2026-04-01 00:00:00.000000+00'),
+back AS (SELECT e.person_id AS person_id, c.cohort AS cohort, date_diff('month', c.cohort, CAST(date_trunc('month', CAST(timezone('Asia/Shanghai', e.timestamp) AS DATE)) AS DATE)) AS k FROM events AS e JOIN cohorts AS c ON e.person_id = c.person_id WHERE e.timestamp > c.first_at AND e.event = 'Order Completed'),
+returns AS (SELECT cohort, count(DISTINCT person_id) FILTER (WHERE k = 1) AS r1, count(DISTINCT person_id) FILTER (WHERE k = 2) AS r2, count(DISTINCT person_id) FILTER (WHERE k = 3) AS r3 FROM back WHERE k BETWEEN 1 AND 3 GROUP BY cohort),
+sizes AS (SELECT cohort, count(*) AS persons FROM cohorts GROUP BY cohort)
+SELECT s.cohort AS cohort, s.persons AS persons, coalesce(r.r1, 0) AS r1, coalesce(r.r2, 0) AS r2, coalesce(r.r3, 0) AS r3 FROM sizes AS s LEFT JOIN returns AS r ON r.cohort = s.cohort ORDER BY cohort
