@@ -72,7 +72,15 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> Response:
-        first = exc.errors()[0]
-        field = ".".join(str(part) for part in first["loc"] if part not in ("body", "query"))
-        body = error_body("InvalidInputError", first["msg"], field, errors=exc.errors())
+        # Keep only what is plain JSON: pydantic's ``ctx`` may hold exception objects.
+        errors = [
+            {
+                "field": ".".join(str(p) for p in e["loc"] if p not in ("body", "query", "path")),
+                "reason": e["msg"],
+                "type": e["type"],
+            }
+            for e in exc.errors()
+        ]
+        first = errors[0]
+        body = error_body("InvalidInputError", first["reason"], first["field"], errors=errors)
         return json_response(body, status_code=422)
