@@ -671,6 +671,12 @@ from siyu.cli.analytics import analytics_app  # noqa: E402
 app.add_typer(analytics_app, name="analytics")
 
 
+from siyu.cli.segments import segments_app, tags_app  # noqa: E402
+
+app.add_typer(tags_app, name="tags")
+app.add_typer(segments_app, name="segments")
+
+
 def main() -> None:  # pragma: no cover - console entry
     """Entry point for ``python -m siyu.cli.main``."""
     app()
