@@ -670,6 +670,12 @@ from siyu.cli.analytics import analytics_app  # noqa: E402
 
 app.add_typer(analytics_app, name="analytics")
 
+from siyu.cli.layers import lifecycle_app, ltv_app, rfm_app  # noqa: E402
+
+app.add_typer(rfm_app, name="rfm")
+app.add_typer(lifecycle_app, name="lifecycle")
+app.add_typer(ltv_app, name="ltv")
+
 
 from siyu.cli.segments import segments_app, tags_app  # noqa: E402
 
