@@ -13,7 +13,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from bench import collect, identity_rebuild
+from bench import collect, funnel, identity_rebuild
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -39,6 +39,7 @@ def main(argv: list[str]) -> None:
     runs = {
         "collect": lambda: collect.run(events=5_000 if quick else 400_000),
         "identity_rebuild": lambda: identity_rebuild.run(links=50_000 if quick else 10_000_000),
+        "funnel": lambda: funnel.run(events=50_000 if quick else 20_000_000),
     }
     console = Console()
     RESULTS.mkdir(exist_ok=True)
