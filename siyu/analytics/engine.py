@@ -245,15 +245,43 @@ def person_expression_sql(person_map: Sequence[tuple[str, str]]) -> str:
     return f"transform(person_id, {absorbed}, {survivor}, person_id)"
 
 
+# Up to this many merges are inlined as a transform(); more are joined from a table, because
+# the statement would pass ClickHouse's max_query_size (a workspace has many merges).
+INLINE_PERSON_MAP = 500
+
+
 def clickhouse_events_cte(
-    source: str, workspace_id: str, person_map: Sequence[tuple[str, str]]
+    source: str,
+    workspace_id: str,
+    person_map: Sequence[tuple[str, str]],
+    map_source: str | None = None,
 ) -> str:
-    """The CTE ``events AS (…)`` over ``source`` for one workspace, persons mapped."""
+    """The CTE ``events AS (…)`` over ``source`` for one workspace, persons mapped.
+
+    A small map is inlined; a larger one is read from ``map_source`` (a relation with
+    columns person_id, survivor_id) through a left join.
+    """
     where = f"workspace_id = {sql_literal(workspace_id, Dialect.CLICKHOUSE)}"
     if not person_map:
         return f"events AS (SELECT * FROM {source} WHERE {where})"
-    mapped = person_expression_sql(person_map)
-    return f"events AS (SELECT * REPLACE ({mapped} AS person_id) FROM {source} WHERE {where})"
+    if map_source is None or len(person_map) <= INLINE_PERSON_MAP:
+        mapped = person_expression_sql(person_map)
+        return f"events AS (SELECT * REPLACE ({mapped} AS person_id) FROM {source} WHERE {where})"
+    return (
+        "events AS (SELECT e.* REPLACE (if(m.survivor_id != '', m.survivor_id, e.person_id) "
+        f"AS person_id) FROM (SELECT * FROM {source} WHERE {where}) AS e LEFT JOIN "
+        f"(SELECT person_id, survivor_id FROM {map_source}) AS m ON e.person_id = m.person_id)"
+    )
+
+
+def person_map_table(person_map: Sequence[tuple[str, str]]) -> pa.Table:
+    """The map as an Arrow table (person_id, survivor_id)."""
+    return pa.table(
+        {
+            "person_id": pa.array([a for a, _ in person_map], pa.string()),
+            "survivor_id": pa.array([s for _, s in person_map], pa.string()),
+        }
+    )
 
 
 def _file_source(paths: Sequence[str]) -> str:
@@ -288,7 +316,13 @@ class ChdbEngine:
             if not files:
                 files = [str(Path(tmp) / "events_empty.parquet")]
                 pq.write_table(EVENT_SCHEMA.empty_table(), files[0])
-            definitions = [clickhouse_events_cte(_file_source(files), workspace_id, person_map)]
+            map_path = str(Path(tmp) / "person_map.parquet")
+            pq.write_table(person_map_table(person_map), map_path)
+            definitions = [
+                clickhouse_events_cte(
+                    _file_source(files), workspace_id, person_map, _file_source([map_path])
+                )
+            ]
             for name, table in tables.items():
                 path = str(Path(tmp) / f"{name}.parquet")
                 pq.write_table(table, path)
@@ -336,7 +370,8 @@ class ClickHouseEngine:
         self, *, workspace_id: str, sql: str, person_map: Sequence[tuple[str, str]] = ()
     ) -> str:
         """The statement :meth:`run` sends for ``sql``."""
-        return with_definitions([clickhouse_events_cte(self.table, workspace_id, person_map)], sql)
+        cte = clickhouse_events_cte(self.table, workspace_id, person_map, "siyu_person_map")
+        return with_definitions([cte], sql)
 
     def run(
         self,
@@ -350,11 +385,14 @@ class ClickHouseEngine:
         _check_names(tables)
         statement = self.sql_for(workspace_id=workspace_id, sql=sql, person_map=person_map)
         external = None
-        if tables:
+        sent = dict(tables)
+        if len(person_map) > INLINE_PERSON_MAP:
+            sent["siyu_person_map"] = person_map_table(person_map)
+        if sent:
             from clickhouse_connect.driver.external import ExternalData
 
             external = ExternalData()
-            for name, table in tables.items():
+            for name, table in sent.items():
                 external.add_file(file_name=name, data=_to_parquet_bytes(table), fmt="Parquet")
         result: pa.Table = self.client.query_arrow(statement, external_data=external)
         return result

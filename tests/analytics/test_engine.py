@@ -40,6 +40,16 @@ def test_person_map_merges_persons_on_both_engines(engines: Engines) -> None:
         assert _rows(engine.run(workspace_id=WORKSPACE, sql=sql, person_map=mapping)) == [(48,)]
 
 
+def test_a_large_person_map_is_joined_not_inlined(engines: Engines) -> None:
+    # More merges than fit in one statement's text: the map travels as a table.
+    duck, ch = engines(random_rows(persons=1_500, events=6_000, seed=4))
+    mapping = [(f"p{i:04d}", "p0000") for i in range(1, 1_200)]
+    sql = "SELECT count(DISTINCT person_id) AS p, count(*) AS n FROM events"
+    got = [_rows(e.run(workspace_id=WORKSPACE, sql=sql, person_map=mapping)) for e in (duck, ch)]
+    assert got[0] == got[1]
+    assert got[0][0][1] == 6_000
+
+
 def test_extra_tables_and_leading_with_on_both_engines(engines: Engines) -> None:
     duck, ch = engines(random_rows(persons=20, events=200, seed=3))
     people = pa.table({"person_id": ["p0001", "p0002"]})
