@@ -85,8 +85,9 @@ def _negative_ll_and_gradient(
     psi_ab = special.digamma(a + b) - special.digamma(a + b + x)
     d_a = psi_ab + w4 / a
     d_b = psi_ab + special.digamma(b + x) - special.digamma(b) - np.where(repeat, w4 / safe_bx, 0.0)
-    grad = np.array([w @ weights for w in (d_r, d_alpha, d_a, d_b)]) * theta
-    total = float((a1 + a2 + mix) @ weights)
+    # Multiply-and-sum, not ``@``: BLAS threads cost more than they save on these sizes.
+    grad = np.array([np.sum(w * weights) for w in (d_r, d_alpha, d_a, d_b)]) * theta
+    total = float(np.sum((a1 + a2 + mix) * weights))
     return -total, -grad
 
 
