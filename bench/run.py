@@ -13,7 +13,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from bench import collect, funnel, identity_rebuild, ltv
+from bench import collect, funnel, identity_rebuild, ltv, segments
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -39,6 +39,7 @@ def main(argv: list[str]) -> None:
     runs = {
         "collect": lambda: collect.run(events=5_000 if quick else 400_000),
         "identity_rebuild": lambda: identity_rebuild.run(links=50_000 if quick else 10_000_000),
+        "segments": lambda: segments.run(persons=20_000 if quick else 10_000_000),
         "funnel": lambda: funnel.run(events=50_000 if quick else 20_000_000),
         "ltv": lambda: ltv.run(customers=5_000 if quick else 100_000),
     }

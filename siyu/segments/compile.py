@@ -106,9 +106,7 @@ def to_sql(
     if now.tzinfo is None:
         raise InvalidInputError("now must be timezone-aware", field="now")
     compiler = _Compiler(dialect, now)
-    where = compiler.predicate(definition)
-    compiler.used.add(relations.PERSONS)
-    body = f"SELECT person_id FROM {relations.PERSONS} WHERE {where}"
+    body = compiler.body(definition)
     if dialect in EVENT_DIALECTS:
         return CompiledSegment(body, dialect, frozenset(compiler.used), compiler.reads_events)
     if compiler.reads_events:
@@ -145,6 +143,39 @@ def _zero_fits(rule: CountOp, value: float) -> bool:
     return _PY_OPS[rule.value](0, value)
 
 
+_NEGATIVE = 9
+_RANKS: dict[type, int] = {
+    Event: 0,
+    Sequence: 1,
+    InSegment: 2,
+    Tag: 3,
+    HasIdentifier: 4,
+    Channel: 5,
+    Trait: 6,
+    ComputedTrait: 7,
+}
+
+
+def _rank(node: Condition) -> int:
+    """How early a condition goes in an ``All``: usually selective kinds first; conditions
+    that hold for persons without any row (negations, counts 0 satisfies) last, since they
+    cannot drive."""
+    match node:
+        case Event(count=rule) if _zero_fits(rule.op, rule.value):
+            return _NEGATIVE
+        case ComputedTrait(name=name, op=op, value=value) if name in _ADDITIVE and _zero_fits(
+            op, value
+        ):
+            return _NEGATIVE
+        case Not() | Any() | All():
+            return _NEGATIVE
+    return _RANKS.get(type(node), _NEGATIVE)
+
+
+def _ordered(children: list[Condition]) -> list[Condition]:
+    return sorted(children, key=_rank)  # stable: the operator's order within a kind
+
+
 @dataclass
 class _Compiler:
     dialect: Dialect
@@ -154,10 +185,27 @@ class _Compiler:
 
     # -- tree ------------------------------------------------------------------------------
 
+    def body(self, definition: Condition) -> str:
+        """The whole query. An ``All`` with a condition that selects persons by itself is
+        driven by it (the most selective kind first) and the others filter its rows; that
+        lets the engine start from a small set instead of probing every person."""
+        children = _ordered(definition.of) if isinstance(definition, All) else [definition]
+        driver = children[0]
+        if _rank(driver) >= _NEGATIVE:
+            self.used.add(relations.PERSONS)
+            where = self.predicate(definition)
+            return f"SELECT person_id FROM {relations.PERSONS} WHERE {where}"
+        rows = self.predicate(driver)[len("person_id IN (") : -1]
+        if isinstance(driver, HasIdentifier):  # a person may hold several of one type
+            rows = rows.replace("SELECT person_id", "SELECT DISTINCT person_id", 1)
+        rest = [self.predicate(c) for c in children[1:]]
+        where = f" WHERE {' AND '.join(rest)}" if rest else ""
+        return f"SELECT person_id FROM ({rows}) AS driver{where}"
+
     def predicate(self, node: Condition) -> str:
         match node:
             case All(of=children):
-                return "(" + " AND ".join(self.predicate(c) for c in children) + ")"
+                return "(" + " AND ".join(self.predicate(c) for c in _ordered(children)) + ")"
             case Any(of=children):
                 return "(" + " OR ".join(self.predicate(c) for c in children) + ")"
             case Not(condition=child):
