@@ -16,6 +16,7 @@ from fastapi.staticfiles import StaticFiles
 from siyu import __version__, pipeline
 from siyu.api import errors
 from siyu.api.routes import analytics, collect, layers, measure, persons, segments, tags
+from siyu.core.clock import utcnow
 from siyu.core.runtime import Runtime, open_runtime, tune_gc_for_ingest
 
 log = logging.getLogger("siyu.api")
@@ -43,18 +44,45 @@ class Flusher(threading.Thread):
         pipeline.flush(runtime=self.runtime)
 
 
+class Scheduler(threading.Thread):
+    """Refreshes due segments and rule tags every ``interval`` seconds until stopped.
+
+    A thread of its own, so a slow refresh never holds up the inbox flush.
+    """
+
+    def __init__(self, runtime: Runtime, interval: float) -> None:
+        super().__init__(name="siyu-scheduler", daemon=True)
+        self.runtime = runtime
+        self.interval = interval
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        while not self.stopped.wait(self.interval):
+            try:
+                pipeline.refresh_scheduled(runtime=self.runtime, now=utcnow())
+            except Exception:  # the next round tries again
+                log.exception("scheduled refresh failed; will retry")
+
+    def stop(self) -> None:
+        self.stopped.set()
+        self.join(timeout=30)
+
+
 def create_app(runtime: Runtime, *, flush_in_background: bool = True) -> FastAPI:
     """The app over ``runtime``'s stores."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         flusher = Flusher(runtime, runtime.settings.flush_interval_seconds)
+        scheduler = Scheduler(runtime, runtime.settings.schedule_interval_seconds)
         app.state.committer = pipeline.GroupCommitter(runtime)
         if flush_in_background:
             flusher.start()
+            scheduler.start()
         yield
         app.state.committer.close()
         if flush_in_background:
+            scheduler.stop()
             flusher.stop()
 
     app = FastAPI(

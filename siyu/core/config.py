@@ -31,6 +31,9 @@ class Settings(BaseSettings):
     max_batch_bytes: int = Field(default=512 * 1024, description="Largest /v1/batch body.")
     max_event_bytes: int = Field(default=32 * 1024, description="Largest single event.")
     flush_interval_seconds: float = Field(default=1.0, description="Inbox → event store period.")
+    schedule_interval_seconds: float = Field(
+        default=60.0, description="How often the server refreshes due segments and rule tags."
+    )
 
     def resolved_database_url(self) -> str:
         """The operational store URL, defaulting to a SQLite file under ``data_dir``."""

@@ -45,6 +45,7 @@ class Server:
         env = os.environ | {
             "SIYU_DATA_DIR": str(self.data_dir),
             "SIYU_FLUSH_INTERVAL_SECONDS": "0.2",
+            "SIYU_SCHEDULE_INTERVAL_SECONDS": "0.5",
         }
         port = self.url.rsplit(":", 1)[1]
         self.process = subprocess.Popen(

@@ -71,3 +71,43 @@ def test_docs_page_uses_only_local_assets(server: tuple[Server, dict[str, str]])
     html = httpx.get(f"{srv.url}/docs").text
     assert "cdn" not in html.lower()
     assert httpx.get(f"{srv.url}/static/swagger/swagger-ui-bundle.js").status_code == 200
+
+
+def test_the_server_refreshes_due_segments_by_itself(server: tuple[Server, dict[str, str]]) -> None:
+    import time
+
+    srv, keys = server
+    admin = {"Authorization": f"Bearer {keys['secret_key']}"}
+    with httpx.Client(base_url=srv.url, timeout=30) as client:
+        sent = client.post(
+            "/v1/batch",
+            auth=(keys["write_key"], ""),
+            json={
+                "batch": [
+                    {
+                        "type": "identify",
+                        "messageId": f"i{i}",
+                        "userId": f"u{i}",
+                        "traits": {"city": "杭州" if i % 2 else "上海"},
+                    }
+                    for i in range(6)
+                ]
+            },
+        )
+        assert sent.json()["accepted"] == 6
+        created = client.post(
+            "/api/segments",
+            headers=admin,
+            json={
+                "name": "杭州",
+                "definition": {"type": "trait", "name": "city", "op": "eq", "value": "杭州"},
+            },
+        )
+        assert created.status_code == 201, created.text
+        segment = created.json()["id"]
+        deadline = time.monotonic() + 20
+        members: list[str] = []
+        while time.monotonic() < deadline and len(members) < 3:
+            time.sleep(0.3)
+            members = client.get(f"/api/segments/{segment}/members", headers=admin).json()["items"]
+    assert len(members) == 3
