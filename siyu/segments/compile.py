@@ -290,8 +290,14 @@ class _Compiler:
     def computed_sql(self, node: ComputedTrait) -> str:
         name, value = node.name, node.value
         if name in _ADDITIVE:
-            test = f"sum({name.value}) {_SQL_OPS[node.op.value]} {d.number(value, self.dialect)}"
-            return self._counted(relations.PROFILES, node.op, value, test, " GROUP BY person_id")
+            # One profile row per person, so the row's total is the person's: a filter, not a
+            # GROUP BY (a hash aggregate over every profile). A person without a profile row
+            # has 0, so a test 0 passes selects those whose row does not fail it.
+            test = f"{name.value} {_SQL_OPS[node.op.value]} {d.number(value, self.dialect)}"
+            if _zero_fits(node.op, value):
+                fails = self._select(relations.PROFILES, f"NOT ({test})")
+                return f"(NOT {self._in(fails)})"
+            return self._in(self._select(relations.PROFILES, test))
         if name is ComputedName.AVG_SPEND_FEN:
             avg = f"{d.to_double('total_spend_fen', self.dialect)} / order_count"
             op = _SQL_OPS[node.op.value]
