@@ -27,6 +27,13 @@ On DuckDB the per-person scan is a ``list_reduce`` fold over each person's sorte
 one hash aggregate and one small sort per person, no window sort over all events. On
 ClickHouse the level comes from ``windowFunnel`` itself over the same keys, and the step
 times from the same fold written with ``arrayFold``.
+
+Every step here is one person's. The ``fission`` preset (Referral Sent → Referral Accepted →
+Signed Up → Order Completed) therefore only counts someone who shared *and* accepted a
+referral, which a referral never is: the referrer shares, the invitee clicks, registers and
+orders. The real 裂变 funnel follows both people — :mod:`siyu.analytics.fission`
+(``FissionQuery``, ``siyu analytics fission``, ``POST /api/analytics/fission``);
+``siyu analytics funnel --preset fission`` runs it.
 """
 
 from __future__ import annotations
@@ -59,7 +66,11 @@ def preset_query(
     order: FunnelOrder = FunnelOrder.LOOSE,
     breakdown: Breakdown | None = None,
 ) -> FunnelQuery:
-    """The named funnel (``conversion`` or ``fission``) over a range."""
+    """The named per-person funnel (``conversion`` or ``fission``) over a range.
+
+    For referrals use :func:`siyu.analytics.fission.fission_sql`: ``fission`` here is kept
+    for compatibility and follows one person only.
+    """
     steps = [FunnelStep(event=e) for e in FUNNEL_PRESETS[name]]
     return FunnelQuery(
         steps=steps, window=window, order=order, start=start, end=end, breakdown=breakdown

@@ -275,6 +275,125 @@ FUNNEL_PRESETS: dict[str, list[str]] = {
     "conversion": ["Product Viewed", "Product Added", "Order Completed"],
     "fission": ["Referral Sent", "Referral Accepted", "Signed Up", "Order Completed"],
 }
-"""Named funnels (demo event names). Fission: share → click → register → order."""
+"""Named per-person funnels (demo event names). ``fission`` here asks whether ONE person
+shared, accepted, signed up and ordered; a referral's steps are done by different people,
+so use :class:`FissionQuery` (``siyu analytics fission``) for the real 裂变 funnel."""
 
 PresetName = Literal["conversion", "fission"]
+
+
+REFERRAL_SENT = "Referral Sent"
+REFERRAL_LINK_CLICKED = "Referral Link Clicked"
+REFERRAL_ACCEPTED = "Referral Accepted"
+SIGNED_UP = "Signed Up"
+_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_.$-]*$"
+EventName = Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class FissionBreakdown(StrEnum):
+    """What splits a fission funnel."""
+
+    REFERRER_FIRST_TOUCH_CHANNEL = "referrer_first_touch_channel"
+
+
+class FissionQuery(BaseModel):
+    """A cross-person fission (裂变) funnel: referrers share, their invitees click, register
+    and order (see :mod:`siyu.analytics.fission` for the exact semantics)."""
+
+    start: AwareUTC = Field(description="Shares and invitation clicks at or after this time.")
+    end: AwareUTC = Field(
+        description="… and before this time; registrations and orders until end + window."
+    )
+    window: timedelta = Field(
+        default=timedelta(days=7),
+        description="From an invitee's first click to registering and to ordering, inclusive "
+        "(seconds or P7D).",
+    )
+    share_event: str = Field(default=REFERRAL_SENT, min_length=1, max_length=200)
+    click_events: list[EventName] = Field(
+        default_factory=lambda: [REFERRAL_LINK_CLICKED, REFERRAL_ACCEPTED],
+        min_length=1,
+        max_length=10,
+        description="Events of an invitee that carry the referrer (clicked or accepted).",
+    )
+    signup_event: str = Field(
+        default=SIGNED_UP,
+        min_length=1,
+        max_length=200,
+        description="A registration; so is an identify carrying a member identifier.",
+    )
+    order_event: str = Field(default=ORDER_EVENT, min_length=1, max_length=200)
+    referrer_property: str = Field(
+        default="referrer_member_id",
+        max_length=100,
+        pattern=_NAME_PATTERN,
+        description="Property of a click event holding the referrer's member identifier.",
+    )
+    member_id_type: str = Field(
+        default="member_id",
+        max_length=50,
+        pattern=r"^[a-z][a-z0-9_]*$",
+        description="Identifier type of a member: the referrer is the person holding the "
+        "property's value as this type; an identify carrying one is a registration.",
+    )
+    breakdown: FissionBreakdown | None = Field(
+        default=None, description="referrer_first_touch_channel, or none."
+    )
+    top: int = Field(default=10, ge=0, le=100, description="How many top referrers to list.")
+
+    @model_validator(mode="after")
+    def _sane_range(self) -> FissionQuery:
+        if self.end <= self.start:
+            raise ValueError("'end' must be after 'start'")
+        if not timedelta(seconds=1) <= self.window <= timedelta(days=366):
+            raise ValueError("'window' must be between 1 second and 366 days")
+        return self
+
+
+class FissionStepResult(BaseModel):
+    """One step of a fission funnel."""
+
+    step: int = Field(description="1 shared, 2 clicked, 3 registered, 4 ordered.")
+    name: str
+    persons: int = Field(description="Step 1: referrers who shared; steps 2–4: invitees.")
+    conversion_from_previous: float = Field(
+        description="Step 2: invitees per share; steps 3–4: invitees / invitees at the step "
+        "before; step 1: 1 when anyone shared."
+    )
+    median_seconds_from_previous: float | None = Field(
+        description="Step 3: click → registration; step 4: registration → first order."
+    )
+
+
+class FissionSeries(BaseModel):
+    """Steps, shares, orders and K-factor for all referrers or one breakdown value."""
+
+    breakdown_value: str | None = Field(default=None, description="None: all / no value.")
+    steps: list[FissionStepResult]
+    shares: int = Field(description="Share events in the range.")
+    orders: int = Field(description="Orders of converted invitees within their window.")
+    gmv_fen: int = Field(description="Revenue of those orders, in fen.")
+    k_factor: float = Field(description="Invitees who ordered per referrer who shared.")
+
+
+class FissionReferrer(BaseModel):
+    """A referrer (KOC candidate) and what their invitations brought."""
+
+    person_id: str
+    member_id: str | None = Field(description="The member identifier invitees carried.")
+    first_touch_channel: str | None
+    shares: int
+    invitees: int = Field(description="Invitees attributed to them (first click).")
+    registered: int
+    ordered: int
+    orders: int
+    gmv_fen: int
+
+
+class FissionResult(BaseModel):
+    """A fission funnel's totals, one series per breakdown value, and the top referrers."""
+
+    query: FissionQuery
+    total: FissionSeries
+    breakdown: list[FissionSeries] = Field(default_factory=list)
+    top_referrers: list[FissionReferrer] = Field(default_factory=list)

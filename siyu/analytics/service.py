@@ -1,4 +1,4 @@
-"""Funnels, retention and repurchase as service functions: open the engine, map merged
+"""Funnels, fission, retention and repurchase as service functions: open the engine, map merged
 persons, run the compiled SQL, return typed results.
 
 ``dialect`` picks the engine: DuckDB over the embedded store (default) or ClickHouse (a
@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from siyu.analytics import funnels, retention
+from siyu.analytics import fission, funnels, retention
 from siyu.analytics.engine import Dialect, Engine, engine_for
 from siyu.analytics.models import (
+    FissionQuery,
+    FissionResult,
     FunnelQuery,
     FunnelResult,
     RepurchaseQuery,
@@ -55,6 +57,33 @@ def run_funnel(
         person_map=_person_map(runtime, workspace_id),
     )
     return funnels.read_funnel(table, query)
+
+
+def run_fission(
+    *,
+    runtime: Runtime,
+    workspace_id: str,
+    query: FissionQuery,
+    dialect: Dialect | str = Dialect.DUCKDB,
+) -> FissionResult:
+    """The cross-person fission funnel: shares → invitees' clicks → registrations → orders.
+
+    Args:
+        runtime: the open stores.
+        workspace_id: whose events.
+        query: range, window, event names, referrer property, breakdown and top size.
+        dialect: ``duckdb`` or ``clickhouse``.
+
+    Returns:
+        Per-step counts and conversion, K-factor, GMV, breakdown and top referrers.
+    """
+    engine = _engine(runtime, dialect)
+    table = engine.run(
+        workspace_id=workspace_id,
+        sql=fission.fission_sql(query, engine.dialect),
+        person_map=_person_map(runtime, workspace_id),
+    )
+    return fission.read_fission(table, query)
 
 
 def run_retention(

@@ -1,4 +1,4 @@
-"""``siyu analytics``: funnels, retention cohorts and repurchase in the terminal or as JSON."""
+"""``siyu analytics``: funnels, fission, retention and repurchase in the terminal or as JSON."""
 
 from __future__ import annotations
 
@@ -18,6 +18,9 @@ from siyu.analytics.models import (
     Breakdown,
     BreakdownKind,
     CohortBy,
+    FissionBreakdown,
+    FissionQuery,
+    FissionResult,
     FunnelOrder,
     FunnelQuery,
     FunnelResult,
@@ -36,7 +39,7 @@ M = TypeVar("M")
 E = TypeVar("E", CohortBy, Period, Dialect)
 
 analytics_app: typer.Typer = typer.Typer(
-    help="Funnels, retention and repurchase.", no_args_is_help=True
+    help="Funnels, fission, retention and repurchase.", no_args_is_help=True
 )
 
 FromOption = Annotated[
@@ -125,6 +128,50 @@ def funnel_table(result: FunnelResult) -> list[Table]:
     return tables
 
 
+def fission_tables(result: FissionResult) -> list[Table]:
+    """The fission funnel, its breakdown and its top referrers as rich tables."""
+    total = result.total
+    title = (
+        f"Fission (window {result.query.window}): {total.shares:,} shares, "
+        f"K-factor {total.k_factor:.2f}, GMV ¥{total.gmv_fen / 100:,.2f}"
+    )
+    table = Table(title=title)
+    for column in ("step", "persons", "conversion", "median time", ""):
+        table.add_column(column, justify="left" if column in ("step", "") else "right")
+    first = max(total.steps[1].persons, 1)
+    for s in total.steps:
+        median = s.median_seconds_from_previous
+        table.add_row(
+            f"{s.step}. {s.name}",
+            f"{s.persons:,}",
+            f"{s.conversion_from_previous:.1%}" if s.step > 1 else "",
+            "" if median is None else str(timedelta(seconds=round(median))),
+            _bar(s.persons / first) if s.step > 1 else "",
+        )
+    tables = [table]
+    if result.breakdown:
+        split = Table(title="By referrer's first-touch channel")
+        for column in ("channel", *(s.name for s in total.steps), "K-factor"):
+            split.add_column(column, justify="left" if column == "channel" else "right")
+        for series in result.breakdown:
+            counts = [f"{s.persons:,}" for s in series.steps]
+            split.add_row(series.breakdown_value or "(none)", *counts, f"{series.k_factor:.2f}")
+        tables.append(split)
+    if result.top_referrers:
+        top = Table(title="Top referrers (KOC)")
+        for column in ("member", "channel", "shares", "invitees", "registered", "ordered", "GMV"):
+            top.add_column(column, justify="left" if column in ("member", "channel") else "right")
+        for r in result.top_referrers:
+            top.add_row(
+                r.member_id or r.person_id,
+                r.first_touch_channel or "",
+                *(f"{n:,}" for n in (r.shares, r.invitees, r.registered, r.ordered)),
+                f"¥{r.gmv_fen / 100:,.2f}",
+            )
+        tables.append(top)
+    return tables
+
+
 def _heat(rate: float) -> str:
     shades = ["grey30", "blue", "cyan", "green", "yellow", "red"]
     return shades[min(len(shades) - 1, int(rate * (len(shades) - 1) / 0.6))]
@@ -195,9 +242,19 @@ def funnel(
     engine: EngineOption = "duckdb",
     as_json: JsonOption = False,
 ) -> None:
-    """A funnel over the steps (or a preset) with a conversion window."""
+    """A funnel over the steps (or a preset) with a conversion window.
+
+    ``--preset fission`` runs ``siyu analytics fission``: a referral's steps are done by
+    different people, which a per-person funnel cannot follow.
+    """
     if (steps is None) == (preset is None):
         raise InvalidInputError("give --steps or --preset (one of them)", field="steps")
+    if preset == "fission":
+        if strict:
+            raise InvalidInputError("the fission funnel has no --strict", field="strict")
+        typer.echo("note: the fission preset runs `siyu analytics fission`", err=True)
+        _fission(window, breakdown, 10, first_day, last_day, workspace, engine, as_json)
+        return
     if preset is not None and preset not in FUNNEL_PRESETS:
         raise InvalidInputError(f"unknown preset {preset!r}", field="preset")
     names = FUNNEL_PRESETS[preset] if preset else [s.strip() for s in (steps or "").split(",")]
@@ -223,6 +280,65 @@ def funnel(
         typer.echo(result.model_dump_json())
     else:
         _print(funnel_table(result))
+
+
+def _fission_breakdown(value: str | None) -> FissionBreakdown | None:
+    if value is None:
+        return None
+    if value in ("channel", "first_touch_channel", FissionBreakdown.REFERRER_FIRST_TOUCH_CHANNEL):
+        return FissionBreakdown.REFERRER_FIRST_TOUCH_CHANNEL
+    raise InvalidInputError(f"{value!r}: the fission breakdown is 'channel'", field="breakdown")
+
+
+def _fission(
+    window: str,
+    breakdown: str | None,
+    top: int,
+    first_day: datetime | None,
+    last_day: datetime | None,
+    workspace: str | None,
+    engine: str,
+    as_json: bool,
+) -> None:
+    rt = runtime()
+    try:
+        ws = pick_workspace(rt, workspace)
+        start, end = _days(first_day, last_day, ws.timezone)
+        query = _validated(
+            FissionQuery,
+            start=start,
+            end=end,
+            window=parse_window(window),
+            breakdown=_fission_breakdown(breakdown),
+            top=top,
+        )
+        result = analytics.run_fission(
+            runtime=rt, workspace_id=ws.id, query=query, dialect=_choice(engine, Dialect, "engine")
+        )
+    finally:
+        rt.close()
+    if as_json:
+        typer.echo(result.model_dump_json())
+    else:
+        _print(fission_tables(result))
+
+
+@analytics_app.command("fission")
+@readable_errors
+def fission(
+    window: Annotated[str, typer.Option(help="From click to register/order: 7d, 36h.")] = "7d",
+    breakdown: Annotated[
+        str | None, typer.Option(help="channel: by the referrer's first-touch channel.")
+    ] = None,
+    top: Annotated[int, typer.Option(help="Top referrers to list (0–100).")] = 10,
+    first_day: FromOption = None,
+    last_day: ToOption = None,
+    workspace: WorkspaceOption = None,
+    engine: EngineOption = "duckdb",
+    as_json: JsonOption = False,
+) -> None:
+    """Fission (裂变): referrers share, invitees click, register and order within the window."""
+    _fission(window, breakdown, top, first_day, last_day, workspace, engine, as_json)
 
 
 @analytics_app.command("retention")

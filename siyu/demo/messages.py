@@ -6,6 +6,11 @@ external userid, a Douyin openid or a Taobao nick; a fifth log in again from a s
 device. Families on a shared tablet share its install id, and a clerk's phone typed for
 several members makes one phone claim several member numbers: both are refused merges
 (conflicts) under the default identity rules.
+
+A referred customer's first touch is the shared link: their landing is a ``Referral Link
+Clicked`` event carrying the referrer's member number (with the landing's campaign), then
+they sign up and accept the referral, so the fission funnel reads share → click → register
+→ order across the two people.
 """
 
 from __future__ import annotations
@@ -101,6 +106,11 @@ class Renderer:
     def __init__(self, brand: Brand) -> None:
         self.brand = brand
         self.people = people_of(brand)
+        events = brand.events
+        accepted = events.kind == Kind.REFERRAL_ACCEPTED
+        self.referrer_of: dict[int, int] = dict(
+            zip(events.customer[accepted].tolist(), events.aux[accepted].tolist(), strict=True)
+        )
         self.build: dict[int, Callable[[int, int], dict[str, Any]]] = {
             Kind.LANDING: self._landing,
             Kind.SIGNUP: self._signup,
@@ -123,6 +133,11 @@ class Renderer:
 
     def _landing(self, u: int, _: int) -> dict[str, Any]:
         campaign = _campaign(self.brand, u)
+        referrer = self.referrer_of.get(u)
+        if referrer is not None:
+            properties = {"referrer_member_id": self.people.member_id[referrer]}
+            clicked = self._track("Referral Link Clicked", properties)
+            return clicked | {"context": {"campaign": campaign}}
         page = "screen" if campaign["source"] in ("store", "wechat_oa", "wecom") else "page"
         return {"type": page, "name": "Landing", "context": {"campaign": campaign}}
 

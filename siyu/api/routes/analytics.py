@@ -1,4 +1,4 @@
-"""Analytics API: funnels, retention cohorts and repurchase (secret key as Bearer).
+"""Analytics API: funnels, fission, retention cohorts and repurchase (secret key as Bearer).
 
 ``engine`` picks DuckDB (default) or ClickHouse. Times in bodies are ISO 8601 (UTC when
 no offset); ``from``/``to`` query days are local to the workspace's zone, both included.
@@ -17,6 +17,8 @@ from siyu.analytics import service as analytics
 from siyu.analytics.engine import Dialect
 from siyu.analytics.models import (
     ORDER_EVENT,
+    FissionQuery,
+    FissionResult,
     FunnelQuery,
     FunnelResult,
     RepurchaseQuery,
@@ -44,6 +46,25 @@ async def funnel(
     and one series per breakdown value."""
     return await run_in_threadpool(
         analytics.run_funnel,
+        runtime=runtime,
+        workspace_id=workspace.id,
+        query=query,
+        dialect=engine,
+    )
+
+
+@router.post("/fission", summary="A fission (referral) funnel across referrer and invitee")
+async def fission(
+    query: FissionQuery,
+    runtime: RuntimeDep,
+    workspace: AdminWorkspaceDep,
+    engine: EngineQuery = Dialect.DUCKDB,
+) -> FissionResult:
+    """Referrers who shared, their invitees who clicked, registered and ordered within the
+    window; conversion, K-factor, a breakdown by the referrer's first-touch channel and the
+    top referrers."""
+    return await run_in_threadpool(
+        analytics.run_fission,
         runtime=runtime,
         workspace_id=workspace.id,
         query=query,
