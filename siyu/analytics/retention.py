@@ -34,6 +34,8 @@ INTERVAL_EDGES = (0, 1, 3, 7, 14, 30, 60, 90)
 """Lower edges (days) of the purchase-interval histogram buckets."""
 
 DAY_US = 86_400_000_000
+RETENTION_MAX_CONDITIONS = 32
+"""ClickHouse's ``retention`` aggregate takes at most this many conditions."""
 
 
 def _local_date_sql(column: str, zone: str, dialect: Dialect) -> str:
@@ -90,12 +92,22 @@ def retention_sql(query: RetentionQuery, dialect: Dialect) -> str:
     )
     per_person = ""
     if d is Dialect.CLICKHOUSE:
-        flags = ", ".join(["true", *(f"k = {i}" for i in range(1, n + 1))])
+        # retention() takes at most 32 conditions: `true` and up to 31 periods per call.
+        step = RETENTION_MAX_CONDITIONS - 1
+        names = ["r" if lo == 1 else f"r_{lo}" for lo in range(1, n + 1, step)]
+        arrays = ", ".join(
+            "retention({}) AS {}".format(
+                ", ".join(["true", *(f"k = {i}" for i in range(lo, min(lo + step, n + 1)))]), name
+            )
+            for lo, name in zip(range(1, n + 1, step), names, strict=True)
+        )
         per_person = (
-            f"flags AS (SELECT cohort, retention({flags}) AS r FROM back "
+            f"flags AS (SELECT cohort, {arrays} FROM back "
             f"WHERE k BETWEEN 1 AND {n} GROUP BY person_id, cohort)"
         )
-        counts = ", ".join(f"sum(r[{i + 1}]) AS r{i}" for i in range(1, n + 1))
+        counts = ", ".join(
+            f"sum({names[(i - 1) // step]}[{(i - 1) % step + 2}]) AS r{i}" for i in range(1, n + 1)
+        )
         tail = f"returns AS (SELECT cohort, {counts} FROM flags GROUP BY cohort)"
     else:
         counts = ", ".join(

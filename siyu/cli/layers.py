@@ -27,9 +27,18 @@ ltv_app: typer.Typer = typer.Typer(
 )
 
 out = Console()
+# A plain string checked by _engine: a bad value is one readable line, not click's usage box.
 DialectOption = Annotated[
-    Dialect, typer.Option("--engine", help="Read events with duckdb or clickhouse (chdb).")
+    str, typer.Option("--engine", help="Read events with duckdb or clickhouse (chdb).")
 ]
+
+
+def _engine(text: str) -> Dialect:
+    try:
+        return Dialect(text)
+    except ValueError:
+        names = ", ".join(d.value for d in Dialect)
+        raise InvalidInputError(f"engine {text!r} is not one of {names}", field="engine") from None
 
 
 def _day(text: str, field: str) -> date:
@@ -58,13 +67,13 @@ def _counts_table(title: str, counts: dict[str, int]) -> Table:
 @readable_errors
 def rfm_run(
     workspace: WorkspaceOption = None,
-    engine: DialectOption = Dialect.DUCKDB,
+    engine: DialectOption = "duckdb",
     as_json: JsonOption = False,
 ) -> None:
     """Score every buyer now and write the RFM tags."""
     rt = runtime()
     ws = pick_workspace(rt, workspace)
-    run = layers.run_rfm(runtime=rt, workspace_id=ws.id, now=utcnow(), dialect=engine)
+    run = layers.run_rfm(runtime=rt, workspace_id=ws.id, now=utcnow(), dialect=_engine(engine))
     if as_json:
         typer.echo(run.model_dump_json())
         return
@@ -81,13 +90,15 @@ def rfm_run(
 @readable_errors
 def lifecycle_run(
     workspace: WorkspaceOption = None,
-    engine: DialectOption = Dialect.DUCKDB,
+    engine: DialectOption = "duckdb",
     as_json: JsonOption = False,
 ) -> None:
     """Place every person in a stage and activity status, record moves, write the tags."""
     rt = runtime()
     ws = pick_workspace(rt, workspace)
-    run = layers.run_lifecycle(runtime=rt, workspace_id=ws.id, now=utcnow(), dialect=engine)
+    run = layers.run_lifecycle(
+        runtime=rt, workspace_id=ws.id, now=utcnow(), dialect=_engine(engine)
+    )
     if as_json:
         typer.echo(run.model_dump_json())
         return
@@ -102,7 +113,7 @@ def ltv_fit(
     until: Annotated[str, typer.Option(help="Fit on orders up to this local day (YYYY-MM-DD).")],
     time_unit: Annotated[str, typer.Option(help="day or week.")] = "week",
     workspace: WorkspaceOption = None,
-    engine: DialectOption = Dialect.DUCKDB,
+    engine: DialectOption = "duckdb",
     as_json: JsonOption = False,
 ) -> None:
     """Fit BG/NBD and Gamma-Gamma for the workspace and print r, alpha, a, b; p, q, gamma."""
@@ -116,7 +127,7 @@ def ltv_fit(
         until=_day(until, "until"),
         time_unit="day" if time_unit == "day" else "week",
         now=utcnow(),
-        dialect=engine,
+        dialect=_engine(engine),
     )
     if as_json:
         typer.echo(model.model_dump_json())
@@ -139,7 +150,7 @@ def ltv_show(
     horizon_days: Annotated[int, typer.Option(min=1, max=3650)] = 365,
     top: Annotated[int, typer.Option(min=1, max=1000)] = 10,
     workspace: WorkspaceOption = None,
-    engine: DialectOption = Dialect.DUCKDB,
+    engine: DialectOption = "duckdb",
     as_json: JsonOption = False,
 ) -> None:
     """Historical LTV by cohort, and predictions from the fitted model (if any)."""
@@ -151,7 +162,7 @@ def ltv_show(
         if until
         else value.local_today(runtime=rt, workspace_id=ws.id, now=now)
     )
-    past = value.historical_ltv(runtime=rt, workspace_id=ws.id, until=day, dialect=engine)
+    past = value.historical_ltv(runtime=rt, workspace_id=ws.id, until=day, dialect=_engine(engine))
     if as_json:
         typer.echo(past.model_dump_json())
         return
@@ -175,7 +186,7 @@ def ltv_show(
             as_of=day,
             horizon_days=horizon_days,
             limit=top,
-            dialect=engine,
+            dialect=_engine(engine),
         )
     except NotFoundError:  # no model fitted yet: the historical view stands alone
         out.print("no predictive model yet: run `siyu ltv fit --until YYYY-MM-DD`")

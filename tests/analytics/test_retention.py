@@ -110,6 +110,15 @@ def test_engines_agree_on_random_data(engines: Engines) -> None:
     assert sum(x.intervals for x in a.distribution) == a.intervals == a.orders - a.buyers
 
 
+def test_more_periods_than_one_clickhouse_retention_call_takes(engines: Engines) -> None:
+    # ClickHouse's retention() takes 32 conditions; 40 daily periods need two calls.
+    rows = [Row("a", "Landing", T0), *(Row("a", "Menu", T0 + k * D) for k in (1, 31, 32, 40))]
+    query = RetentionQuery(period=Period.DAY, periods=40, start=T0, end=T0 + D)
+    result = _both_retention(engines, rows, query)
+    back = [k for k, n in enumerate(result.cohorts[0].returned) if n and k]
+    assert back == [1, 31, 32, 40]
+
+
 def test_repurchase_by_hand(engines: Engines) -> None:
     order = "Order Completed"
     rows = [

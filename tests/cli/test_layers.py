@@ -54,6 +54,9 @@ def test_ltv_fit_prints_the_parameters(loaded: str) -> None:
     [
         (["ltv", "fit", "--until", "28/11/2026"], "until"),
         (["ltv", "fit", "--until", "2026-11-28", "--time-unit", "month"], "time_unit"),
+        (["rfm", "run", "--engine", "oracle"], "engine"),
+        (["lifecycle", "run", "--engine", "oracle"], "engine"),
+        (["ltv", "show", "--engine", "oracle"], "engine"),
     ],
 )
 def test_bad_input_is_one_line_exit_2(loaded: str, args: list[str], field: str) -> None:

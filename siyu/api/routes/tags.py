@@ -125,14 +125,22 @@ async def refresh_rule_tags(runtime: RuntimeDep, workspace: AdminWorkspaceDep) -
     )
 
 
-@router.get("/tags/{tag}", summary="One tag")
+# ``{tag:path}``: a tag may be named ``group/name`` in the path. The route with a suffix
+# comes before the bare one, which would otherwise take ``group/name/persons`` as the tag.
+@router.get("/tags/{tag:path}/persons", summary="Persons holding a tag")
+async def tag_persons(tag: str, runtime: RuntimeDep, workspace: AdminWorkspaceDep) -> list[str]:
+    """Surviving person ids, sorted."""
+    return await in_transaction(runtime, tags.persons_with_tag, workspace_id=workspace.id, tag=tag)
+
+
+@router.get("/tags/{tag:path}", summary="One tag")
 async def get_tag(tag: str, runtime: RuntimeDep, workspace: AdminWorkspaceDep) -> Tag:
     """By id or group/name."""
     found = await in_transaction(runtime, tags.get_tag, workspace_id=workspace.id, tag=tag)
     return in_zone(found, workspace.timezone)
 
 
-@router.patch("/tags/{tag}", summary="Rename, describe or redefine a tag")
+@router.patch("/tags/{tag:path}", summary="Rename, describe or redefine a tag")
 async def update_tag(
     tag: str, body: TagUpdate, runtime: RuntimeDep, workspace: AdminWorkspaceDep
 ) -> Tag:
@@ -152,7 +160,7 @@ async def update_tag(
     return in_zone(changed, workspace.timezone)
 
 
-@router.delete("/tags/{tag}", summary="Delete a tag (holders lose it)")
+@router.delete("/tags/{tag:path}", summary="Delete a tag (holders lose it)")
 async def delete_tag(tag: str, runtime: RuntimeDep, workspace: AdminWorkspaceDep) -> TagChanges:
     """Each holder's loss is recorded in the history."""
     return await in_transaction(
@@ -160,13 +168,7 @@ async def delete_tag(tag: str, runtime: RuntimeDep, workspace: AdminWorkspaceDep
     )
 
 
-@router.get("/tags/{tag}/persons", summary="Persons holding a tag")
-async def tag_persons(tag: str, runtime: RuntimeDep, workspace: AdminWorkspaceDep) -> list[str]:
-    """Surviving person ids, sorted."""
-    return await in_transaction(runtime, tags.persons_with_tag, workspace_id=workspace.id, tag=tag)
-
-
-@router.post("/tags/{tag}/import", summary="Tag the persons a CSV of identifiers names")
+@router.post("/tags/{tag:path}/import", summary="Tag the persons a CSV of identifiers names")
 async def import_csv(
     tag: str,
     runtime: RuntimeDep,
@@ -214,7 +216,7 @@ async def tag_person(
     )
 
 
-@router.delete("/persons/{person_id}/tags/{tag}", summary="Take a manual tag from a person")
+@router.delete("/persons/{person_id}/tags/{tag:path}", summary="Take a manual tag from a person")
 async def untag_person(
     person_id: str,
     tag: str,
