@@ -86,14 +86,26 @@ def code_of(step: int) -> int:
 
 
 def _fields(k: int, strict: bool) -> list[str]:
+    """The fold's state: ``r1`` the latest step-1 key; for 1 < j < k, ``rj``/``lj`` the first
+    and last key of the latest chain that reached step j and (j > 2) ``gj`` its time from
+    step j−1 (for j = 2 that is ``l2 − r2``); for step k only ``gk``; ``d`` strict mode's
+    stop. Each field is a struct/tuple member the fold rebuilds per event, so the fewer the
+    cheaper."""
     names = ["r1"]
-    for j in range(2, k + 1):
-        names += [f"r{j}", f"g{j}"] + ([f"l{j}"] if j < k else [])
+    for j in range(2, k):
+        names += [f"r{j}", f"l{j}"] + ([f"g{j}"] if j > 2 else [])
+    names.append(f"g{k}")
     return [*names, "d"] if strict else names
 
 
 class _Fold:
-    """Writes the per-person state machine in one dialect."""
+    """Writes the per-person state machine in one dialect.
+
+    The keys arrive sorted, so a key that reaches step j is always strictly later (in
+    microseconds) than the chain's step j−1 key: at equal microseconds step j sorts before
+    step j−1. Hence 'strictly later' needs no test, and a reached step's gap is ≥ 1 µs, so
+    ``gk > 0`` says step k was reached.
+    """
 
     def __init__(self, k: int, window_us: int, strict: bool, dialect: Dialect) -> None:
         self.k, self.w, self.strict, self.dialect = k, window_us * 8, strict, dialect
@@ -107,49 +119,69 @@ class _Fold:
     def micros(self, code: str) -> str:
         return f"intDiv({code}, 8)" if self.dialect is Dialect.CLICKHOUSE else f"({code} // 8)"
 
-    def updates(self) -> dict[str, str]:
+    def arms(self) -> list[tuple[str, dict[str, str]]]:
+        """(condition on ``acc`` and key ``x``, the fields it sets); the first that holds
+        applies, the others keep ``acc``. A key is of one step, so at most one step arm holds.
+        """
         f = self.f
-        new = {"r1": f"CASE WHEN x % 8 = {code_of(1)} THEN x ELSE {f('r1')} END"}
+        one = "toInt64(1)" if self.dialect is Dialect.CLICKHOUSE else "1"
+        arms: list[tuple[str, dict[str, str]]] = []
+        if self.strict:
+            arms.append((f"{f('d')} = 1", {}))  # stopped: the state stays
+        arms.append((f"x % 8 = {code_of(1)}", {"r1": "x"}))
         for j in range(2, self.k + 1):
             prev = f(f"r{j - 1}")
+            hit = f"x % 8 = {code_of(j)} AND {prev} > 0 AND x <= {prev} + {self.w}"
             last = f("r1") if j == 2 else f(f"l{j - 1}")
-            hit = f"x % 8 = {code_of(j)} AND {prev} > 0 AND x <= {prev} + {self.w} AND x > {last}"
-            new[f"r{j}"] = f"CASE WHEN {hit} THEN {prev} ELSE {f(f'r{j}')} END"
-            gap = f"{self.micros('x')} - {self.micros(last)}"
-            new[f"g{j}"] = f"CASE WHEN {hit} THEN {gap} ELSE {f(f'g{j}')} END"
-            if j < self.k:
-                new[f"l{j}"] = f"CASE WHEN {hit} THEN x ELSE {f(f'l{j}')} END"
+            gap = {f"g{j}": f"{self.micros('x')} - {self.micros(last)}"}
+            if j == self.k:
+                arms.append((hit, gap))
+            else:
+                arms.append((hit, {f"r{j}": prev, f"l{j}": "x", **(gap if j > 2 else {})}))
         if self.strict:
             # windowFunnel 'strict_order': a step whose previous step was never reached,
-            # after step 1 happened, ends the search.
-            prev_of = " ".join(
-                f"WHEN {code_of(j)} THEN {f(f'r{j - 1}')}" for j in range(2, self.k + 1)
-            )
-            stop = (
-                f"({f('d')} = 1 OR (x % 8 < {code_of(1)} AND {f('r1')} > 0 "
-                f"AND CASE x % 8 {prev_of} END = 0))"
-            )
-            new = {n: f"CASE WHEN {stop} THEN {f(n)} ELSE {e} END" for n, e in new.items()}
-            one = "toInt64(1)" if self.dialect is Dialect.CLICKHOUSE else "1"
-            zero = "toInt64(0)" if self.dialect is Dialect.CLICKHOUSE else "0"
-            new["d"] = f"CASE WHEN {stop} THEN {one} ELSE {zero} END"
-        return new
+            # after step 1 happened, ends the search (step 2's previous is step 1 itself).
+            for j in range(3, self.k + 1):
+                stop = f"x % 8 = {code_of(j)} AND {f('r1')} > 0 AND {f(f'r{j - 1}')} = 0"
+                arms.append((stop, {"d": one}))
+        return arms
 
     def sql(self, seq: str) -> str:
         """The fold over the list column ``seq``; a struct/tuple of :meth:`_fields`."""
-        new = self.updates()
-        if self.dialect is Dialect.CLICKHOUSE:
-            body = "tuple(" + ", ".join(new[n] for n in self.names) + ")"
+        clickhouse = self.dialect is Dialect.CLICKHOUSE
+
+        def state(sets: dict[str, str]) -> str:
+            if not sets:
+                return "acc"
+            if clickhouse:
+                return "tuple(" + ", ".join(sets.get(n, self.f(n)) for n in self.names) + ")"
+            packed = ", ".join(f"{n} := {sets.get(n, self.f(n))}" for n in self.names)
+            return f"struct_pack({packed})"
+
+        arms = self.arms()
+        if clickhouse:
+            cases = ", ".join(f"{cond}, {state(sets)}" for cond, sets in arms)
             init = "tuple(" + ", ".join("toInt64(0)" for _ in self.names) + ")"
-            return f"arrayFold((acc, x) -> {body}, {seq}, {init})"
-        body = "struct_pack(" + ", ".join(f"{n} := {new[n]}" for n in self.names) + ")"
+            return f"arrayFold((acc, x) -> multiIf({cases}, acc), {seq}, {init})"
+        cases = " ".join(f"WHEN {cond} THEN {state(sets)}" for cond, sets in arms)
         init = "{" + ", ".join(f"'{n}': 0::BIGINT" for n in self.names) + "}"
-        return f"list_reduce({seq}, lambda acc, x: {body}, {init})"
+        return f"list_reduce({seq}, lambda acc, x: CASE {cases} ELSE acc END, {init})"
 
     def get(self, state: str, name: str) -> str:
         if self.dialect is Dialect.CLICKHOUSE:
             return f"{state}.{self.names.index(name) + 1}"
         return f"{state}.{name}"
+
+    def reached(self, state: str, j: int) -> str:
+        """SQL true when the folded ``state`` reached step ``j``."""
+        return f"{self.get(state, f'g{j}' if j == self.k else f'r{j}')} > 0"
+
+    def gap(self, state: str, j: int) -> str:
+        """Microseconds from step j−1 to step j in the folded ``state``."""
+        if j == 2 and self.k > 2:
+            l2, r2 = self.get(state, "l2"), self.get(state, "r2")
+            return f"({self.micros(l2)} - {self.micros(r2)})"
+        return self.get(state, f"g{j}")
 
 
 # -- the statement -----------------------------------------------------------------------
@@ -250,9 +282,7 @@ def _folded_cte(query: FunnelQuery, dialect: Dialect, fold: _Fold) -> str:
     b = ", b" if query.breakdown is not None else ""
     if dialect is Dialect.CLICKHOUSE:
         return f"folded AS (SELECT {fold.sql('seq')} AS st, level{b} FROM {source})"
-    reached = " + ".join(
-        f"({fold.get('st', f'r{j}')} > 0)::INT" for j in range(1, len(query.steps) + 1)
-    )
+    reached = " + ".join(f"({fold.reached('st', j)})::INT" for j in range(1, len(query.steps) + 1))
     return (
         f"folded AS (SELECT st, {reached} AS level{b} "
         f"FROM (SELECT {fold.sql('seq')} AS st{b} FROM {source}))"
@@ -268,7 +298,7 @@ def _aggregates(query: FunnelQuery, dialect: Dialect, fold: _Fold) -> str:
         else:
             cols.append(f"count(*) FILTER (WHERE level >= {j}) AS s{j}")
     for j in range(2, k + 1):
-        gap = f"{fold.get('st', f'g{j}')} / 1000000"
+        gap = f"{fold.gap('st', j)} / 1000000"
         if dialect is Dialect.CLICKHOUSE:
             cols.append(f"quantileExactInclusiveIf(0.5)({gap}, level >= {j}) AS m{j}")
         else:
