@@ -31,7 +31,7 @@ def test_rfm_lifecycle_pareto_ltv_round_trip(
     page = client.get("/api/layers/rfm", params={"limit": 2}, headers=auth).json()
     assert len(page["items"]) == 2 and sum(page["segments"].values()) == 4
     assert page["computed_at"].endswith("+08:00")
-    life = client.post("/api/layers/lifecycle/run", params={"dialect": "clickhouse"}, headers=auth)
+    life = client.post("/api/layers/lifecycle/run", params={"engine": "clickhouse"}, headers=auth)
     assert life.status_code == 200, life.text
     assert life.json()["persons"] == 6
     report = client.get("/api/layers/lifecycle", headers=auth).json()

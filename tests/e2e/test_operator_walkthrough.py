@@ -287,7 +287,7 @@ def test_segment_mixing_a_trait_an_event_and_a_tag(brand: Brand) -> None:
 
 def test_rfm_and_lifecycle_on_both_engines(brand: Brand) -> None:
     http = brand.http
-    runs = [ok(http.post("/api/layers/rfm/run", params={"dialect": d})) for d in ENGINES]
+    runs = [ok(http.post("/api/layers/rfm/run", params={"engine": d})) for d in ENGINES]
     assert [r["dialect"] for r in runs] == list(ENGINES)
     assert stable(runs[0]) | {"tags_gained": 0} == stable(runs[1]) | {"tags_gained": 0}
     first, second = runs
@@ -309,7 +309,7 @@ def test_rfm_and_lifecycle_on_both_engines(brand: Brand) -> None:
     assert {i["segment"] for i in only["items"]} == {top["segment"]}
 
     lifecycles = [
-        ok(http.post("/api/layers/lifecycle/run", params={"dialect": d})) for d in ENGINES
+        ok(http.post("/api/layers/lifecycle/run", params={"engine": d})) for d in ENGINES
     ]
     a, b = lifecycles
     assert stable(a) | {"tags_gained": 0, "transitions": 0} == stable(b) | {
@@ -332,7 +332,7 @@ def test_rfm_and_lifecycle_on_both_engines(brand: Brand) -> None:
     assert {m["dimension"] for m in moves} == {"stage", "activity"}
 
     # Bad input: an unknown engine, an unknown RFM segment.
-    assert http.post("/api/layers/rfm/run", params={"dialect": "oracle"}).status_code == 422
+    assert http.post("/api/layers/rfm/run", params={"engine": "oracle"}).status_code == 422
     assert http.get("/api/layers/rfm", params={"segment": "VIP"}).status_code == 422
 
 
@@ -408,7 +408,7 @@ def test_funnel_retention_repurchase_on_both_engines(brand: Brand) -> None:
 
 def test_value_boards_on_both_engines(brand: Brand) -> None:
     http = brand.http
-    pareto = on_both(http, "GET", "/api/analytics/pareto", param="dialect")
+    pareto = on_both(http, "GET", "/api/analytics/pareto", param="engine")
     shares = pareto["pareto"]["shares"]
     assert [s["top"] for s in shares] == [0.01, 0.02, 0.2]
     assert [s["revenue_fen"] for s in shares] == sorted(s["revenue_fen"] for s in shares)
@@ -419,7 +419,7 @@ def test_value_boards_on_both_engines(brand: Brand) -> None:
 
     until = str(brand.today - timedelta(days=1))
     everything = {"until": str(brand.today)}  # every order so far, as Pareto counts
-    past = on_both(http, "GET", "/api/analytics/ltv", param="dialect", params=everything)
+    past = on_both(http, "GET", "/api/analytics/ltv", param="engine", params=everything)
     assert sum(c["customers"] for c in past["cohorts"]) == past["customers"]
     assert sum(c["revenue_fen"] for c in past["cohorts"]) == past["revenue_fen"]
     assert past["margin_fen"] <= past["revenue_fen"]
@@ -429,7 +429,7 @@ def test_value_boards_on_both_engines(brand: Brand) -> None:
         ok(
             http.post(
                 "/api/analytics/ltv/fit",
-                params={"dialect": d},
+                params={"engine": d},
                 json={"until": until, "time_unit": "day"},
             )
         )
@@ -443,7 +443,7 @@ def test_value_boards_on_both_engines(brand: Brand) -> None:
         http,
         "GET",
         "/api/analytics/ltv/predictions",
-        param="dialect",
+        param="engine",
         params={"as_of": until, "horizon_days": 90, "limit": 20},
     )
     assert predicted["customers"] == model["customers"] and len(predicted["items"]) == 20

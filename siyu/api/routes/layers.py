@@ -26,7 +26,9 @@ from siyu.segments.lifecycle import LifecycleSettings, Transition
 from siyu.segments.rfm import RfmSegment, RfmSettings
 
 router = APIRouter(prefix="/api", tags=["layers"])
-DialectQuery = Annotated[Dialect, Query(description="Engine to read events with.")]
+DialectQuery = Annotated[
+    Dialect, Query(alias="engine", description="Engine to read events with: duckdb or clickhouse.")
+]
 
 
 class LtvFitRequest(BaseModel):
