@@ -15,7 +15,18 @@ from fastapi.staticfiles import StaticFiles
 
 from siyu import __version__, pipeline
 from siyu.api import errors
-from siyu.api.routes import analytics, collect, layers, measure, persons, segments, tags
+from siyu.api.routes import (
+    analytics,
+    collect,
+    coupons,
+    layers,
+    live_codes,
+    measure,
+    persons,
+    referrals,
+    segments,
+    tags,
+)
 from siyu.core.clock import utcnow
 from siyu.core.runtime import Runtime, open_runtime, tune_gc_for_ingest
 
@@ -102,6 +113,9 @@ def create_app(runtime: Runtime, *, flush_in_background: bool = True) -> FastAPI
     app.include_router(layers.router)
     app.include_router(tags.router)
     app.include_router(segments.router)
+    app.include_router(live_codes.router)
+    app.include_router(referrals.router)
+    app.include_router(coupons.router)
 
     # The docs page's assets ship in a package: nothing is fetched from a CDN.
     app.mount("/static/swagger", StaticFiles(directory=swagger_ui_bundle.swagger_ui_path))

@@ -1,0 +1,1 @@
+"""Loyalty: membership tiers, points, coupons and the points mall."""
