@@ -4,7 +4,9 @@ from siyu.analytics import spend_tables as analytics_spend_tables
 from siyu.collect import tables as collect_tables
 from siyu.core.db import metadata
 from siyu.identity import tables as identity_tables
+from siyu.loyalty import coupon_tables as loyalty_coupon_tables
 from siyu.loyalty import points_tables as loyalty_points_tables
+from siyu.loyalty import tier_tables as loyalty_tier_tables
 from siyu.profiles import tables as profiles_tables
 from siyu.profiles import tag_tables as profiles_tag_tables
 from siyu.segments import layer_tables as segments_layer_tables
@@ -15,7 +17,9 @@ __all__ = [
     "analytics_spend_tables",
     "collect_tables",
     "identity_tables",
+    "loyalty_coupon_tables",
     "loyalty_points_tables",
+    "loyalty_tier_tables",
     "metadata",
     "profiles_tables",
     "profiles_tag_tables",

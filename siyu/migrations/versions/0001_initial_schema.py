@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-29 01:22:34.051108
+Create Date: 2026-11-29 01:26:38.370961
 """
 
 from collections.abc import Sequence
@@ -40,6 +40,67 @@ def upgrade() -> None:
         sa.Column("received_at", siyu.core.db.UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("workspace_id", "message_id", name=op.f("pk_collect_messages")),
     )
+    op.create_table(
+        "coupon_holdings",
+        sa.Column("workspace_id", sa.String(length=40), nullable=False),
+        sa.Column("template_id", sa.String(length=40), nullable=False),
+        sa.Column("person_id", sa.String(length=40), nullable=False),
+        sa.Column("held", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint(
+            "workspace_id", "template_id", "person_id", name=op.f("pk_coupon_holdings")
+        ),
+    )
+    op.create_table(
+        "coupon_templates",
+        sa.Column("id", sa.String(length=40), nullable=False),
+        sa.Column("workspace_id", sa.String(length=40), nullable=False),
+        sa.Column("name", sa.String(length=200), nullable=False),
+        sa.Column("kind", sa.String(length=20), nullable=False),
+        sa.Column("amount_off_fen", sa.Integer(), nullable=True),
+        sa.Column("percent_off", sa.Integer(), nullable=True),
+        sa.Column("cap_fen", sa.Integer(), nullable=True),
+        sa.Column("threshold_fen", sa.Integer(), nullable=False),
+        sa.Column("product_ids", sa.JSON(), nullable=True),
+        sa.Column("valid_from", siyu.core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("valid_until", siyu.core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("valid_days", sa.Integer(), nullable=True),
+        sa.Column("per_person_limit", sa.Integer(), nullable=True),
+        sa.Column("stock", sa.Integer(), nullable=True),
+        sa.Column("issued", sa.Integer(), nullable=False),
+        sa.Column("created_at", siyu.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_coupon_templates")),
+    )
+    with op.batch_alter_table("coupon_templates", schema=None) as batch_op:
+        batch_op.create_index("ix_coupon_templates_ws", ["workspace_id"], unique=False)
+
+    op.create_table(
+        "coupons",
+        sa.Column("id", sa.String(length=40), nullable=False),
+        sa.Column("workspace_id", sa.String(length=40), nullable=False),
+        sa.Column("template_id", sa.String(length=40), nullable=False),
+        sa.Column("person_id", sa.String(length=40), nullable=False),
+        sa.Column("status", sa.String(length=10), nullable=False),
+        sa.Column("source", sa.String(length=40), nullable=False),
+        sa.Column("issued_at", siyu.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("valid_from", siyu.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("valid_until", siyu.core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("order_id", sa.String(length=200), nullable=True),
+        sa.Column("order_amount_fen", sa.Integer(), nullable=True),
+        sa.Column("discount_fen", sa.Integer(), nullable=True),
+        sa.Column("redeemed_at", siyu.core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("voided_at", siyu.core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("void_reason", sa.Text(), nullable=True),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_coupons")),
+    )
+    with op.batch_alter_table("coupons", schema=None) as batch_op:
+        batch_op.create_index("ix_coupons_ws_person", ["workspace_id", "person_id"], unique=False)
+        batch_op.create_index(
+            "ix_coupons_ws_status_until", ["workspace_id", "status", "valid_until"], unique=False
+        )
+        batch_op.create_index(
+            "ix_coupons_ws_template", ["workspace_id", "template_id"], unique=False
+        )
+
     op.create_table(
         "event_inbox",
         sa.Column("seq", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
@@ -92,6 +153,127 @@ def upgrade() -> None:
         batch_op.create_index("ix_lifecycle_transitions_at", ["workspace_id", "at"], unique=False)
         batch_op.create_index(
             "ix_lifecycle_transitions_person", ["workspace_id", "person_id", "at"], unique=False
+        )
+
+    op.create_table(
+        "loyalty_request_keys",
+        sa.Column("workspace_id", sa.String(length=40), nullable=False),
+        sa.Column("scope", sa.String(length=40), nullable=False),
+        sa.Column("key", sa.String(length=200), nullable=False),
+        sa.Column("result", sa.JSON(), nullable=True),
+        sa.Column("created_at", siyu.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint(
+            "workspace_id", "scope", "key", name=op.f("pk_loyalty_request_keys")
+        ),
+    )
+    op.create_table(
+        "loyalty_tier_policies",
+        sa.Column("workspace_id", sa.String(length=40), nullable=False),
+        sa.Column("window_days", sa.Integer(), nullable=False),
+        sa.Column("period_days", sa.Integer(), nullable=False),
+        sa.Column("grace_days", sa.Integer(), nullable=False),
+        sa.Column("updated_at", siyu.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("workspace_id", name=op.f("pk_loyalty_tier_policies")),
+    )
+    op.create_table(
+        "loyalty_tiers",
+        sa.Column("workspace_id", sa.String(length=40), nullable=False),
+        sa.Column("code", sa.String(length=40), nullable=False),
+        sa.Column("name", sa.String(length=100), nullable=False),
+        sa.Column("min_growth", sa.Integer(), nullable=False),
+        sa.Column("points_multiplier_pct", sa.Integer(), nullable=False),
+        sa.Column("upgrade_coupon_template_ids", sa.JSON(), nullable=False),
+        sa.Column("free_shipping", sa.Boolean(), nullable=False),
+        sa.Column("birthday_points", sa.Integer(), nullable=False),
+        sa.Column("birthday_coupon_template_id", sa.String(length=40), nullable=True),
+        sa.Column("fee_fen", sa.Integer(), nullable=True),
+        sa.Column("term_days", sa.Integer(), nullable=True),
+        sa.PrimaryKeyConstraint("workspace_id", "code", name=op.f("pk_loyalty_tiers")),
+    )
+    op.create_table(
+        "member_growth",
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.Column("workspace_id", sa.String(length=40), nullable=False),
+        sa.Column("person_id", sa.String(length=40), nullable=False),
+        sa.Column("amount", sa.Integer(), nullable=False),
+        sa.Column("reason", sa.String(length=200), nullable=False),
+        sa.Column("at", siyu.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("idempotency_key", sa.String(length=200), nullable=True),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_member_growth")),
+        sa.UniqueConstraint(
+            "workspace_id",
+            "idempotency_key",
+            name=op.f("uq_member_growth_workspace_id_idempotency_key"),
+        ),
+    )
+    with op.batch_alter_table("member_growth", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_member_growth_ws_person", ["workspace_id", "person_id", "at"], unique=False
+        )
+
+    op.create_table(
+        "member_tier_history",
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.Column("workspace_id", sa.String(length=40), nullable=False),
+        sa.Column("person_id", sa.String(length=40), nullable=False),
+        sa.Column("from_tier", sa.String(length=40), nullable=True),
+        sa.Column("to_tier", sa.String(length=40), nullable=False),
+        sa.Column("change", sa.String(length=10), nullable=False),
+        sa.Column("growth", sa.Integer(), nullable=False),
+        sa.Column("at", siyu.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_member_tier_history")),
+    )
+    with op.batch_alter_table("member_tier_history", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_member_tier_history_ws_person", ["workspace_id", "person_id"], unique=False
+        )
+
+    op.create_table(
+        "members",
+        sa.Column("workspace_id", sa.String(length=40), nullable=False),
+        sa.Column("person_id", sa.String(length=40), nullable=False),
+        sa.Column("member_no", sa.String(length=200), nullable=True),
+        sa.Column("source", sa.String(length=20), nullable=False),
+        sa.Column("enrolled_at", siyu.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("tier", sa.String(length=40), nullable=False),
+        sa.Column("tier_since", siyu.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("growth", sa.Integer(), nullable=False),
+        sa.Column("downgrade_at", siyu.core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("evaluated_at", siyu.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("workspace_id", "person_id", name=op.f("pk_members")),
+        sa.UniqueConstraint(
+            "workspace_id", "member_no", name=op.f("uq_members_workspace_id_member_no")
+        ),
+    )
+    with op.batch_alter_table("members", schema=None) as batch_op:
+        batch_op.create_index("ix_members_ws_tier", ["workspace_id", "tier"], unique=False)
+
+    op.create_table(
+        "paid_memberships",
+        sa.Column("id", sa.String(length=40), nullable=False),
+        sa.Column("workspace_id", sa.String(length=40), nullable=False),
+        sa.Column("person_id", sa.String(length=40), nullable=False),
+        sa.Column("tier", sa.String(length=40), nullable=False),
+        sa.Column("fee_fen", sa.Integer(), nullable=False),
+        sa.Column("order_id", sa.String(length=200), nullable=True),
+        sa.Column("starts_at", siyu.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("ends_at", siyu.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", siyu.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_paid_memberships")),
+    )
+    with op.batch_alter_table("paid_memberships", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_paid_memberships_ws_person", ["workspace_id", "person_id", "ends_at"], unique=False
         )
 
     op.create_table(
@@ -649,6 +831,25 @@ def downgrade() -> None:
         batch_op.drop_index("ix_person_notes_ws_person")
 
     op.drop_table("person_notes")
+    with op.batch_alter_table("paid_memberships", schema=None) as batch_op:
+        batch_op.drop_index("ix_paid_memberships_ws_person")
+
+    op.drop_table("paid_memberships")
+    with op.batch_alter_table("members", schema=None) as batch_op:
+        batch_op.drop_index("ix_members_ws_tier")
+
+    op.drop_table("members")
+    with op.batch_alter_table("member_tier_history", schema=None) as batch_op:
+        batch_op.drop_index("ix_member_tier_history_ws_person")
+
+    op.drop_table("member_tier_history")
+    with op.batch_alter_table("member_growth", schema=None) as batch_op:
+        batch_op.drop_index("ix_member_growth_ws_person")
+
+    op.drop_table("member_growth")
+    op.drop_table("loyalty_tiers")
+    op.drop_table("loyalty_tier_policies")
+    op.drop_table("loyalty_request_keys")
     with op.batch_alter_table("lifecycle_transitions", schema=None) as batch_op:
         batch_op.drop_index("ix_lifecycle_transitions_person")
         batch_op.drop_index("ix_lifecycle_transitions_at")
@@ -660,6 +861,17 @@ def downgrade() -> None:
     op.drop_table("lifecycle_states")
     op.drop_table("layer_settings")
     op.drop_table("event_inbox")
+    with op.batch_alter_table("coupons", schema=None) as batch_op:
+        batch_op.drop_index("ix_coupons_ws_template")
+        batch_op.drop_index("ix_coupons_ws_status_until")
+        batch_op.drop_index("ix_coupons_ws_person")
+
+    op.drop_table("coupons")
+    with op.batch_alter_table("coupon_templates", schema=None) as batch_op:
+        batch_op.drop_index("ix_coupon_templates_ws")
+
+    op.drop_table("coupon_templates")
+    op.drop_table("coupon_holdings")
     op.drop_table("collect_messages")
     op.drop_table("channel_spend")
     # ### end Alembic commands ###
