@@ -19,7 +19,8 @@ from sqlalchemy.orm import Session
 from siyu.collect import normalize
 from siyu.collect import service as collect
 from siyu.collect.models import CollectedEvent, IdType, IngestResult, MessageType
-from siyu.core.errors import NotFoundError
+from siyu.core.errors import ConflictError, NotFoundError
+from siyu.core.ids import new_id
 from siyu.core.runtime import Runtime
 from siyu.identity import service as identity
 from siyu.identity.models import (
@@ -33,10 +34,21 @@ from siyu.profiles import service as profiles
 from siyu.profiles import tags
 from siyu.profiles.models import Profile
 from siyu.profiles.tag_models import TagChanges, TagImportReport, TagImportRow
+from siyu.referral import livecodes
+from siyu.referral import service as referral
+from siyu.referral.models import (
+    ReferralCreate,
+    ReferralResult,
+    Refusal,
+    RewardAction,
+    ScanCreate,
+    ScanResult,
+)
 from siyu.segments import service as segments
 from siyu.segments import sources
 from siyu.segments.compile import to_sql
 from siyu.segments.models import CONDITION, Condition, Preview, RefreshResult
+from siyu.workspaces import service as workspaces
 
 
 def ingest_events(
@@ -548,3 +560,152 @@ def _person_of(
     return identity.current_person_id(
         session=session, workspace_id=workspace_id, person_id=person_id
     ), ""
+
+
+# -- referral and acquisition (issue 4) -----------------------------------------------------
+
+
+def _person_by_identifier(
+    runtime: Runtime,
+    workspace_id: str,
+    identifier_type: str,
+    identifier: str,
+    *,
+    now: datetime,
+    event: str,
+    context: dict[str, Any],
+    properties: dict[str, Any],
+    message_id: str,
+) -> str:
+    """Ingest one track event carrying the identifier, then the person holding it now.
+
+    Going through the collect path makes a new person, and sets their first-touch channel
+    from ``context.campaign`` like any other event; a retry with the same message id is
+    deduplicated.
+    """
+    try:
+        kind = IdType(identifier_type)
+    except ValueError:
+        allowed = ", ".join(t.value for t in IdType)
+        raise normalize.FieldError("identifier_type", f"one of {allowed}") from None
+    key = normalize.make_identifier(runtime.vault, kind, identifier, "identifier")
+    external: dict[str, Any] = {"type": kind.value, "id": identifier}
+    if kind in normalize.PER_APP_TYPES:
+        appid, _, value = identifier.partition(":")
+        if not value:
+            raise normalize.FieldError("identifier", "give it as appid:openid")
+        external = {"type": kind.value, "id": value, "collection": appid}
+    message = {
+        "type": "track",
+        "event": event,
+        "messageId": message_id,
+        "anonymousId": f"idk_{key.key[:40]}",
+        "timestamp": now.isoformat(),
+        "context": {**context, "externalIds": [external]},
+        "properties": properties,
+    }
+    result = ingest(runtime=runtime, workspace_id=workspace_id, messages=[message], received_at=now)
+    if result.rejected:
+        bad = result.rejected[0]
+        raise normalize.FieldError("identifier", bad.reason)
+    with runtime.sessions() as session:
+        person_id = identity.find_person(session=session, workspace_id=workspace_id, identifier=key)
+        if person_id is None:  # pragma: no cover - the event above made the person
+            raise NotFoundError(f"no person with {kind.value}", field="identifier")
+        return identity.current_person_id(
+            session=session, workspace_id=workspace_id, person_id=person_id
+        )
+
+
+def record_live_code_scan(
+    *,
+    runtime: Runtime,
+    workspace_id: str,
+    code_id: str,
+    scan: ScanCreate,
+    now: datetime,
+    idempotency_key: str | None = None,
+) -> ScanResult:
+    """A scan of, or contact add through, a live code: ingest the event (first-touch channel
+    and campaign from the code), then rotate to a staff member and credit the customer."""
+    with runtime.sessions() as session:
+        code = livecodes.get_live_code(session=session, workspace_id=workspace_id, code_id=code_id)
+        zone = workspaces.get_workspace(session=session, workspace_id=workspace_id).timezone
+    key = idempotency_key or new_id("lck")
+    person_id = _person_by_identifier(
+        runtime,
+        workspace_id,
+        scan.identifier_type,
+        scan.identifier,
+        now=now,
+        event="Live Code Scanned" if scan.action == "scan" else "Live Code Contact Added",
+        context={
+            "campaign": {
+                "source": code.channel,
+                "medium": "live_code",
+                "name": code.name,
+                "content": code.scene,
+            }
+        },
+        properties={"live_code_id": code.id, "scene": code.scene, "kind": code.kind.value},
+        message_id=f"lc:{code.id}:{key}",
+    )
+    with runtime.sessions() as session, session.begin():
+        return livecodes.record_scan(
+            session=session,
+            workspace_id=workspace_id,
+            code_id=code.id,
+            person_id=person_id,
+            action=scan.action,
+            now=now,
+            zone=zone,
+            idempotency_key=key,
+        )
+
+
+def refer_person(
+    *, runtime: Runtime, workspace_id: str, request: ReferralCreate, now: datetime
+) -> ReferralResult:
+    """An invitee arrives through an invite code: ingest a signup event, then record the
+    referral (and its registration rewards) or store the refusal and raise ConflictError."""
+    inviter_code = request.code.strip().upper()
+    invitee = _person_by_identifier(
+        runtime,
+        workspace_id,
+        request.identifier_type,
+        request.identifier,
+        now=now,
+        event="Referral Accepted",
+        context={"campaign": {"source": "referral", "medium": "invite", "content": inviter_code}},
+        properties={"ref": inviter_code},
+        message_id=f"ref:{inviter_code}:{request.identifier_type}:{request.identifier}",
+    )
+    with runtime.sessions() as session, session.begin():
+        outcome = referral.refer(
+            session=session,
+            workspace_id=workspace_id,
+            code=inviter_code,
+            invitee_id=invitee,
+            now=now,
+        )
+    if isinstance(outcome, Refusal):
+        raise ConflictError(
+            f"referral refused: {outcome.detail}",
+            field="identifier",
+            reason=outcome.reason,
+            refusal_id=outcome.id,
+        )
+    return outcome
+
+
+def pending_referral_rewards(
+    *, runtime: Runtime, workspace_id: str, now: datetime
+) -> list[RewardAction]:
+    """Settle first-order milestones from profiles, then the rewards still to hand to loyalty.
+
+    Loyalty's points and coupon services are not wired in yet: rewards stay ``pending`` in
+    ``referral_rewards`` (each with its idempotency key) until they are.
+    """
+    with runtime.sessions() as session, session.begin():
+        referral.settle_first_orders(session=session, workspace_id=workspace_id, now=now)
+        return referral.pending_rewards(session=session, workspace_id=workspace_id)

@@ -682,6 +682,11 @@ from siyu.cli.segments import segments_app, tags_app  # noqa: E402
 app.add_typer(tags_app, name="tags")
 app.add_typer(segments_app, name="segments")
 
+from siyu.cli.referral import live_codes_app, referrals_app  # noqa: E402
+
+app.add_typer(live_codes_app, name="live-codes")
+app.add_typer(referrals_app, name="referrals")
+
 
 def main() -> None:  # pragma: no cover - console entry
     """Entry point for ``python -m siyu.cli.main``."""

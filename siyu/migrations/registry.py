@@ -9,6 +9,7 @@ from siyu.loyalty import points_tables as loyalty_points_tables
 from siyu.loyalty import tier_tables as loyalty_tier_tables
 from siyu.profiles import tables as profiles_tables
 from siyu.profiles import tag_tables as profiles_tag_tables
+from siyu.referral import tables as referral_tables
 from siyu.segments import layer_tables as segments_layer_tables
 from siyu.segments import tables as segments_tables
 from siyu.workspaces import tables as workspaces_tables
@@ -23,6 +24,7 @@ __all__ = [
     "metadata",
     "profiles_tables",
     "profiles_tag_tables",
+    "referral_tables",
     "segments_layer_tables",
     "segments_tables",
     "workspaces_tables",

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-29 01:26:38.370961
+Create Date: 2026-11-29 01:26:57.302595
 """
 
 from collections.abc import Sequence
@@ -102,6 +102,25 @@ def upgrade() -> None:
         )
 
     op.create_table(
+        "customer_owners",
+        sa.Column("workspace_id", sa.String(length=40), nullable=False),
+        sa.Column("person_id", sa.String(length=40), nullable=False),
+        sa.Column("staff_id", sa.String(length=40), nullable=True),
+        sa.Column("store_id", sa.String(length=40), nullable=True),
+        sa.Column("source", sa.String(length=20), nullable=False),
+        sa.Column("source_id", sa.String(length=200), nullable=True),
+        sa.Column("assigned_at", siyu.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("workspace_id", "person_id", name=op.f("pk_customer_owners")),
+    )
+    with op.batch_alter_table("customer_owners", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_customer_owners_staff", ["workspace_id", "staff_id"], unique=False
+        )
+        batch_op.create_index(
+            "ix_customer_owners_store", ["workspace_id", "store_id"], unique=False
+        )
+
+    op.create_table(
         "event_inbox",
         sa.Column("seq", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("workspace_id", sa.String(length=40), nullable=False),
@@ -155,6 +174,42 @@ def upgrade() -> None:
             "ix_lifecycle_transitions_person", ["workspace_id", "person_id", "at"], unique=False
         )
 
+    op.create_table(
+        "live_code_scans",
+        sa.Column("workspace_id", sa.String(length=40), nullable=False),
+        sa.Column("id", sa.String(length=40), nullable=False),
+        sa.Column("code_id", sa.String(length=40), nullable=False),
+        sa.Column("person_id", sa.String(length=40), nullable=False),
+        sa.Column("action", sa.String(length=10), nullable=False),
+        sa.Column("staff_id", sa.String(length=40), nullable=True),
+        sa.Column("new_customer", sa.Boolean(), nullable=False),
+        sa.Column("idempotency_key", sa.String(length=200), nullable=False),
+        sa.Column("at", siyu.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("workspace_id", "id", name=op.f("pk_live_code_scans")),
+        sa.UniqueConstraint("workspace_id", "idempotency_key", name="uq_live_code_scans_idem"),
+    )
+    with op.batch_alter_table("live_code_scans", schema=None) as batch_op:
+        batch_op.create_index("ix_live_code_scans_code", ["workspace_id", "code_id"], unique=False)
+        batch_op.create_index(
+            "ix_live_code_scans_staff_at", ["workspace_id", "staff_id", "at"], unique=False
+        )
+
+    op.create_table(
+        "live_codes",
+        sa.Column("workspace_id", sa.String(length=40), nullable=False),
+        sa.Column("id", sa.String(length=40), nullable=False),
+        sa.Column("name", sa.String(length=200), nullable=False),
+        sa.Column("kind", sa.String(length=20), nullable=False),
+        sa.Column("channel", sa.String(length=200), nullable=False),
+        sa.Column("scene", sa.String(length=64), nullable=False),
+        sa.Column("store_id", sa.String(length=40), nullable=True),
+        sa.Column("staff", sa.JSON(), nullable=False),
+        sa.Column("idempotency_key", sa.String(length=200), nullable=True),
+        sa.Column("created_at", siyu.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("workspace_id", "id", name=op.f("pk_live_codes")),
+        sa.UniqueConstraint("workspace_id", "idempotency_key", name="uq_live_codes_idem"),
+        sa.UniqueConstraint("workspace_id", "scene", name="uq_live_codes_scene"),
+    )
     op.create_table(
         "loyalty_request_keys",
         sa.Column("workspace_id", sa.String(length=40), nullable=False),
@@ -347,6 +402,97 @@ def upgrade() -> None:
         sa.Column("updated_at", siyu.core.db.UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("workspace_id", "person_id", name=op.f("pk_profiles")),
     )
+    op.create_table(
+        "referral_codes",
+        sa.Column("workspace_id", sa.String(length=40), nullable=False),
+        sa.Column("person_id", sa.String(length=40), nullable=False),
+        sa.Column("code", sa.String(length=20), nullable=False),
+        sa.Column("created_at", siyu.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("workspace_id", "person_id", name=op.f("pk_referral_codes")),
+        sa.UniqueConstraint("workspace_id", "code", name="uq_referral_codes_code"),
+    )
+    op.create_table(
+        "referral_refusals",
+        sa.Column("workspace_id", sa.String(length=40), nullable=False),
+        sa.Column("id", sa.String(length=40), nullable=False),
+        sa.Column("inviter_id", sa.String(length=40), nullable=False),
+        sa.Column("invitee_id", sa.String(length=40), nullable=False),
+        sa.Column("reason", sa.String(length=40), nullable=False),
+        sa.Column("detail", sa.String(length=500), nullable=False),
+        sa.Column("at", siyu.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("workspace_id", "id", name=op.f("pk_referral_refusals")),
+    )
+    with op.batch_alter_table("referral_refusals", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_referral_refusals_inviter_at", ["workspace_id", "inviter_id", "at"], unique=False
+        )
+
+    op.create_table(
+        "referral_rewards",
+        sa.Column("workspace_id", sa.String(length=40), nullable=False),
+        sa.Column("idempotency_key", sa.String(length=200), nullable=False),
+        sa.Column("person_id", sa.String(length=40), nullable=False),
+        sa.Column("invitee_id", sa.String(length=40), nullable=False),
+        sa.Column("milestone", sa.String(length=40), nullable=False),
+        sa.Column("role", sa.String(length=10), nullable=False),
+        sa.Column("kind", sa.String(length=10), nullable=False),
+        sa.Column("amount", sa.BigInteger(), nullable=True),
+        sa.Column("template", sa.String(length=200), nullable=True),
+        sa.Column("reason", sa.String(length=200), nullable=False),
+        sa.Column("status", sa.String(length=10), nullable=False),
+        sa.Column("created_at", siyu.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("paid_at", siyu.core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.PrimaryKeyConstraint(
+            "workspace_id", "idempotency_key", name=op.f("pk_referral_rewards")
+        ),
+    )
+    with op.batch_alter_table("referral_rewards", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_referral_rewards_status", ["workspace_id", "status"], unique=False
+        )
+
+    op.create_table(
+        "referral_settings",
+        sa.Column("workspace_id", sa.String(length=40), nullable=False),
+        sa.Column("config", sa.JSON(), nullable=False),
+        sa.Column("updated_at", siyu.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("workspace_id", name=op.f("pk_referral_settings")),
+    )
+    op.create_table(
+        "referral_staff",
+        sa.Column("workspace_id", sa.String(length=40), nullable=False),
+        sa.Column("id", sa.String(length=40), nullable=False),
+        sa.Column("name", sa.String(length=200), nullable=False),
+        sa.Column("store_id", sa.String(length=40), nullable=True),
+        sa.Column("wecom_userid", sa.String(length=200), nullable=True),
+        sa.Column("daily_cap", sa.Integer(), nullable=True),
+        sa.Column("active", sa.Boolean(), nullable=False),
+        sa.Column("shifts", sa.JSON(), nullable=False),
+        sa.Column("created_at", siyu.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("workspace_id", "id", name=op.f("pk_referral_staff")),
+    )
+    op.create_table(
+        "referral_stores",
+        sa.Column("workspace_id", sa.String(length=40), nullable=False),
+        sa.Column("id", sa.String(length=40), nullable=False),
+        sa.Column("name", sa.String(length=200), nullable=False),
+        sa.Column("created_at", siyu.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("workspace_id", "id", name=op.f("pk_referral_stores")),
+        sa.UniqueConstraint("workspace_id", "name", name="uq_referral_stores_name"),
+    )
+    op.create_table(
+        "referrals",
+        sa.Column("workspace_id", sa.String(length=40), nullable=False),
+        sa.Column("invitee_id", sa.String(length=40), nullable=False),
+        sa.Column("inviter_id", sa.String(length=40), nullable=False),
+        sa.Column("code", sa.String(length=20), nullable=False),
+        sa.Column("depth", sa.Integer(), nullable=False),
+        sa.Column("created_at", siyu.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("workspace_id", "invitee_id", name=op.f("pk_referrals")),
+    )
+    with op.batch_alter_table("referrals", schema=None) as batch_op:
+        batch_op.create_index("ix_referrals_inviter", ["workspace_id", "inviter_id"], unique=False)
+
     op.create_table(
         "rfm_scores",
         sa.Column("workspace_id", sa.String(length=40), nullable=False),
@@ -819,6 +965,22 @@ def downgrade() -> None:
         batch_op.drop_index("ix_rfm_scores_segment")
 
     op.drop_table("rfm_scores")
+    with op.batch_alter_table("referrals", schema=None) as batch_op:
+        batch_op.drop_index("ix_referrals_inviter")
+
+    op.drop_table("referrals")
+    op.drop_table("referral_stores")
+    op.drop_table("referral_staff")
+    op.drop_table("referral_settings")
+    with op.batch_alter_table("referral_rewards", schema=None) as batch_op:
+        batch_op.drop_index("ix_referral_rewards_status")
+
+    op.drop_table("referral_rewards")
+    with op.batch_alter_table("referral_refusals", schema=None) as batch_op:
+        batch_op.drop_index("ix_referral_refusals_inviter_at")
+
+    op.drop_table("referral_refusals")
+    op.drop_table("referral_codes")
     op.drop_table("profiles")
     op.drop_table("profile_traits")
     op.drop_table("profile_event_counts")
@@ -850,6 +1012,12 @@ def downgrade() -> None:
     op.drop_table("loyalty_tiers")
     op.drop_table("loyalty_tier_policies")
     op.drop_table("loyalty_request_keys")
+    op.drop_table("live_codes")
+    with op.batch_alter_table("live_code_scans", schema=None) as batch_op:
+        batch_op.drop_index("ix_live_code_scans_staff_at")
+        batch_op.drop_index("ix_live_code_scans_code")
+
+    op.drop_table("live_code_scans")
     with op.batch_alter_table("lifecycle_transitions", schema=None) as batch_op:
         batch_op.drop_index("ix_lifecycle_transitions_person")
         batch_op.drop_index("ix_lifecycle_transitions_at")
@@ -861,6 +1029,11 @@ def downgrade() -> None:
     op.drop_table("lifecycle_states")
     op.drop_table("layer_settings")
     op.drop_table("event_inbox")
+    with op.batch_alter_table("customer_owners", schema=None) as batch_op:
+        batch_op.drop_index("ix_customer_owners_store")
+        batch_op.drop_index("ix_customer_owners_staff")
+
+    op.drop_table("customer_owners")
     with op.batch_alter_table("coupons", schema=None) as batch_op:
         batch_op.drop_index("ix_coupons_ws_template")
         batch_op.drop_index("ix_coupons_ws_status_until")

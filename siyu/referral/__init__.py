@@ -1,0 +1,1 @@
+"""Referral and acquisition: channel live codes, staff and store credit, the referral tree."""
