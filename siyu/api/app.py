@@ -22,6 +22,7 @@ from siyu.api.routes import (
     layers,
     live_codes,
     measure,
+    membership,
     persons,
     referrals,
     segments,
@@ -116,6 +117,8 @@ def create_app(runtime: Runtime, *, flush_in_background: bool = True) -> FastAPI
     app.include_router(live_codes.router)
     app.include_router(referrals.router)
     app.include_router(coupons.router)
+    app.include_router(membership.tiers_router)
+    app.include_router(membership.members_router)
 
     # The docs page's assets ship in a package: nothing is fetched from a CDN.
     app.mount("/static/swagger", StaticFiles(directory=swagger_ui_bundle.swagger_ui_path))
