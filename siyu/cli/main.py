@@ -682,6 +682,12 @@ from siyu.cli.segments import segments_app, tags_app  # noqa: E402
 app.add_typer(tags_app, name="tags")
 app.add_typer(segments_app, name="segments")
 
+from siyu.cli.membership import coupons_app, members_app, tiers_app  # noqa: E402
+
+app.add_typer(tiers_app, name="tiers")
+app.add_typer(members_app, name="members")
+app.add_typer(coupons_app, name="coupons")
+
 from siyu.cli.referral import live_codes_app, referrals_app  # noqa: E402
 
 app.add_typer(live_codes_app, name="live-codes")
