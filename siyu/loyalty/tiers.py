@@ -121,8 +121,10 @@ class Ladder:
         return best
 
     def times(self, after: datetime, until: datetime) -> list[datetime]:
-        """Moments in (after, until] when the earned tier may change: entries and paid starts."""
+        """Moments in (after, until] when the earned tier may change: entries arriving, entries
+        leaving the window (a refund leaving raises the growth), and paid terms starting."""
         moments = {e.at for e in self.entries} | {t.starts_at for t in self.paid}
+        moments |= {e.at + self.window for e in self.entries if e.amount < 0}
         return sorted(t for t in moments if after < t <= until)
 
 

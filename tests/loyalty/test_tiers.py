@@ -84,3 +84,9 @@ def test_never_below_what_growth_earns_now(entries: list[GrowthPoint], n: int) -
     for change in state.changes:
         assert change.at <= day(n)
     assert state.changes[-1].to_tier == state.tier
+
+
+def test_a_refund_leaving_the_window_upgrades() -> None:
+    entries = [GrowthPoint(day(0), -1), GrowthPoint(day(1), 1000)]
+    assert at(364, entries) == "silver"
+    assert at(365, entries) == "gold"
