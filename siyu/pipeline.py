@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from siyu.collect import normalize
 from siyu.collect import service as collect
 from siyu.collect.models import CollectedEvent, IdType, IngestResult, MessageType
-from siyu.core.errors import ConflictError, NotFoundError
+from siyu.core.errors import ConflictError, NotFoundError, SiyuError
 from siyu.core.ids import new_id
 from siyu.core.runtime import Runtime
 from siyu.identity import service as identity
@@ -30,6 +30,7 @@ from siyu.identity.models import (
     IdentityRules,
     SplitResult,
 )
+from siyu.loyalty import coupon_service, points
 from siyu.profiles import service as profiles
 from siyu.profiles import tags
 from siyu.profiles.models import Profile
@@ -41,6 +42,8 @@ from siyu.referral.models import (
     ReferralResult,
     Refusal,
     RewardAction,
+    RewardFailure,
+    RewardPayout,
     ScanCreate,
     ScanResult,
 )
@@ -701,11 +704,55 @@ def refer_person(
 def pending_referral_rewards(
     *, runtime: Runtime, workspace_id: str, now: datetime
 ) -> list[RewardAction]:
-    """Settle first-order milestones from profiles, then the rewards still to hand to loyalty.
-
-    Loyalty's points and coupon services are not wired in yet: rewards stay ``pending`` in
-    ``referral_rewards`` (each with its idempotency key) until they are.
-    """
+    """Settle first-order milestones from profiles, then the rewards still to hand to loyalty."""
     with runtime.sessions() as session, session.begin():
         referral.settle_first_orders(session=session, workspace_id=workspace_id, now=now)
         return referral.pending_rewards(session=session, workspace_id=workspace_id)
+
+
+def _pay_reward(session: Session, workspace_id: str, reward: RewardAction, now: datetime) -> None:
+    """One reward through loyalty; its idempotency key makes a retry pay nothing twice."""
+    if reward.kind == "points":
+        assert reward.amount is not None
+        points.earn_points(
+            session=session,
+            workspace_id=workspace_id,
+            person_id=reward.person_id,
+            points=reward.amount,
+            reason="referral",
+            idempotency_key=reward.idempotency_key,
+            now=now,
+            source=f"referral:{reward.milestone.value}:{reward.role}",
+        )
+    else:
+        assert reward.template is not None
+        coupon_service.issue_coupon(
+            session=session,
+            workspace_id=workspace_id,
+            template_id=reward.template,
+            person_id=reward.person_id,
+            now=now,
+            idempotency_key=reward.idempotency_key,
+            source="referral",
+        )
+    referral.mark_paid(
+        session=session, workspace_id=workspace_id, idempotency_key=reward.idempotency_key, now=now
+    )
+
+
+def pay_referral_rewards(*, runtime: Runtime, workspace_id: str, now: datetime) -> RewardPayout:
+    """Hand every pending referral reward to loyalty (points ledger or coupons), one
+    transaction each; a reward loyalty refuses (no such template, out of stock…) stays
+    pending and is reported."""
+    payout = RewardPayout()
+    for reward in pending_referral_rewards(runtime=runtime, workspace_id=workspace_id, now=now):
+        try:
+            with runtime.sessions() as session, session.begin():
+                _pay_reward(session, workspace_id, reward, now)
+        except SiyuError as exc:
+            payout.failed.append(
+                RewardFailure(idempotency_key=reward.idempotency_key, reason=exc.message)
+            )
+            continue
+        payout.paid.append(reward.model_copy(update={"status": "paid"}))
+    return payout

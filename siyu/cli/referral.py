@@ -228,3 +228,21 @@ def leaderboard(
 def refusals(workspace: WorkspaceOption = None, as_json: JsonOption = False) -> None:
     """Referrals refused by anti-fraud rules, with the reason."""
     _echo(_tx(referral.refusals, workspace), as_json)
+
+
+@referrals_app.command("pay")
+@readable_errors
+def pay(workspace: WorkspaceOption = None, as_json: JsonOption = False) -> None:
+    """Pay pending referral rewards through loyalty (points, coupons)."""
+    rt = runtime()
+    try:
+        ws = pick_workspace(rt, workspace)
+        payout = pipeline.pay_referral_rewards(runtime=rt, workspace_id=ws.id, now=utcnow())
+    finally:
+        rt.close()
+    if as_json:
+        _echo(payout, True)
+        return
+    typer.echo(f"paid {len(payout.paid)}  failed {len(payout.failed)}")
+    for failure in payout.failed:
+        typer.echo(f"{failure.idempotency_key}: {failure.reason}")

@@ -315,3 +315,17 @@ class ReferralSummary(BaseModel):
     k_factor_ordered: float = Field(description="Invitees who ordered per inviter.")
     refusals: int
     leaderboard: list[LeaderRow]
+
+
+class RewardFailure(BaseModel):
+    """A reward loyalty refused (it stays pending); ``reason`` says why."""
+
+    idempotency_key: str
+    reason: str
+
+
+class RewardPayout(BaseModel):
+    """What handing pending rewards to loyalty did."""
+
+    paid: list[RewardAction] = Field(default_factory=list)
+    failed: list[RewardFailure] = Field(default_factory=list)

@@ -76,6 +76,13 @@ def test_referral_tree_rewards_and_leaderboard(client: TestClient, keys: Workspa
     assert sorted(first_order) == [100, 500, 1000]
     assert client.get("/api/referrals/rewards/pending", headers=h).json() == pending
 
+    paid = client.post("/api/referrals/rewards/pay", headers=h).json()
+    assert sorted(r["amount"] for r in paid["paid"]) == [100, 100, 500, 1000]
+    # the welcome coupon template does not exist: it stays pending, with why
+    assert [f["idempotency_key"].split(":")[-1] for f in paid["failed"]] == ["invitee", "invitee"]
+    again_paid = client.post("/api/referrals/rewards/pay", headers=h).json()
+    assert again_paid["paid"] == [] and len(again_paid["failed"]) == 2
+
     board = client.get("/api/referrals/leaderboard", headers=h).json()
     assert board["inviters"] == 2 and board["invitees"] == 2 and board["ordered"] == 1
     assert board["k_factor"] == 1.0

@@ -24,6 +24,7 @@ from siyu.referral.models import (
     ReferralSummary,
     Refusal,
     RewardAction,
+    RewardPayout,
     TreeNode,
 )
 
@@ -108,6 +109,15 @@ async def pending(runtime: RuntimeDep, workspace: AdminWorkspaceDep) -> list[Rew
     """Settles first orders from profiles first."""
     return await run_in_threadpool(
         pipeline.pending_referral_rewards, runtime=runtime, workspace_id=workspace.id, now=utcnow()
+    )
+
+
+@router.post("/rewards/pay", summary="Pay pending rewards through loyalty")
+async def pay(runtime: RuntimeDep, workspace: AdminWorkspaceDep) -> RewardPayout:
+    """Points through the ledger, coupons through issue; each keyed, so a retry pays nothing
+    twice. Rewards loyalty refuses stay pending and are listed with the reason."""
+    return await run_in_threadpool(
+        pipeline.pay_referral_rewards, runtime=runtime, workspace_id=workspace.id, now=utcnow()
     )
 
 
