@@ -20,8 +20,10 @@ from siyu.core.errors import ConflictError, InvalidInputError, NotFoundError
 from siyu.core.ids import new_id
 from siyu.identity import service as identity
 from siyu.loyalty import coupon_service as coupons
+from siyu.loyalty import points
 from siyu.loyalty import tiers as rules
 from siyu.loyalty.tier_models import (
+    BirthdayGift,
     GrowthCreate,
     Member,
     MemberEnrol,
@@ -516,3 +518,59 @@ def distribution(*, session: Session, workspace_id: str, now: datetime) -> TierD
         in_grace=grace,
         paid_active=paid,
     )
+
+
+# -- benefits that act ----------------------------------------------------------------------
+
+
+def points_multiplier_pct(*, session: Session, workspace_id: str, person_id: str) -> int:
+    """The member's order-points multiplier in % (100 for a non-member or no ladder)."""
+    current = identity.current_person_id(
+        session=session, workspace_id=workspace_id, person_id=person_id
+    )
+    row = _member_row(session, workspace_id, current)
+    if row is None:
+        return 100
+    t = loyalty_tiers.c
+    pct = session.execute(
+        select(t.points_multiplier_pct).where(t.workspace_id == workspace_id, t.code == row.tier)
+    ).scalar_one_or_none()
+    return int(pct) if pct is not None else 100
+
+
+def grant_birthday_gift(
+    *, session: Session, workspace_id: str, person_id: str, now: datetime
+) -> BirthdayGift:
+    """Give the member's tier birthday gift: points through the ledger and a coupon, once a
+    year (keyed by person and year, so a rerun of the birthday job gives nothing twice)."""
+    row = _required_member(session, workspace_id, person_id)
+    ladder = get_tiers(session=session, workspace_id=workspace_id)
+    tier = next((t for t in ladder.tiers if t.code == row.tier), None)
+    gift = BirthdayGift(person_id=row.person_id, tier=row.tier, year=now.year, points=0)
+    if tier is None:
+        return gift
+    key = f"birthday:{row.person_id}:{now.year}"
+    if tier.birthday_points:
+        points.earn_points(
+            session=session,
+            workspace_id=workspace_id,
+            person_id=row.person_id,
+            points=tier.birthday_points,
+            reason="birthday",
+            idempotency_key=key,
+            now=now,
+            source="membership",
+        )
+        gift.points = tier.birthday_points
+    if tier.birthday_coupon_template_id:
+        coupon = coupons.issue_coupon(
+            session=session,
+            workspace_id=workspace_id,
+            template_id=tier.birthday_coupon_template_id,
+            person_id=row.person_id,
+            now=now,
+            idempotency_key=key,
+            source="birthday",
+        )
+        gift.coupon_id = coupon.id
+    return gift

@@ -152,3 +152,13 @@ class RefreshResult(BaseModel):
     evaluated: int
     upgraded: int
     downgraded: int
+
+
+class BirthdayGift(BaseModel):
+    """What a member received for a birthday (once per year)."""
+
+    person_id: str
+    tier: str
+    year: int
+    points: int = Field(description="Points earned through the ledger (0 when none).")
+    coupon_id: str | None = None

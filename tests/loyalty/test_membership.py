@@ -13,7 +13,7 @@ from siyu.core.db import transaction
 from siyu.core.errors import InvalidInputError, NotFoundError
 from siyu.identity import service as identity
 from siyu.loyalty import coupon_service as coupons
-from siyu.loyalty import membership
+from siyu.loyalty import membership, points
 from siyu.loyalty.coupon_models import CouponTemplateCreate
 from siyu.loyalty.tier_models import GrowthCreate, MemberEnrol, PaidMembershipCreate, TierLadder
 from siyu.workspaces import service as workspaces
@@ -170,3 +170,45 @@ def test_paid_membership_and_distribution(
     assert board.total == 3
     assert {t.tier: t.members for t in board.tiers} == {"silver": 2, "gold": 0, "black": 1}
     assert board.paid_active == 1
+
+
+def test_birthday_gift_once_a_year_and_multiplier(
+    db: sessionmaker[Session], ws: str, now: datetime
+) -> None:
+    with transaction(db) as session:
+        ladder = membership.get_tiers(session=session, workspace_id=ws)
+        ladder.tiers[1].birthday_points = 200
+        membership.set_tiers(session=session, workspace_id=ws, ladder=ladder, now=now)
+        pid = membership.enrol_member(
+            session=session, workspace_id=ws, enrol=MemberEnrol(member_id="M2"), now=now
+        ).person_id
+        assert (
+            membership.points_multiplier_pct(session=session, workspace_id=ws, person_id=pid) == 100
+        )
+        membership.add_growth(
+            session=session,
+            workspace_id=ws,
+            person_id=pid,
+            growth=GrowthCreate(amount=1000, reason="order"),
+            now=now,
+        )
+        assert (
+            membership.points_multiplier_pct(session=session, workspace_id=ws, person_id=pid) == 150
+        )
+    for _ in range(2):
+        with transaction(db) as session:
+            gift = membership.grant_birthday_gift(
+                session=session, workspace_id=ws, person_id=pid, now=now
+            )
+    assert (gift.tier, gift.points) == ("gold", 200)
+    with transaction(db) as session:
+        result = points.earn_points(
+            session=session,
+            workspace_id=ws,
+            person_id=pid,
+            points=1,
+            reason="probe",
+            idempotency_key="probe",
+            now=now,
+        )
+    assert result.balance == 201
