@@ -756,3 +756,57 @@ def pay_referral_rewards(*, runtime: Runtime, workspace_id: str, now: datetime) 
             continue
         payout.paid.append(reward.model_copy(update={"status": "paid"}))
     return payout
+
+
+LIVE_CODE_EVENTS = ("Live Code Scanned", "Live Code Contact Added")
+_SCENE_EVENTS_SQL = (
+    "SELECT message_id, event, person_id, timestamp, "
+    "coalesce(json_extract_string(context, '$.campaign.content'), "
+    "json_extract_string(properties, '$.scene')) AS scene FROM events "
+    "WHERE event IN (?, ?) AND timestamp >= ? AND timestamp < ? "
+    "AND NOT starts_with(message_id, 'lc:') ORDER BY timestamp, message_id"
+)
+
+
+def attribute_live_code_events(
+    *, runtime: Runtime, workspace_id: str, start: datetime, end: datetime
+) -> list[ScanResult]:
+    """Credit scans and contact adds that arrived as track events (an SDK or a WeCom
+    callback): ``Live Code Scanned`` / ``Live Code Contact Added`` whose scene is in
+    ``context.campaign.content`` (or ``properties.scene``), in [start, end).
+
+    The event itself already set the first-touch channel (``context.campaign.source``); this
+    rotates to staff and sets the owner as :func:`record_live_code_scan` does. Each event is
+    keyed by its message id, so running a range twice credits nothing twice; events with an
+    unknown scene are skipped.
+    """
+    flush(runtime=runtime)
+    rows = runtime.events.query(
+        workspace_id, _SCENE_EVENTS_SQL, [*LIVE_CODE_EVENTS, start, end]
+    ).to_pylist()
+    results: list[ScanResult] = []
+    with runtime.sessions() as session, session.begin():
+        zone = workspaces.get_workspace(session=session, workspace_id=workspace_id).timezone
+        for row in rows:
+            scene = row["scene"]
+            code = scene and livecodes.find_live_code_by_scene(
+                session=session, workspace_id=workspace_id, scene=scene
+            )
+            if not code:
+                continue
+            person = identity.current_person_id(
+                session=session, workspace_id=workspace_id, person_id=row["person_id"]
+            )
+            results.append(
+                livecodes.record_scan(
+                    session=session,
+                    workspace_id=workspace_id,
+                    code_id=code.id,
+                    person_id=person,
+                    action="scan" if row["event"] == LIVE_CODE_EVENTS[0] else "add",
+                    now=row["timestamp"],
+                    zone=zone,
+                    idempotency_key=f"ev:{row['message_id']}",
+                )
+            )
+    return results

@@ -94,3 +94,35 @@ def test_live_code_errors_name_the_field(client: TestClient, keys: WorkspaceCrea
     scan = client.post(f"/api/live-codes/{code['id']}/scans",
                        json={"identifier_type": "fax", "identifier": "1"}, headers=h)  # fmt: skip
     assert scan.status_code == 400 and scan.json()["error"]["field"] == "identifier_type"
+
+
+def test_track_events_with_a_scene_are_credited(client: TestClient, keys: WorkspaceCreated) -> None:
+    staff = _post(client, keys, "/api/live-codes/staff", {"name": "小张"})
+    spec = {"name": "包裹卡", "kind": "package_insert", "channel": "insert_card",
+            "scene": "card-2026", "staff": [{"staff_id": staff["id"]}]}  # fmt: skip
+    code = _post(client, keys, "/api/live-codes", spec)
+    send(client, keys, [
+        {"type": "track", "event": "Live Code Contact Added", "messageId": "w1",
+         "timestamp": "2026-11-20T02:00:00Z",
+         "context": {"campaign": {"source": "insert_card", "content": "card-2026"},
+                     "externalIds": [{"type": "wecom_external_userid", "id": "wmX"}]},
+         "anonymousId": "a1"},
+        {"type": "track", "event": "Live Code Contact Added", "messageId": "w2",
+         "timestamp": "2026-11-20T03:00:00Z",
+         "context": {"campaign": {"source": "other", "content": "no-such-scene"}},
+         "anonymousId": "a2"},
+    ])  # fmt: skip
+    body = {"start": "2026-11-20T00:00:00Z", "end": "2026-11-21T00:00:00Z"}
+    url = "/api/live-codes/attribute-events"
+    first = client.post(url, json=body, headers=admin(keys))
+    assert first.status_code == 200, first.text
+    assert [(r["staff_id"], r["new_customer"]) for r in first.json()] == [(staff["id"], True)]
+    assert client.post(url, json=body, headers=admin(keys)).json()[0]["id"] == first.json()[0]["id"]
+    stats = client.get(f"/api/live-codes/{code['id']}/stats", headers=admin(keys)).json()
+    assert stats["adds"] == 1 and stats["customers"] == 1
+    person = person_of(client, keys, "wecom_external_userid", "wmX")
+    assert person["profile"]["first_channel"] == "insert_card"
+    owner = client.get(f"/api/live-codes/owners/{person['person_id']}", headers=admin(keys))
+    assert owner.json()["staff_id"] == staff["id"]
+    bad = client.post(url, json={"start": body["end"], "end": body["start"]}, headers=admin(keys))
+    assert bad.status_code == 400 and bad.json()["error"]["field"] == "end"

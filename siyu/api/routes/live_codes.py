@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import APIRouter, Header, Query
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
+from pydantic import BaseModel
 
 from siyu import pipeline
 from siyu.api.deps import AdminWorkspaceDep, RuntimeDep
-from siyu.core.clock import utcnow
-from siyu.core.errors import NotFoundError
+from siyu.core.clock import ensure_utc, utcnow
+from siyu.core.errors import InvalidInputError, NotFoundError
 from siyu.core.runtime import Runtime
 from siyu.referral import codes, livecodes
 from siyu.referral.models import (
@@ -135,6 +137,30 @@ async def set_owner(
         source=body.source,
         replace=body.replace,
         now=utcnow(),
+    )
+
+
+class EventRange(BaseModel):
+    """A time range of events to attribute."""
+
+    start: datetime
+    end: datetime
+
+
+@router.post("/attribute-events", summary="Credit scans that arrived as track events")
+async def attribute_events(
+    body: EventRange, runtime: RuntimeDep, workspace: AdminWorkspaceDep
+) -> list[ScanResult]:
+    """``Live Code Scanned`` / ``Live Code Contact Added`` events whose scene is in
+    ``context.campaign.content`` (or ``properties.scene``); keyed by message id."""
+    if body.end <= body.start:
+        raise InvalidInputError("end must be after start", field="end")
+    return await run_in_threadpool(
+        pipeline.attribute_live_code_events,
+        runtime=runtime,
+        workspace_id=workspace.id,
+        start=ensure_utc(body.start),
+        end=ensure_utc(body.end),
     )
 
 
