@@ -21,6 +21,7 @@ from siyu.api.routes import (
     coupons,
     layers,
     live_codes,
+    loyalty,
     measure,
     membership,
     persons,
@@ -119,6 +120,7 @@ def create_app(runtime: Runtime, *, flush_in_background: bool = True) -> FastAPI
     app.include_router(coupons.router)
     app.include_router(membership.tiers_router)
     app.include_router(membership.members_router)
+    app.include_router(loyalty.router)
 
     # The docs page's assets ship in a package: nothing is fetched from a CDN.
     app.mount("/static/swagger", StaticFiles(directory=swagger_ui_bundle.swagger_ui_path))

@@ -693,6 +693,10 @@ from siyu.cli.referral import live_codes_app, referrals_app  # noqa: E402
 app.add_typer(live_codes_app, name="live-codes")
 app.add_typer(referrals_app, name="referrals")
 
+from siyu.cli.loyalty import loyalty_app  # noqa: E402
+
+app.add_typer(loyalty_app, name="loyalty")
+
 
 def main() -> None:  # pragma: no cover - console entry
     """Entry point for ``python -m siyu.cli.main``."""
