@@ -13,7 +13,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from bench import collect, funnel, identity_rebuild, ltv, segments
+from bench import collect, funnel, identity_rebuild, ledger, ltv, segments
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -42,6 +42,7 @@ def main(argv: list[str]) -> None:
         "segments": lambda: segments.run(persons=20_000 if quick else 10_000_000),
         "funnel": lambda: funnel.run(events=50_000 if quick else 20_000_000),
         "ltv": lambda: ltv.run(customers=5_000 if quick else 100_000),
+        "ledger": lambda: ledger.run(clients=32, ops_per_client=20 if quick else 500),
     }
     console = Console()
     RESULTS.mkdir(exist_ok=True)

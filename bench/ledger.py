@@ -1,0 +1,183 @@
+"""Points ledger benchmark: earn/spend writes/s on PostgreSQL with 32 concurrent clients.
+
+Each client is a thread with its own sessions; every write is its own transaction through
+:mod:`siyu.loyalty.points` (lock the account, check the key, append the entry, move lots,
+update the balance), and one write in twenty is sent twice as a client retry would. The
+peer, measured in the same run: bare single-row INSERTs, one per transaction, from the same
+number of threads. Afterwards every invariant is checked: each balance equals the sum of its
+entries, none is negative, no idempotency key appears twice, and ``verify`` finds nothing.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Engine, func, select, text
+from sqlalchemy.orm import Session, sessionmaker
+
+from siyu.core.db import make_engine, make_session_factory
+from siyu.identity.tables import identity_persons
+from siyu.loyalty import points, points_audit
+from siyu.loyalty.ledger import NotEnoughPointsError
+from siyu.loyalty.points_models import EarnRules
+from siyu.loyalty.points_tables import points_accounts, points_entries
+from siyu.migrations.registry import metadata
+from siyu.workspaces import service as workspaces
+
+PG_URL = os.environ.get("SIYU_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
+NOW = datetime(2026, 11, 28, 4, 0, tzinfo=UTC)
+
+
+def _engine(clients: int) -> Engine:
+    schema = f"bench_ledger_{os.getpid()}"
+    admin = make_engine(PG_URL)
+    with admin.begin() as conn:
+        conn.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
+        conn.execute(text(f"CREATE SCHEMA {schema}"))
+    admin.dispose()
+    url = "postgresql+psycopg://" + PG_URL.removeprefix("postgresql://")
+    from sqlalchemy import create_engine
+
+    return create_engine(
+        url + f"?options=-csearch_path%3D{schema}", pool_size=clients, max_overflow=4
+    )
+
+
+def _setup(db: sessionmaker[Session], members: int) -> tuple[str, list[str]]:
+    with db() as session, session.begin():
+        ws = workspaces.create_workspace(session=session, name="bench", now=NOW).workspace_id
+        points.set_rules(session=session, workspace_id=ws, rules=EarnRules(daily_caps={}), now=NOW)
+        ids = [f"p_{n}" for n in range(members)]
+        session.execute(
+            identity_persons.insert(),
+            [
+                {"id": p, "workspace_id": ws, "rank": n, "created_at": NOW}
+                for n, p in enumerate(ids)
+            ],
+        )
+    return ws, ids
+
+
+def _write_once(db: sessionmaker[Session], write: Callable[[Session], Any]) -> None:
+    with db() as session, session.begin():
+        write(session)
+
+
+def _client(db: sessionmaker[Session], ws: str, ids: list[str], n: int, ops: int) -> dict[str, int]:
+    rng, done = random.Random(n), {"writes": 0, "refused": 0, "retries": 0}
+    for i in range(ops):
+        person, amount, key = rng.choice(ids), rng.randint(1, 20), f"c{n}-{i}"
+        spend = rng.random() < 0.5
+        call = points.spend_points if spend else points.earn_points
+
+        def write(
+            session: Session,
+            call: Any = call,
+            person: str = person,
+            amount: int = amount,
+            key: str = key,
+            reason: str = "mall" if spend else "task",
+        ) -> Any:
+            return call(session=session, workspace_id=ws, person_id=person, points=amount,
+                        reason=reason, idempotency_key=key, now=NOW)  # fmt: skip
+
+        try:
+            _write_once(db, write)
+            done["writes"] += 1
+            if rng.random() < 0.05:
+                _write_once(db, write)
+                done["retries"] += 1
+        except NotEnoughPointsError:
+            done["refused"] += 1
+    return done
+
+
+def _seed(db: sessionmaker[Session], ws: str, person: str) -> None:
+    with db() as session, session.begin():
+        points.earn_points(
+            session=session,
+            workspace_id=ws,
+            person_id=person,
+            points=50,
+            reason="task",
+            idempotency_key=f"seed-{person}",
+            now=NOW,
+        )
+
+
+def _bare(engine: Engine, clients: int, rows: int) -> float:
+    with engine.begin() as conn:
+        conn.execute(text("CREATE TABLE bare_rows (id bigserial primary key, k text, v bigint)"))
+
+    def insert(n: int) -> None:
+        with engine.connect() as conn:
+            for i in range(rows // clients):
+                conn.execute(
+                    text("INSERT INTO bare_rows (k, v) VALUES (:k, :v)"), {"k": f"{n}-{i}", "v": i}
+                )
+                conn.commit()
+
+    start = time.perf_counter()
+    with ThreadPoolExecutor(clients) as pool:
+        list(pool.map(insert, range(clients)))
+    return (rows // clients * clients) / (time.perf_counter() - start)
+
+
+def _invariants(db: sessionmaker[Session]) -> dict[str, Any]:
+    e, a = points_entries.c, points_accounts.c
+    with db() as session:
+        sums = dict(
+            session.execute(select(e.person_id, func.sum(e.amount)).group_by(e.person_id)).all()
+        )
+        balances = dict(session.execute(select(a.person_id, a.balance)).all())
+        keys = session.execute(select(func.count(), func.count(e.idempotency_key.distinct()))).one()
+        report = points_audit.verify(session=session)
+    return {
+        "balance_equals_sum_of_entries": balances == sums,
+        "negative_balances": sum(1 for b in balances.values() if b < 0),
+        "duplicate_keys": int(keys[0]) - int(keys[1]),
+        "verify_mismatches": len(report.mismatches),
+    }
+
+
+def run(clients: int = 32, ops_per_client: int = 500, members: int = 2000) -> dict[str, Any]:
+    """Ledger writes/s against bare INSERTs/s, and the invariants after."""
+    engine = _engine(clients)
+    try:
+        metadata.create_all(engine)
+        db = make_session_factory(engine)
+        ws, ids = _setup(db, members)
+        for person in ids:  # every member starts with some points
+            _seed(db, ws, person)
+        start = time.perf_counter()
+        with ThreadPoolExecutor(clients) as pool:
+            results = list(
+                pool.map(lambda n: _client(db, ws, ids, n, ops_per_client), range(clients))
+            )
+        elapsed = time.perf_counter() - start
+        totals = {k: sum(r[k] for r in results) for k in results[0]}
+        attempts = totals["writes"] + totals["refused"] + totals["retries"]
+        bare = _bare(engine, clients, attempts)
+        ledger_rate = totals["writes"] / elapsed
+        return {
+            "clients": clients,
+            "ledger": {
+                **totals,
+                "seconds": elapsed,
+                "writes_per_s": ledger_rate,
+                "requests_per_s": attempts / elapsed,
+            },
+            "bare_insert_per_s": bare,
+            "ratio_vs_bare": ledger_rate / bare,
+            "invariants": _invariants(db),
+        }
+    finally:
+        with engine.begin() as conn:
+            conn.execute(text(f"DROP SCHEMA IF EXISTS bench_ledger_{os.getpid()} CASCADE"))
+        engine.dispose()
