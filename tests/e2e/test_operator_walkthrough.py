@@ -308,9 +308,7 @@ def test_rfm_and_lifecycle_on_both_engines(brand: Brand) -> None:
     only = ok(http.get("/api/layers/rfm", params={"segment": top["segment"]}))
     assert {i["segment"] for i in only["items"]} == {top["segment"]}
 
-    lifecycles = [
-        ok(http.post("/api/layers/lifecycle/run", params={"engine": d})) for d in ENGINES
-    ]
+    lifecycles = [ok(http.post("/api/layers/lifecycle/run", params={"engine": d})) for d in ENGINES]
     a, b = lifecycles
     assert stable(a) | {"tags_gained": 0, "transitions": 0} == stable(b) | {
         "tags_gained": 0,
