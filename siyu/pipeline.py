@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, Field
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from siyu.collect import normalize
@@ -620,6 +621,22 @@ def _person_by_identifier(
         )
 
 
+T = TypeVar("T")
+_RACE_TRIES = 4
+
+
+def _once_more_on_race(write: Callable[[], T]) -> T:
+    """Run a keyed write; a concurrent twin that won on a unique key (same scan key, same
+    invitee, same owner) makes the next try read the winner's row instead of failing. Each
+    lost race commits a row the next try sees, so a few tries suffice."""
+    for _ in range(_RACE_TRIES - 1):
+        try:
+            return write()
+        except IntegrityError:
+            continue  # the winner's row is committed now: the next try reads it
+    return write()
+
+
 def record_live_code_scan(
     *,
     runtime: Runtime,
@@ -653,17 +670,21 @@ def record_live_code_scan(
         properties={"live_code_id": code.id, "scene": code.scene, "kind": code.kind.value},
         message_id=f"lc:{code.id}:{key}",
     )
-    with runtime.sessions() as session, session.begin():
-        return livecodes.record_scan(
-            session=session,
-            workspace_id=workspace_id,
-            code_id=code.id,
-            person_id=person_id,
-            action=scan.action,
-            now=now,
-            zone=zone,
-            idempotency_key=key,
-        )
+
+    def write() -> ScanResult:
+        with runtime.sessions() as session, session.begin():
+            return livecodes.record_scan(
+                session=session,
+                workspace_id=workspace_id,
+                code_id=code.id,
+                person_id=person_id,
+                action=scan.action,
+                now=now,
+                zone=zone,
+                idempotency_key=key,
+            )
+
+    return _once_more_on_race(write)
 
 
 def refer_person(
@@ -683,14 +704,18 @@ def refer_person(
         properties={"ref": inviter_code},
         message_id=f"ref:{inviter_code}:{request.identifier_type}:{request.identifier}",
     )
-    with runtime.sessions() as session, session.begin():
-        outcome = referral.refer(
-            session=session,
-            workspace_id=workspace_id,
-            code=inviter_code,
-            invitee_id=invitee,
-            now=now,
-        )
+
+    def write() -> ReferralResult | Refusal:
+        with runtime.sessions() as session, session.begin():
+            return referral.refer(
+                session=session,
+                workspace_id=workspace_id,
+                code=inviter_code,
+                invitee_id=invitee,
+                now=now,
+            )
+
+    outcome = _once_more_on_race(write)
     if isinstance(outcome, Refusal):
         raise ConflictError(
             f"referral refused: {outcome.detail}",
