@@ -39,6 +39,7 @@ orders. The real 裂变 funnel follows both people — :mod:`siyu.analytics.fiss
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Literal
 
 import pyarrow as pa
 
@@ -85,17 +86,44 @@ def code_of(step: int) -> int:
     return 7 - step
 
 
-def _fields(k: int, strict: bool) -> list[str]:
+def _values(k: int, strict: bool) -> list[str]:
     """The fold's state: ``r1`` the latest step-1 key; for 1 < j < k, ``rj``/``lj`` the first
     and last key of the latest chain that reached step j and (j > 2) ``gj`` its time from
     step j−1 (for j = 2 that is ``l2 − r2``); for step k only ``gk``; ``d`` strict mode's
-    stop. Each field is a struct/tuple member the fold rebuilds per event, so the fewer the
-    cheaper."""
+    stop."""
     names = ["r1"]
     for j in range(2, k):
         names += [f"r{j}", f"l{j}"] + ([f"g{j}"] if j > 2 else [])
     names.append(f"g{k}")
     return [*names, "d"] if strict else names
+
+
+_LOW = "18446744073709551615::HUGEINT"  # 2**64 − 1: the low half of a packed pair
+
+Half = Literal["hi", "lo"] | None
+
+
+def _duckdb_layout(k: int, strict: bool) -> dict[str, tuple[str, Half]]:
+    """Where each value lives on DuckDB: (struct field, half of a HUGEINT pair or None).
+
+    ``list_reduce`` pays per person and struct field (it materialises each person's final
+    accumulator field by field), so two values share a HUGEINT: ``rj`` (high) with ``lj``
+    (low) as ``pj``, and consecutive gaps ``gj``/``gj+1``. Every value is ≥ 0, and a pair's
+    low value is only set once its high one is (a chain's last key with its start; step
+    j+1's gap after step j's), so a pair is > 0 exactly when its high value is.
+    """
+    layout: dict[str, tuple[str, Half]] = {"r1": ("r1", None)}
+    for j in range(2, k):
+        layout[f"r{j}"], layout[f"l{j}"] = (f"p{j}", "hi"), (f"p{j}", "lo")
+    gaps = [f"g{j}" for j in range(3 if k > 2 else 2, k + 1)]
+    for i in range(0, len(gaps) - 1, 2):
+        field = f"{gaps[i]}{gaps[i + 1]}"
+        layout[gaps[i]], layout[gaps[i + 1]] = (field, "hi"), (field, "lo")
+    if len(gaps) % 2:
+        layout[gaps[-1]] = (gaps[-1], None)
+    if strict:
+        layout["d"] = ("d", None)
+    return layout
 
 
 class _Fold:
@@ -109,18 +137,35 @@ class _Fold:
 
     def __init__(self, k: int, window_us: int, strict: bool, dialect: Dialect) -> None:
         self.k, self.w, self.strict, self.dialect = k, window_us * 8, strict, dialect
-        self.names = _fields(k, strict)
+        self.names = _values(k, strict)
+        self.layout: dict[str, tuple[str, Half]]
+        if dialect is Dialect.CLICKHOUSE:  # a tuple element per value
+            self.layout = {n: (str(i + 1), None) for i, n in enumerate(self.names)}
+        else:
+            self.layout = _duckdb_layout(k, strict)
+        self.fields = list(dict.fromkeys(field for field, _ in self.layout.values()))
+
+    def value(self, state: str, name: str) -> str:
+        """A value of the state (``acc`` in the fold, the result after)."""
+        field, half = self.layout[name]
+        if half == "hi":
+            return f"({state}.{field} >> 64)::BIGINT"
+        if half == "lo":
+            return f"({state}.{field} & {_LOW})::BIGINT"
+        return f"{state}.{field}"
+
+    def positive(self, state: str, name: str) -> str:
+        field, half = self.layout[name]
+        return f"{self.value(state, name) if half == 'lo' else f'{state}.{field}'} > 0"
 
     def f(self, name: str) -> str:
-        if self.dialect is Dialect.CLICKHOUSE:
-            return f"acc.{self.names.index(name) + 1}"
-        return f"acc.{name}"
+        return self.value("acc", name)
 
     def micros(self, code: str) -> str:
         return f"intDiv({code}, 8)" if self.dialect is Dialect.CLICKHOUSE else f"({code} // 8)"
 
     def arms(self) -> list[tuple[str, dict[str, str]]]:
-        """(condition on ``acc`` and key ``x``, the fields it sets); the first that holds
+        """(condition on ``acc`` and key ``x``, the values it sets); the first that holds
         applies, the others keep ``acc``. A key is of one step, so at most one step arm holds.
         """
         f = self.f
@@ -131,7 +176,10 @@ class _Fold:
         arms.append((f"x % 8 = {code_of(1)}", {"r1": "x"}))
         for j in range(2, self.k + 1):
             prev = f(f"r{j - 1}")
-            hit = f"x % 8 = {code_of(j)} AND {prev} > 0 AND x <= {prev} + {self.w}"
+            hit = (
+                f"x % 8 = {code_of(j)} AND {self.positive('acc', f'r{j - 1}')} "
+                f"AND x <= {prev} + {self.w}"
+            )
             last = f("r1") if j == 2 else f(f"l{j - 1}")
             gap = {f"g{j}": f"{self.micros('x')} - {self.micros(last)}"}
             if j == self.k:
@@ -146,42 +194,53 @@ class _Fold:
                 arms.append((stop, {"d": one}))
         return arms
 
+    def _field(self, field: str, sets: dict[str, str]) -> str:
+        """The new value of ``field`` (DuckDB) given the values an arm sets."""
+        halves: dict[Half, str] = {h: n for n, (f, h) in self.layout.items() if f == field}
+        if None in halves:
+            return sets.get(halves[None], f"acc.{field}")
+        hi, lo = sets.get(halves["hi"]), sets.get(halves["lo"])
+        if hi is None and lo is None:
+            return f"acc.{field}"
+        high = f"(acc.{field} >> 64) << 64" if hi is None else f"CAST({hi} AS HUGEINT) << 64"
+        low = f"acc.{field} & {_LOW}" if lo is None else f"CAST({lo} AS HUGEINT)"
+        return f"(({high}) | ({low}))"
+
     def sql(self, seq: str) -> str:
-        """The fold over the list column ``seq``; a struct/tuple of :meth:`_fields`."""
-        clickhouse = self.dialect is Dialect.CLICKHOUSE
-
-        def state(sets: dict[str, str]) -> str:
-            if not sets:
-                return "acc"
-            if clickhouse:
-                return "tuple(" + ", ".join(sets.get(n, self.f(n)) for n in self.names) + ")"
-            packed = ", ".join(f"{n} := {sets.get(n, self.f(n))}" for n in self.names)
-            return f"struct_pack({packed})"
-
+        """The fold over the list column ``seq``: a struct (DuckDB) or tuple (ClickHouse)."""
         arms = self.arms()
-        if clickhouse:
-            cases = ", ".join(f"{cond}, {state(sets)}" for cond, sets in arms)
+        if self.dialect is Dialect.CLICKHOUSE:
+
+            def tup(sets: dict[str, str]) -> str:
+                if not sets:
+                    return "acc"
+                return "tuple(" + ", ".join(sets.get(n, self.f(n)) for n in self.names) + ")"
+
+            cases = ", ".join(f"{cond}, {tup(sets)}" for cond, sets in arms)
             init = "tuple(" + ", ".join("toInt64(0)" for _ in self.names) + ")"
             return f"arrayFold((acc, x) -> multiIf({cases}, acc), {seq}, {init})"
-        cases = " ".join(f"WHEN {cond} THEN {state(sets)}" for cond, sets in arms)
-        init = "{" + ", ".join(f"'{n}': 0::BIGINT" for n in self.names) + "}"
-        return f"list_reduce({seq}, lambda acc, x: CASE {cases} ELSE acc END, {init})"
 
-    def get(self, state: str, name: str) -> str:
-        if self.dialect is Dialect.CLICKHOUSE:
-            return f"{state}.{self.names.index(name) + 1}"
-        return f"{state}.{name}"
+        def struct(sets: dict[str, str]) -> str:
+            if not sets:
+                return "acc"
+            packed = ", ".join(f"{n} := {self._field(n, sets)}" for n in self.fields)
+            return f"struct_pack({packed})"
+
+        cases = " ".join(f"WHEN {cond} THEN {struct(sets)}" for cond, sets in arms)
+        types = {f: "BIGINT" if h is None else "HUGEINT" for f, h in self.layout.values()}
+        init = "{" + ", ".join(f"'{n}': 0::{types[n]}" for n in self.fields) + "}"
+        return f"list_reduce({seq}, lambda acc, x: CASE {cases} ELSE acc END, {init})"
 
     def reached(self, state: str, j: int) -> str:
         """SQL true when the folded ``state`` reached step ``j``."""
-        return f"{self.get(state, f'g{j}' if j == self.k else f'r{j}')} > 0"
+        return self.positive(state, f"g{j}" if j == self.k else f"r{j}")
 
     def gap(self, state: str, j: int) -> str:
         """Microseconds from step j−1 to step j in the folded ``state``."""
         if j == 2 and self.k > 2:
-            l2, r2 = self.get(state, "l2"), self.get(state, "r2")
+            l2, r2 = self.value(state, "l2"), self.value(state, "r2")
             return f"({self.micros(l2)} - {self.micros(r2)})"
-        return self.get(state, f"g{j}")
+        return self.value(state, f"g{j}")
 
 
 # -- the statement -----------------------------------------------------------------------
