@@ -115,3 +115,36 @@ class ExpiryReport(BaseModel):
 
     lots: int
     points: int
+
+
+class MallItemCreate(BaseModel):
+    """An item of the points mall: goods, or a coupon template issued on redemption."""
+
+    name: str = Field(min_length=1, max_length=200)
+    kind: Literal["goods", "coupon"] = "goods"
+    coupon_template_id: str | None = Field(default=None, description="Required for coupons.")
+    price_points: int = Field(gt=0, description="Price in points.")
+    stock: int | None = Field(default=None, ge=0, description="Null = unlimited.")
+    per_person_limit: int | None = Field(default=None, gt=0, description="Null = unlimited.")
+
+
+class MallItem(MallItemCreate):
+    """A stored mall item; ``stock`` is what is left."""
+
+    id: str
+    active: bool
+    created_at: datetime
+
+
+class MallRedemption(BaseModel):
+    """One redemption: the points spent (its ledger entry) and what was issued."""
+
+    id: str
+    item_id: str
+    person_id: str
+    points: int
+    entry_id: int
+    coupon_id: str | None = Field(description="The coupon issued, for coupon items.")
+    idempotency_key: str
+    created_at: datetime
+    replayed: bool = False

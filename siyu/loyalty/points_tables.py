@@ -89,3 +89,35 @@ points_checkins = Table(
     Column("streak", Integer(), nullable=False),
     Column("entry_id", BigInteger(), nullable=True),
 )
+
+mall_items = Table(
+    "mall_items",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("workspace_id", String(40), ForeignKey(_WORKSPACE), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("kind", String(16), nullable=False),  # goods | coupon
+    Column("coupon_template_id", String(40), nullable=True),
+    Column("price_points", BigInteger(), nullable=False),
+    Column("stock", BigInteger(), nullable=True),  # NULL = unlimited
+    Column("per_person_limit", Integer(), nullable=True),  # NULL = unlimited
+    Column("active", Integer(), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Index("ix_mall_items_ws", "workspace_id"),
+)
+
+mall_redemptions = Table(
+    "mall_redemptions",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("workspace_id", String(40), ForeignKey(_WORKSPACE), nullable=False),
+    Column("item_id", String(40), nullable=False),
+    Column("person_id", String(40), nullable=False),
+    Column("points", BigInteger(), nullable=False),
+    Column("entry_id", BigInteger(), nullable=False),
+    Column("coupon_id", String(40), nullable=True),
+    Column("idempotency_key", String(255), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    UniqueConstraint("workspace_id", "idempotency_key"),
+    Index("ix_mall_redemptions_ws_item_person", "workspace_id", "item_id", "person_id"),
+)

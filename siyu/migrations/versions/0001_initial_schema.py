@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-29 01:26:57.302595
+Create Date: 2026-11-29 01:33:20.992773
 """
 
 from collections.abc import Sequence
@@ -754,6 +754,56 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("workspace_id", "id_type", name=op.f("pk_identity_rules")),
     )
     op.create_table(
+        "mall_items",
+        sa.Column("id", sa.String(length=40), nullable=False),
+        sa.Column("workspace_id", sa.String(length=40), nullable=False),
+        sa.Column("name", sa.String(length=200), nullable=False),
+        sa.Column("kind", sa.String(length=16), nullable=False),
+        sa.Column("coupon_template_id", sa.String(length=40), nullable=True),
+        sa.Column("price_points", sa.BigInteger(), nullable=False),
+        sa.Column("stock", sa.BigInteger(), nullable=True),
+        sa.Column("per_person_limit", sa.Integer(), nullable=True),
+        sa.Column("active", sa.Integer(), nullable=False),
+        sa.Column("created_at", siyu.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["workspace_id"], ["workspaces.id"], name=op.f("fk_mall_items_workspace_id_workspaces")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_mall_items")),
+    )
+    with op.batch_alter_table("mall_items", schema=None) as batch_op:
+        batch_op.create_index("ix_mall_items_ws", ["workspace_id"], unique=False)
+
+    op.create_table(
+        "mall_redemptions",
+        sa.Column("id", sa.String(length=40), nullable=False),
+        sa.Column("workspace_id", sa.String(length=40), nullable=False),
+        sa.Column("item_id", sa.String(length=40), nullable=False),
+        sa.Column("person_id", sa.String(length=40), nullable=False),
+        sa.Column("points", sa.BigInteger(), nullable=False),
+        sa.Column("entry_id", sa.BigInteger(), nullable=False),
+        sa.Column("coupon_id", sa.String(length=40), nullable=True),
+        sa.Column("idempotency_key", sa.String(length=255), nullable=False),
+        sa.Column("created_at", siyu.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["workspace_id"],
+            ["workspaces.id"],
+            name=op.f("fk_mall_redemptions_workspace_id_workspaces"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_mall_redemptions")),
+        sa.UniqueConstraint(
+            "workspace_id",
+            "idempotency_key",
+            name=op.f("uq_mall_redemptions_workspace_id_idempotency_key"),
+        ),
+    )
+    with op.batch_alter_table("mall_redemptions", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_mall_redemptions_ws_item_person",
+            ["workspace_id", "item_id", "person_id"],
+            unique=False,
+        )
+
+    op.create_table(
         "points_accounts",
         sa.Column("workspace_id", sa.String(length=40), nullable=False),
         sa.Column("person_id", sa.String(length=40), nullable=False),
@@ -928,6 +978,14 @@ def downgrade() -> None:
     op.drop_table("points_entries")
     op.drop_table("points_checkins")
     op.drop_table("points_accounts")
+    with op.batch_alter_table("mall_redemptions", schema=None) as batch_op:
+        batch_op.drop_index("ix_mall_redemptions_ws_item_person")
+
+    op.drop_table("mall_redemptions")
+    with op.batch_alter_table("mall_items", schema=None) as batch_op:
+        batch_op.drop_index("ix_mall_items_ws")
+
+    op.drop_table("mall_items")
     op.drop_table("identity_rules")
     with op.batch_alter_table("identity_persons", schema=None) as batch_op:
         batch_op.drop_index("ix_identity_persons_ws_survivor")
