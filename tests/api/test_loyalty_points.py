@@ -70,3 +70,38 @@ def test_points_errors_name_the_field(client: TestClient, keys: WorkspaceCreated
         f"{url}/rewards", json={"reason": "dancing"}, headers={**h, "Idempotency-Key": "r"}
     )
     assert bad_reward.status_code == 400 and bad_reward.json()["error"]["field"] == "reason"
+
+
+def test_mall_item_redeem_retry_and_out_of_stock(
+    client: TestClient, keys: WorkspaceCreated
+) -> None:
+    a, b = members(client, keys, 2)
+    h = admin(keys)
+    for pid in (a, b):
+        client.post(
+            f"/api/loyalty/members/{pid}/points/adjust",
+            json={"points": 100},
+            headers={**h, "Idempotency-Key": f"f-{pid}"},
+        )
+    item = {"name": "帆布袋", "price_points": 80, "stock": 1}
+    created = client.post("/api/loyalty/mall/items", json=item, headers=h)
+    assert created.status_code == 201
+    url = f"/api/loyalty/mall/items/{created.json()['id']}/redeem"
+    first = client.post(url, json={"person_id": a}, headers={**h, "Idempotency-Key": "m1"})
+    again = client.post(url, json={"person_id": a}, headers={**h, "Idempotency-Key": "m1"})
+    assert first.status_code == 200 and again.json()["replayed"] is True
+    assert again.json()["id"] == first.json()["id"]
+    sold_out = client.post(url, json={"person_id": b}, headers={**h, "Idempotency-Key": "m2"})
+    assert sold_out.status_code == 409 and sold_out.json()["error"]["reason"] == "out_of_stock"
+    balances = [
+        client.get(f"/api/loyalty/members/{pid}/points", headers=h).json()["balance"]
+        for pid in (a, b)
+    ]
+    assert balances == [20, 100]
+    assert client.get("/api/loyalty/mall/items", headers=h).json()[0]["stock"] == 0
+    missing = client.post(
+        "/api/loyalty/mall/items/mi_nope/redeem",
+        json={"person_id": a},
+        headers={**h, "Idempotency-Key": "m3"},
+    )
+    assert missing.status_code == 404 and missing.json()["error"]["field"] == "item_id"

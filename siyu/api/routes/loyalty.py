@@ -15,12 +15,15 @@ from pydantic import BaseModel, Field
 from siyu.api.deps import AdminWorkspaceDep, RuntimeDep
 from siyu.api.routes.tags import in_transaction
 from siyu.core.clock import utcnow
-from siyu.loyalty import points, points_audit
+from siyu.loyalty import mall, points, points_audit
 from siyu.loyalty.points_models import (
     CheckInResult,
     EarnRules,
     EntriesPage,
     ExpiryReport,
+    MallItem,
+    MallItemCreate,
+    MallRedemption,
     PointsAccount,
     PointsResult,
     VerifyReport,
@@ -275,3 +278,43 @@ async def expire(runtime: RuntimeDep, ws: AdminWorkspaceDep) -> ExpiryReport:
 async def verify(runtime: RuntimeDep, ws: AdminWorkspaceDep) -> VerifyReport:
     """``mismatches`` must be empty."""
     return await in_transaction(runtime, points_audit.verify, workspace_id=ws.id)
+
+
+class RedeemRequest(BaseModel):
+    """Who redeems the item."""
+
+    person_id: str = Field(min_length=1, max_length=40)
+
+
+@router.post("/mall/items", status_code=201, summary="Put an item in the points mall")
+async def create_item(item: MallItemCreate, runtime: RuntimeDep, ws: AdminWorkspaceDep) -> MallItem:
+    """Goods, or a coupon template issued on redemption."""
+    return await in_transaction(
+        runtime, mall.create_item, workspace_id=ws.id, item=item, now=utcnow()
+    )
+
+
+@router.get("/mall/items", summary="The points mall's items")
+async def list_items(runtime: RuntimeDep, ws: AdminWorkspaceDep) -> list[MallItem]:
+    """Oldest first; ``stock`` is what is left."""
+    return await in_transaction(runtime, mall.list_items, workspace_id=ws.id)
+
+
+@router.post("/mall/items/{item_id}/redeem", summary="Redeem an item for points")
+async def redeem(
+    item_id: str,
+    body: RedeemRequest,
+    key: IdempotencyKey,
+    runtime: RuntimeDep,
+    ws: AdminWorkspaceDep,
+) -> MallRedemption:
+    """409 with ``field: points`` when short of points, or ``reason`` out_of_stock / limit."""
+    return await in_transaction(
+        runtime,
+        mall.redeem,
+        workspace_id=ws.id,
+        item_id=item_id,
+        person_id=body.person_id,
+        idempotency_key=key,
+        now=utcnow(),
+    )
