@@ -106,11 +106,17 @@ def _same_request(write: _Write, row: Any) -> PointsEntry:
 
 def _lock_and_recall(
     session: Session, write: _Write, now: datetime
-) -> tuple[int, PointsEntry | None]:
-    """Lock the account and look the key up in one round trip (the hot path's first step)."""
+) -> tuple[int, PointsEntry | None, EarnRules]:
+    """Lock the account, look the key up and read the rules in one round trip."""
     found = points_entries.alias("found")
+    rules = (
+        select(points_rules.c.rules)
+        .where(points_rules.c.workspace_id == write.workspace_id)
+        .scalar_subquery()
+        .label("earn_rules")
+    )
     query = (
-        select(_acc.balance, found)
+        select(_acc.balance, rules, found)
         .select_from(
             points_accounts.outerjoin(
                 found,
@@ -125,8 +131,11 @@ def _lock_and_recall(
     )
     row = session.execute(query).first()
     if row is None:
-        return _lock(session, write.workspace_id, write.person_id, now), _existing(session, write)
-    return int(row.balance), None if row.id is None else _same_request(write, row)
+        balance = _lock(session, write.workspace_id, write.person_id, now)
+        earn_rules = get_rules(session=session, workspace_id=write.workspace_id)
+        return balance, _existing(session, write), earn_rules
+    stored = EarnRules() if row.earn_rules is None else EarnRules.model_validate(row.earn_rules)
+    return int(row.balance), None if row.id is None else _same_request(write, row), stored
 
 
 def _open_lots(session: Session, workspace_id: str, person_id: str) -> list[ledger.Lot]:
@@ -255,18 +264,26 @@ def _post(
     session: Session,
     write: _Write,
     now: datetime,
-    amount_of: Callable[[int], int],
+    amount_of: Callable[[int, EarnRules], int],
+    rules: EarnRules | None = None,
     **extra: Any,
 ) -> PointsResult:
-    """Lock, answer a retry with the original, else append ``amount_of(balance)`` (0 = skip)."""
+    """Lock, answer a retry with the original, else append ``amount_of(balance, rules)``.
+
+    An amount of 0 writes nothing; a positive amount opens a lot expiring by the rules.
+    """
     _check_key(write.key)
-    balance, existing = _lock_and_recall(session, write, now)
+    balance, existing, stored_rules = _lock_and_recall(session, write, now)
     if existing is not None:
         return PointsResult(entry=existing, balance=balance, replayed=True)
-    amount = amount_of(balance)
+    rules = rules or stored_rules
+    amount = amount_of(balance, rules)
     if amount == 0:
         return PointsResult(entry=None, balance=balance)
-    return _append(session, write, amount=amount, balance=balance, now=now, **extra)
+    expires_at = _expiry(rules, now) if amount > 0 else None
+    return _append(
+        session, write, amount=amount, balance=balance, now=now, expires_at=expires_at, **extra
+    )
 
 
 def get_rules(*, session: Session, workspace_id: str) -> EarnRules:
@@ -327,17 +344,16 @@ def earn_points(
         ConflictError: the key was used for another member or reason.
     """
     _positive(points)
-    rules = rules or get_rules(session=session, workspace_id=workspace_id)
     write = _Write(workspace_id, person_id, EntryKind.EARN, reason, source, idempotency_key)
-    cap = rules.daily_caps.get(reason)
 
-    def amount_of(_balance: int) -> int:
+    def amount_of(_balance: int, rules: EarnRules) -> int:
+        cap = rules.daily_caps.get(reason)
         if cap is None:
             return points
         today = _earned_today(session, write, now, rules.timezone)
         return ledger.capped(points, earned_today=today, cap=cap)
 
-    return _post(session, write, now, amount_of, expires_at=_expiry(rules, now))
+    return _post(session, write, now, amount_of, rules=rules)
 
 
 def _earned_today(session: Session, write: _Write, now: datetime, zone: str) -> int:
@@ -375,7 +391,7 @@ def spend_points(
     """
     _positive(points)
     write = _Write(workspace_id, person_id, EntryKind.SPEND, reason, source, idempotency_key)
-    return _post(session, write, now, lambda _balance: -points)
+    return _post(session, write, now, lambda _balance, _rules: -points)
 
 
 def adjust_points(
@@ -392,9 +408,8 @@ def adjust_points(
     """A manual adjustment: positive opens a lot, negative takes FIFO (never below zero)."""
     if points == 0:
         raise InvalidInputError("points must not be 0", field="points")
-    rules = get_rules(session=session, workspace_id=workspace_id)
     write = _Write(workspace_id, person_id, EntryKind.ADJUST, reason, source, idempotency_key)
-    return _post(session, write, now, lambda _b: points, expires_at=_expiry(rules, now))
+    return _post(session, write, now, lambda _b, _r: points)
 
 
 def earn_for_order(
@@ -408,10 +423,14 @@ def earn_for_order(
     multiplier_pct: int = 100,
 ) -> PointsResult:
     """Points for a paid order (per yuan × tier multiplier); keyed by the order, so once only."""
-    rules = get_rules(session=session, workspace_id=workspace_id)
-    points = ledger.order_points(amount_fen, per_yuan=rules.per_yuan, multiplier_pct=multiplier_pct)
     write = _Write(workspace_id, person_id, EntryKind.EARN, "order", order_id, f"order:{order_id}")
-    return _post(session, write, now, lambda _b: points, expires_at=_expiry(rules, now))
+
+    def amount_of(_balance: int, rules: EarnRules) -> int:
+        return ledger.order_points(
+            amount_fen, per_yuan=rules.per_yuan, multiplier_pct=multiplier_pct
+        )
+
+    return _post(session, write, now, amount_of)
 
 
 def reverse_order(
@@ -452,7 +471,7 @@ def reverse_order(
         int(earned.amount), order_fen=order_fen or 0, refund_fen=refund_fen or 0
     )
 
-    def amount_of(balance: int) -> int:
+    def amount_of(balance: int, _rules: EarnRules) -> int:
         taken = -int(
             session.execute(
                 select(func.coalesce(func.sum(_ent.amount), 0)).where(
@@ -484,7 +503,7 @@ def check_in(
     )
     streak = 1
 
-    def amount_of(_balance: int) -> int:
+    def amount_of(_balance: int, _rules: EarnRules) -> int:
         nonlocal streak
         last = session.execute(
             select(ck.day, ck.streak)
@@ -500,7 +519,7 @@ def check_in(
         )
         return ledger.check_in_points(streak, base=rules.check_in, bonuses=rules.streak_bonus)
 
-    result = _post(session, write, now, amount_of, expires_at=_expiry(rules, now))
+    result = _post(session, write, now, amount_of, rules=rules)
     if result.replayed:
         streak = session.execute(
             select(ck.streak).where(
