@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, insert, select, text, update
+from sqlalchemy import and_, bindparam, func, insert, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -104,32 +104,35 @@ def _same_request(write: _Write, row: Any) -> PointsEntry:
     return _entry(row)
 
 
+def _lock_and_recall_query() -> Any:
+    found = points_entries.alias("found")
+    rules = (
+        select(points_rules.c.rules)
+        .where(points_rules.c.workspace_id == bindparam("ws"))
+        .scalar_subquery()
+        .label("earn_rules")
+    )
+    on_key = and_(
+        found.c.workspace_id == _acc.workspace_id, found.c.idempotency_key == bindparam("key")
+    )
+    return (
+        select(_acc.balance, rules, found)
+        .select_from(points_accounts.outerjoin(found, on_key))
+        .where(_acc.workspace_id == bindparam("ws"), _acc.person_id == bindparam("person"))
+        .with_for_update(of=points_accounts)
+    )
+
+
+# Built once: constructing this join on every write cost more than running it.
+_LOCK_AND_RECALL = _lock_and_recall_query()
+
+
 def _lock_and_recall(
     session: Session, write: _Write, now: datetime
 ) -> tuple[int, PointsEntry | None, EarnRules]:
     """Lock the account, look the key up and read the rules in one round trip."""
-    found = points_entries.alias("found")
-    rules = (
-        select(points_rules.c.rules)
-        .where(points_rules.c.workspace_id == write.workspace_id)
-        .scalar_subquery()
-        .label("earn_rules")
-    )
-    query = (
-        select(_acc.balance, rules, found)
-        .select_from(
-            points_accounts.outerjoin(
-                found,
-                and_(
-                    found.c.workspace_id == _acc.workspace_id,
-                    found.c.idempotency_key == write.key,
-                ),
-            )
-        )
-        .where(_acc.workspace_id == write.workspace_id, _acc.person_id == write.person_id)
-        .with_for_update(of=points_accounts)
-    )
-    row = session.execute(query).first()
+    params = {"ws": write.workspace_id, "person": write.person_id, "key": write.key}
+    row = session.execute(_LOCK_AND_RECALL, params).first()
     if row is None:
         balance = _lock(session, write.workspace_id, write.person_id, now)
         earn_rules = get_rules(session=session, workspace_id=write.workspace_id)
@@ -138,12 +141,13 @@ def _lock_and_recall(
     return int(row.balance), None if row.id is None else _same_request(write, row), stored
 
 
+_OPEN_LOTS = select(points_lots).where(
+    _lot.workspace_id == bindparam("ws"), _lot.person_id == bindparam("person"), _lot.remaining > 0
+)
+
+
 def _open_lots(session: Session, workspace_id: str, person_id: str) -> list[ledger.Lot]:
-    rows = session.execute(
-        select(points_lots).where(
-            _lot.workspace_id == workspace_id, _lot.person_id == person_id, _lot.remaining > 0
-        )
-    )
+    rows = session.execute(_OPEN_LOTS, {"ws": workspace_id, "person": person_id})
     return [ledger.Lot(r.id, r.amount, r.remaining, r.earned_at, r.expires_at) for r in rows]
 
 
