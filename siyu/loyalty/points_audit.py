@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from itertools import groupby
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from siyu.core.errors import ConflictError
 from siyu.loyalty import ledger
 from siyu.loyalty.ledger import EntryKind
 from siyu.loyalty.points import _append, _lock, _Write
-from siyu.loyalty.points_models import ExpiryReport, Mismatch, VerifyReport
+from siyu.loyalty.points_models import ExpiringPoints, ExpiryReport, Mismatch, VerifyReport
 from siyu.loyalty.points_tables import points_accounts, points_entries, points_lots
 
 _acc, _ent, _lot = points_accounts.c, points_entries.c, points_lots.c
@@ -65,6 +65,29 @@ def expire_due(
         lots += expired > 0
         points += expired
     return ExpiryReport(lots=lots, points=points)
+
+
+def expiring_soon(
+    *, session: Session, workspace_id: str, now: datetime, within_days: int = 30, limit: int = 1000
+) -> list[ExpiringPoints]:
+    """Members whose points expire within ``within_days``, soonest first (for reminders)."""
+    first = func.min(_lot.expires_at)
+    rows = session.execute(
+        select(_lot.person_id, func.sum(_lot.remaining).label("points"), first.label("first"))
+        .where(
+            _lot.workspace_id == workspace_id,
+            _lot.remaining > 0,
+            _lot.expires_at > now,
+            _lot.expires_at <= now + timedelta(days=within_days),
+        )
+        .group_by(_lot.person_id)
+        .order_by(first, _lot.person_id)
+        .limit(limit)
+    )
+    return [
+        ExpiringPoints(person_id=r.person_id, points=int(r.points), first_expires_at=r.first)
+        for r in rows
+    ]
 
 
 def _entries(session: Session, workspace_id: str | None) -> Iterator[Any]:

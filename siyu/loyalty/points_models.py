@@ -148,3 +148,11 @@ class MallRedemption(BaseModel):
     idempotency_key: str
     created_at: datetime
     replayed: bool = False
+
+
+class ExpiringPoints(BaseModel):
+    """A member's points that expire soon: the list reminders (and journeys) read."""
+
+    person_id: str
+    points: int = Field(description="Points left in lots expiring within the window.")
+    first_expires_at: datetime = Field(description="When the earliest of those lots expires.")

@@ -60,3 +60,20 @@ def test_expiry_takes_only_what_is_left_of_due_lots_and_verify_agrees(
     assert [(m.person_id, m.stored_balance, m.derived_balance) for m in broken.mismatches] == [
         (q, 7, 0)
     ]
+
+
+def test_expiring_soon_lists_members_for_reminders(db: Factory, now: datetime) -> None:
+    ws, (p, q) = make_members(db, now)
+    with db() as s, s.begin():
+        points.set_rules(
+            session=s, workspace_id=ws, rules=EarnRules(expiry_months=1, daily_caps={}), now=now
+        )
+        points.adjust_points(session=s, workspace_id=ws, person_id=p, points=40,
+                             idempotency_key="a", now=now)  # fmt: skip
+        points.adjust_points(session=s, workspace_id=ws, person_id=q, points=60,
+                             idempotency_key="b", now=now + timedelta(days=20))  # fmt: skip
+    with db() as s:
+        soon = points_audit.expiring_soon(
+            session=s, workspace_id=ws, now=now + timedelta(days=25), within_days=10
+        )
+    assert [(e.person_id, e.points) for e in soon] == [(p, 40)]

@@ -20,6 +20,7 @@ from siyu.loyalty.points_models import (
     CheckInResult,
     EarnRules,
     EntriesPage,
+    ExpiringPoints,
     ExpiryReport,
     MallItem,
     MallItemCreate,
@@ -272,6 +273,24 @@ async def set_rules(rules: EarnRules, runtime: RuntimeDep, ws: AdminWorkspaceDep
 async def expire(runtime: RuntimeDep, ws: AdminWorkspaceDep) -> ExpiryReport:
     """One batch; call again until ``lots`` is 0 (``siyu loyalty expire`` loops for you)."""
     return await in_transaction(runtime, points_audit.expire_due, workspace_id=ws.id, now=utcnow())
+
+
+@router.get("/points/expiring", summary="Members whose points expire soon")
+async def expiring(
+    runtime: RuntimeDep,
+    ws: AdminWorkspaceDep,
+    days: Annotated[int, Query(ge=1, le=366, description="Window from now, in days.")] = 30,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
+) -> list[ExpiringPoints]:
+    """Soonest first: what an expiry reminder (or a journey) sends."""
+    return await in_transaction(
+        runtime,
+        points_audit.expiring_soon,
+        workspace_id=ws.id,
+        now=utcnow(),
+        within_days=days,
+        limit=limit,
+    )
 
 
 @router.get("/points/verify", summary="Re-derive every balance from the entries")
