@@ -127,6 +127,10 @@ def redeem(
         idempotency_key=f"mall:{idempotency_key}", now=now,
     )  # fmt: skip
     assert spent.entry is not None  # a positive spend always writes one
+    if spent.replayed:  # a racing duplicate of this request committed while we waited
+        earlier = _earlier(session, workspace_id, idempotency_key)
+        if earlier is not None:
+            return earlier
     _check_limit(session, workspace_id, item, person_id)
     _take_stock(session, item)
     coupon_id = None

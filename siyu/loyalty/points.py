@@ -158,11 +158,13 @@ def _conflicting_key() -> ConflictError:
     )
 
 
-def _write_portable(session: Session, values: dict[str, Any], takes: list[tuple[int, int]]) -> int:
+def _write_portable(
+    session: Session, values: dict[str, Any], takes: list[tuple[int, int]]
+) -> int | None:
     stmt = _insert(session, points_entries).values(**values).on_conflict_do_nothing()
     entry_id = session.execute(stmt.returning(_ent.id)).scalar_one_or_none()
     if entry_id is None:
-        raise _conflicting_key()
+        return None
     if values["amount"] > 0:
         session.execute(
             insert(points_lots).values(
@@ -214,7 +216,7 @@ SELECT id FROM e
 )
 
 
-def _write_pg(session: Session, values: dict[str, Any], takes: list[tuple[int, int]]) -> int:
+def _write_pg(session: Session, values: dict[str, Any], takes: list[tuple[int, int]]) -> int | None:
     params = {
         **values,
         "lot_ids": [lot for lot, _ in takes],
@@ -222,7 +224,7 @@ def _write_pg(session: Session, values: dict[str, Any], takes: list[tuple[int, i
     }
     entry_id = session.execute(_WRITE_PG, params).scalar_one_or_none()
     if entry_id is None:
-        raise _conflicting_key()
+        return None
     return int(entry_id)
 
 
@@ -261,6 +263,13 @@ def _append(
         entry_id = _write_pg(session, values, takes)
     else:
         entry_id = _write_portable(session, values, takes)
+    if entry_id is None:
+        # The key was committed after our lock statement's snapshot (PostgreSQL re-reads only
+        # the locked row when a lock wait ends): answer with that entry, or refuse a stranger's.
+        existing = _existing(session, write)
+        if existing is None:
+            raise _conflicting_key()
+        return PointsResult(entry=existing, balance=balance, replayed=True)
     return PointsResult(entry=PointsEntry(id=entry_id, **values), balance=balance + amount)
 
 

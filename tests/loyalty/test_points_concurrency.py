@@ -169,3 +169,26 @@ def test_concurrent_earns_and_spends_with_retries_keep_every_invariant(
     assert sum(balances.values()) == 50 * len(members) + sum(
         r.entry.amount for r in accepted if r.entry
     )
+
+
+def test_the_same_key_sent_eight_times_at_once_earns_once(db: Factory, now: datetime) -> None:
+    ws, (p, _) = make_members(db, now)
+    with db() as s, s.begin():  # the account exists, so every request waits on its lock
+        points.adjust_points(
+            session=s, workspace_id=ws, person_id=p, points=1, idempotency_key="open", now=now
+        )
+    barrier = threading.Barrier(8)
+
+    def earn(_: int) -> int | None:
+        barrier.wait()
+        result = with_retries(db, lambda s: points.earn_points(
+            session=s, workspace_id=ws, person_id=p, points=7, reason="task",
+            idempotency_key="dup", now=now, rules=RULES,
+        ))  # fmt: skip
+        return result.entry.id if result.entry else None
+
+    with ThreadPoolExecutor(8) as pool:
+        entry_ids = set(pool.map(earn, range(8)))
+    assert len(entry_ids) == 1
+    with db() as s:
+        assert points.get_account(session=s, workspace_id=ws, person_id=p).balance == 8
