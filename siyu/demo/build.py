@@ -21,11 +21,15 @@ from siyu import pipeline
 from siyu.collect import normalize
 from siyu.core.errors import NotFoundError
 from siyu.core.runtime import Runtime
+from siyu.demo import loyalty as demo_loyalty
 from siyu.demo.brand import WORKSPACE_NAME, Brand, draw_brand
 from siyu.demo.messages import Renderer, people_of
 from siyu.workspaces import service as workspaces
 
 CHUNK_MESSAGES = 5_000
+# The last share of the history flows with the loyalty programme on: each member order then
+# costs a few ms of ledger and tier work, so the whole history would take minutes.
+LOYALTY_SHARE = 0.05
 KEYS_FILE = "demo-keys.json"
 
 
@@ -55,6 +59,10 @@ class DemoReport(BaseModel):
     total_seconds: float
     events_per_second: float = Field(description="Messages ingested per second of ingest.")
     sample_member_id: str | None
+    loyalty: demo_loyalty.LoyaltyReport | None = Field(
+        default=None, description="Members, tiers, referrals, coupons, mall and live codes made."
+    )
+    loyalty_seconds: float = Field(default=0.0, description="Time in the loyalty stages.")
 
 
 def keys_path(data_dir: Path) -> Path:
@@ -129,18 +137,37 @@ def ingest_brand(
     brand: Brand,
     now: datetime,
     on_chunk: Callable[[int], None] | None = None,
+    loyalty_from: int | None = None,
 ) -> tuple[int, int]:
-    """Send every message of ``brand`` through parse → ingest; returns (accepted, rejected)."""
+    """Send every message of ``brand`` through parse → ingest; returns (accepted, rejected).
+
+    From message ``loyalty_from`` on, the workspace has its loyalty programme (configured just
+    before), so those identifies enrol members and those orders earn points and growth in the
+    flow; earlier history is ingested before the programme existed.
+    """
     accepted = rejected = 0
-    for messages in Renderer(brand).chunks(CHUNK_MESSAGES):
-        events, rejections = normalize.parse_batch(messages, vault=runtime.vault, received_at=now)
-        with runtime.sessions() as session, session.begin():
-            accepted += pipeline.ingest_events(
-                session=session, workspace_id=workspace_id, events=events, now=now
+    seen = 0
+    for chunk in Renderer(brand).chunks(CHUNK_MESSAGES):
+        parts = [chunk]
+        if loyalty_from is not None and seen <= loyalty_from < seen + len(chunk):
+            cut = loyalty_from - seen
+            parts = [chunk[:cut], chunk[cut:]]
+        for n, messages in enumerate(parts):
+            if len(parts) == 2 and n == 1:
+                demo_loyalty.configure(runtime, workspace_id=workspace_id, now=now)
+            if not messages:
+                continue
+            events, rejections = normalize.parse_batch(
+                messages, vault=runtime.vault, received_at=now
             )
-        rejected += len(rejections)
+            with runtime.sessions() as session, session.begin():
+                accepted += pipeline.ingest_events(
+                    session=session, workspace_id=workspace_id, events=events, now=now
+                )
+            rejected += len(rejections)
+        seen += len(chunk)
         if on_chunk is not None:
-            on_chunk(len(messages))
+            on_chunk(len(chunk))
     return accepted, rejected
 
 
@@ -166,12 +193,23 @@ def build_demo(
         on_stage(f"ingesting {users:,} customers' events", stats["events"])
     ingest_started = time.perf_counter()
     accepted, rejected = ingest_brand(
-        runtime, workspace_id=workspace_id, brand=brand, now=now, on_chunk=on_chunk
+        runtime,
+        workspace_id=workspace_id,
+        brand=brand,
+        now=now,
+        on_chunk=on_chunk,
+        loyalty_from=int(stats["events"] * (1 - LOYALTY_SHARE)),
     )
+    demo_loyalty.configure(runtime, workspace_id=workspace_id, now=now)  # if not yet
     ingest_seconds = time.perf_counter() - ingest_started
     if on_stage is not None:
         on_stage("moving events to the event store, compacting", None)
     pipeline.flush(runtime=runtime)
+    if on_stage is not None:
+        on_stage("referrals, live codes, coupons, points mall, expiry", None)
+    loyalty_started = time.perf_counter()
+    made = demo_loyalty.settle(runtime, workspace_id=workspace_id, now=now)
+    loyalty_seconds = time.perf_counter() - loyalty_started
     stored = runtime.events.compact(workspace_id)
     return DemoReport(
         customers=users,
@@ -185,4 +223,6 @@ def build_demo(
         total_seconds=round(time.perf_counter() - started, 2),
         events_per_second=round(stats["events"] / max(ingest_seconds, 1e-9)),
         sample_member_id=sample_member(brand),
+        loyalty=made,
+        loyalty_seconds=round(loyalty_seconds, 2),
     )

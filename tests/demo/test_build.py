@@ -112,3 +112,39 @@ def test_cli_demo_reuses_the_workspace_and_keeps_keys(
         assert json.loads(path.read_text())["workspace_id"] != keys["workspace_id"]
     finally:
         get_settings.cache_clear()
+
+
+def test_demo_has_tiers_points_coupons_mall_and_referral_trees(rt: Runtime) -> None:
+    from sqlalchemy import func, select
+
+    from siyu.loyalty import membership, points_audit
+    from siyu.loyalty.points_tables import points_entries
+    from siyu.referral import service as referral
+    from siyu.referral.tables import referrals
+
+    keys, report = _build(rt, users=600)
+    made = report.loyalty
+    assert made is not None
+    ws = keys.workspace_id
+    assert made.members > 0 and sum(made.tiers.values()) == made.members
+    assert made.referrals > 0 and made.rewards_paid == made.referrals
+    assert made.coupons_issued >= 1 and made.coupons_redeemed >= 1
+    assert made.live_codes == 30 + 5 and made.scans > 0
+    with rt.sessions() as session:
+        ladder = membership.get_tiers(session=session, workspace_id=ws)
+        assert [t.name for t in ladder.tiers] == ["普通会员", "银卡", "金卡", "黑金"]
+        e = points_entries.c
+        reasons: dict[str, int] = dict(
+            session.execute(
+                select(e.reason, func.count()).where(e.workspace_id == ws).group_by(e.reason)
+            ).all()
+        )
+        assert reasons.get("order", 0) > 0 and reasons.get("referral", 0) > 0
+        r = referrals.c
+        inviter = session.execute(
+            select(r.inviter_id).where(r.workspace_id == ws).limit(1)
+        ).scalar_one()
+        tree = referral.subtree(session=session, workspace_id=ws, person_id=inviter)
+        assert len(tree) >= 2
+        audit = points_audit.verify(session=session, workspace_id=ws)
+        assert audit.accounts > 0 and audit.mismatches == []
