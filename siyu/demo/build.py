@@ -29,7 +29,8 @@ from siyu.workspaces import service as workspaces
 CHUNK_MESSAGES = 5_000
 # The last share of the history flows with the loyalty programme on: each member order then
 # costs a few ms of ledger and tier work, so the whole history would take minutes.
-LOYALTY_SHARE = 0.05
+LOYALTY_SHARE = 0.02
+LOYALTY_MIN_MESSAGES = 2_000  # … but at least these, so a small demo has members too
 KEYS_FILE = "demo-keys.json"
 
 
@@ -198,7 +199,13 @@ def build_demo(
         brand=brand,
         now=now,
         on_chunk=on_chunk,
-        loyalty_from=int(stats["events"] * (1 - LOYALTY_SHARE)),
+        loyalty_from=max(
+            0,
+            min(
+                int(stats["events"] * (1 - LOYALTY_SHARE)),
+                stats["events"] - LOYALTY_MIN_MESSAGES,
+            ),
+        ),
     )
     demo_loyalty.configure(runtime, workspace_id=workspace_id, now=now)  # if not yet
     ingest_seconds = time.perf_counter() - ingest_started

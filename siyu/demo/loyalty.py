@@ -46,6 +46,7 @@ COUPON_EVERY = 20  # every 20th member (by member number) gets the member coupon
 REDEEM_EVERY = 3  # … and every 3rd of those uses it
 MALL_BUYERS = 300
 SCANS = 1_000
+REFERRALS = 1_200  # the earliest Referral Accepted pairs become the referral trees
 
 
 class LoyaltyReport(BaseModel):
@@ -215,7 +216,8 @@ def _member_person(session: Session, workspace_id: str, member_id: str) -> str |
 
 _ACCEPTED_SQL = (
     "SELECT person_id, json_extract_string(properties, '$.referrer_member_id') AS ref, "
-    "timestamp FROM events WHERE event = 'Referral Accepted' ORDER BY timestamp, message_id"
+    "timestamp FROM events WHERE event = 'Referral Accepted' ORDER BY timestamp, message_id "
+    f"LIMIT {REFERRALS}"
 )
 _STORE_FIRST_SQL = (
     "SELECT person_id, min(timestamp) AS first_at FROM events WHERE channel = 'store' "
