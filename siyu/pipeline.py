@@ -927,8 +927,10 @@ def apply_loyalty(
                 if tier is not None:
                     tier_of[person] = tier
                     done += 1
-        except (ConflictError, NotFoundError):
-            continue  # a member number held by another member, or a refund of no points
+        except (SiyuError, ValueError):
+            # a member number held by another member, a refund of no points, an order id too
+            # long for a key: loyalty skips it, the event itself is still ingested
+            continue
     return done
 
 

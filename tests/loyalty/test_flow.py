@@ -130,3 +130,15 @@ def test_non_members_and_unconfigured_workspaces_earn_nothing(
         report = points_audit.verify(session=session, workspace_id=ws)
         assert report.accounts == 0
         assert points_audit.verify(session=session, workspace_id=bare).accounts == 0
+
+
+def test_an_order_loyalty_cannot_take_is_skipped_not_fatal(
+    db: sessionmaker[Session], now: datetime
+) -> None:
+    ws = _ws(db, now)
+    odd = _order(30, "a4", "10.00")
+    odd["properties"]["order_id"] = "X" * 500  # too long for an idempotency key
+    refund_of_nothing = _order(31, "a4", "5.00", event="Order Refunded")
+    batch = [_identify("M4", "a4"), odd, refund_of_nothing, _order(32, "a4", "20.00")]
+    assert _ingest(db, ws, batch, now) == 4
+    assert _member(db, ws, now, "M4") == ("normal", 20, 20)
