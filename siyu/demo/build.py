@@ -29,7 +29,7 @@ from siyu.workspaces import service as workspaces
 CHUNK_MESSAGES = 5_000
 # The last share of the history flows with the loyalty programme on: each member order then
 # costs a few ms of ledger and tier work, so the whole history would take minutes.
-LOYALTY_SHARE = 0.015
+LOYALTY_SHARE = 0.006
 LOYALTY_MIN_MESSAGES = 2_000  # … but at least these, so a small demo has members too
 KEYS_FILE = "demo-keys.json"
 

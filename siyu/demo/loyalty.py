@@ -45,8 +45,8 @@ from siyu.referral.models import (
 COUPON_EVERY = 20  # every 20th member (by member number) gets the member coupon
 REDEEM_EVERY = 3  # … and every 3rd of those uses it
 MALL_BUYERS = 300
-SCANS = 1_000
-REFERRALS = 800  # the earliest Referral Accepted pairs become the referral trees
+SCANS = 500
+REFERRALS = 500  # the earliest Referral Accepted pairs become the referral trees
 
 
 class LoyaltyReport(BaseModel):
