@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import base64
 import binascii
-from typing import Annotated
+from collections.abc import Callable
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request
+from fastapi.concurrency import run_in_threadpool
 
 from siyu.core.errors import AuthError
 from siyu.core.runtime import Runtime
@@ -71,3 +73,16 @@ def secret_key_workspace(request: Request, runtime: RuntimeDep) -> Workspace:
 
 WriteWorkspaceDep = Annotated[Workspace, Depends(write_key_workspace)]
 AdminWorkspaceDep = Annotated[Workspace, Depends(secret_key_workspace)]
+
+
+T = TypeVar("T")
+
+
+async def in_transaction(runtime: Runtime, call: Callable[..., T], **kwargs: Any) -> T:
+    """Run one service call in its own transaction, off the event loop."""
+
+    def run() -> T:
+        with runtime.sessions() as session, session.begin():
+            return call(session=session, **kwargs)
+
+    return await run_in_threadpool(run)

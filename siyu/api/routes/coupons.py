@@ -9,8 +9,7 @@ from fastapi import APIRouter, Header, Query
 from pydantic import BaseModel, Field
 from sqlalchemy.exc import IntegrityError
 
-from siyu.api.deps import AdminWorkspaceDep, RuntimeDep
-from siyu.api.routes.tags import in_transaction
+from siyu.api.deps import AdminWorkspaceDep, RuntimeDep, in_transaction
 from siyu.api.zones import in_zone
 from siyu.core.clock import utcnow
 from siyu.core.runtime import Runtime

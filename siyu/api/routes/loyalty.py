@@ -12,8 +12,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Query
 from pydantic import BaseModel, Field
 
-from siyu.api.deps import AdminWorkspaceDep, RuntimeDep
-from siyu.api.routes.tags import in_transaction
+from siyu.api.deps import AdminWorkspaceDep, RuntimeDep, in_transaction
 from siyu.core.clock import utcnow
 from siyu.loyalty import mall, points, points_audit
 from siyu.loyalty.points_models import (

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from siyu.api.deps import AdminWorkspaceDep, RuntimeDep
+from siyu.api.deps import AdminWorkspaceDep, RuntimeDep, in_transaction
 from siyu.api.routes.coupons import IdempotencyKey, retried
-from siyu.api.routes.tags import in_transaction
 from siyu.api.zones import in_zone
 from siyu.core.clock import utcnow
 from siyu.loyalty import membership

@@ -13,8 +13,7 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 
 from siyu import pipeline
-from siyu.api.deps import AdminWorkspaceDep, RuntimeDep
-from siyu.api.routes.tags import in_transaction
+from siyu.api.deps import AdminWorkspaceDep, RuntimeDep, in_transaction
 from siyu.api.zones import in_zone
 from siyu.collect.models import IdType
 from siyu.core.clock import utcnow

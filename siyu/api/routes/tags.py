@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Annotated, Any, TypeVar
+from typing import Annotated
 
 from fastapi import APIRouter, Body, Query, Response
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
 from siyu import pipeline
-from siyu.api.deps import AdminWorkspaceDep, RuntimeDep
+from siyu.api.deps import AdminWorkspaceDep, RuntimeDep, in_transaction
 from siyu.api.zones import in_zone
 from siyu.core.clock import utcnow
-from siyu.core.runtime import Runtime
 from siyu.profiles import notes, tags
 from siyu.profiles.tag_models import (
     Note,
@@ -31,17 +29,6 @@ from siyu.profiles.tag_models import (
 )
 
 router = APIRouter(prefix="/api", tags=["tags"])
-T = TypeVar("T")
-
-
-async def in_transaction(runtime: Runtime, call: Callable[..., T], **kwargs: Any) -> T:
-    """Run one service call in its own transaction, off the event loop."""
-
-    def run() -> T:
-        with runtime.sessions() as session, session.begin():
-            return call(session=session, **kwargs)
-
-    return await run_in_threadpool(run)
 
 
 class PersonTagRequest(BaseModel):
