@@ -1,0 +1,1 @@
+"""Channels: the outbox, the restraint rules and the transports that reach people."""
