@@ -1,6 +1,7 @@
 """Imports every domain's tables so :data:`siyu.core.db.metadata` is complete."""
 
 from siyu.analytics import spend_tables as analytics_spend_tables
+from siyu.channels import tables as channels_tables
 from siyu.collect import tables as collect_tables
 from siyu.core.db import metadata
 from siyu.identity import tables as identity_tables
@@ -16,6 +17,7 @@ from siyu.workspaces import tables as workspaces_tables
 
 __all__ = [
     "analytics_spend_tables",
+    "channels_tables",
     "collect_tables",
     "identity_tables",
     "loyalty_coupon_tables",
