@@ -5,6 +5,7 @@ from siyu.channels import tables as channels_tables
 from siyu.collect import tables as collect_tables
 from siyu.core.db import metadata
 from siyu.identity import tables as identity_tables
+from siyu.journeys import tables as journeys_tables
 from siyu.loyalty import coupon_tables as loyalty_coupon_tables
 from siyu.loyalty import points_tables as loyalty_points_tables
 from siyu.loyalty import tier_tables as loyalty_tier_tables
@@ -20,6 +21,7 @@ __all__ = [
     "channels_tables",
     "collect_tables",
     "identity_tables",
+    "journeys_tables",
     "loyalty_coupon_tables",
     "loyalty_points_tables",
     "loyalty_tier_tables",

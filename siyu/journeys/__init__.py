@@ -1,0 +1,1 @@
+"""Journeys: versioned automations stepping people through waits, branches and actions."""
