@@ -7,7 +7,7 @@ USERS   ?= 50000
 HOST    ?= 127.0.0.1
 PORT    ?= 8000
 
-.PHONY: demo test check lint typecheck imports bench install clean
+.PHONY: demo test check lint typecheck imports bench install clean migration
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -40,3 +40,7 @@ bench: $(STAMP)
 
 clean:
 	rm -rf .siyu .pytest_cache .mypy_cache .ruff_cache
+
+# Until the first release the schema is one migration, regenerated from the tables.
+migration: $(STAMP)
+	$(BIN)/python scripts/regenerate_migration.py

@@ -1,0 +1,1 @@
+"""Workers: long-running processes that advance journeys, deliver messages and run due jobs."""

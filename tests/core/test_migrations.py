@@ -1,0 +1,32 @@
+"""The migration builds exactly the schema the tables declare, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+
+from siyu.core.db import make_engine, migrate
+from siyu.migrations.registry import metadata
+from tests.conftest import fresh_pg_schema
+
+
+@pytest.mark.parametrize(
+    "backend", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+)
+def test_migrated_schema_matches_the_tables(backend: str, tmp_path: Path) -> None:
+    url = (
+        f"sqlite:///{tmp_path / 'm.sqlite3'}"
+        if backend == "sqlite"
+        else fresh_pg_schema(f"siyu_mig_{os.getpid()}")
+    )
+    engine = make_engine(url)
+    migrate(engine)
+    with engine.connect() as connection:
+        diff = compare_metadata(MigrationContext.configure(connection), metadata)
+    engine.dispose()
+    # Regenerate with `python scripts/regenerate_migration.py` when this fails.
+    assert diff == []
