@@ -1,0 +1,77 @@
+"""Types of the WeCom side: external contacts, live-code contact ways, mass-send tasks."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, Field
+
+
+class FollowUser(BaseModel):
+    """A staff member who has the customer as an external contact."""
+
+    userid: str
+    added_at: datetime | None = None
+    state: str | None = Field(default=None, description="联系我 state the customer came through.")
+    remark: str | None = None
+    add_way: int | None = None
+
+
+class ExternalContact(BaseModel):
+    """A WeCom external contact (外部联系人) and the staff who follow them."""
+
+    external_userid: str
+    name: str | None = None
+    unionid: str | None = Field(default=None, description="Only for WeChat users, if bound.")
+    type: int | None = Field(default=None, description="1 WeChat user, 2 WeCom user.")
+    follow_users: list[FollowUser] = Field(default_factory=list)
+
+
+class ContactWay(BaseModel):
+    """A 联系我 configuration: its id and QR code; adds through it carry ``state``."""
+
+    config_id: str
+    qr_code: str | None = None
+    state: str
+
+
+class MassSend(BaseModel):
+    """A mass-send task WeCom created; staff must confirm it before anything is sent."""
+
+    msgid: str
+    fail_list: list[str] = Field(default_factory=list, description="Targets WeCom refused.")
+
+
+class TaskStatus(StrEnum):
+    """Where one staff member is with a mass-send task (get_groupmsg_task)."""
+
+    PENDING = "pending"  # 0: not sent yet
+    SENT = "sent"  # 2: sent (WeCom uses 2 in the task list)
+
+
+class StaffTask(BaseModel):
+    """One staff member's part of a mass-send task."""
+
+    userid: str
+    status: TaskStatus
+    sent_at: datetime | None = None
+
+
+class RecipientStatus(StrEnum):
+    """What became of one recipient of a mass send (get_groupmsg_send_result)."""
+
+    PENDING = "pending"  # 0
+    SENT = "sent"  # 1
+    NOT_FRIEND = "not_friend"  # 2: the customer is no longer a contact
+    LIMITED = "limited"  # 3: the customer already received a mass message (cap)
+
+
+class RecipientResult(BaseModel):
+    """One recipient's result of a mass send."""
+
+    external_userid: str | None = None
+    chat_id: str | None = None
+    userid: str
+    status: RecipientStatus
+    sent_at: datetime | None = None
