@@ -112,6 +112,11 @@ class Delivery(BaseModel):
 
     provider_message_id: str
     accepted_at: datetime
+    status: MessageStatus = Field(
+        default=MessageStatus.SENT,
+        description="SENT, or AWAITING_STAFF when a staff member must still confirm (WeCom "
+        "mass send): the outbox keeps the message open until the staff loop settles it.",
+    )
 
 
 class SendError(SiyuError):
