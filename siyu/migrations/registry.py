@@ -2,6 +2,7 @@
 
 from siyu.analytics import spend_tables as analytics_spend_tables
 from siyu.channels import tables as channels_tables
+from siyu.channels import wechat_tables as channels_wechat_tables
 from siyu.collect import tables as collect_tables
 from siyu.core.db import metadata
 from siyu.identity import tables as identity_tables
@@ -19,6 +20,7 @@ from siyu.workspaces import tables as workspaces_tables
 __all__ = [
     "analytics_spend_tables",
     "channels_tables",
+    "channels_wechat_tables",
     "collect_tables",
     "identity_tables",
     "journeys_tables",
