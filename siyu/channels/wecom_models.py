@@ -75,3 +75,31 @@ class RecipientResult(BaseModel):
     userid: str
     status: RecipientStatus
     sent_at: datetime | None = None
+
+
+class ContactRecord(BaseModel):
+    """A stored external contact: what identify needs (ids, owner, the channel state)."""
+
+    external_userid: str
+    unionid: str | None = None
+    name: str | None = None
+    owner_userid: str | None = Field(default=None, description="The customer's owning staff.")
+    first_state: str | None = Field(default=None, description="State of the first add.")
+    active: bool = Field(description="Someone in the corp still has the customer as a contact.")
+    follow_userids: list[str] = Field(default_factory=list, description="Still following.")
+
+
+class ContactChangeResult(BaseModel):
+    """What a contact callback changed."""
+
+    contact: ContactRecord
+    new_contact: bool = Field(description="The first add of this customer seen by siyu.")
+    duplicate: bool = Field(default=False, description="A retried callback, applied before.")
+
+
+class SyncReport(BaseModel):
+    """The result of a contact sync."""
+
+    contacts: list[ContactRecord]
+    follows_added: int
+    follows_removed: int
