@@ -7,8 +7,9 @@ import binascii
 from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
 
-from fastapi import Depends, Request
+from fastapi import Depends, Header, Request
 from fastapi.concurrency import run_in_threadpool
+from sqlalchemy.exc import IntegrityError
 
 from siyu.core.errors import AuthError
 from siyu.core.runtime import Runtime
@@ -74,6 +75,36 @@ def secret_key_workspace(request: Request, runtime: RuntimeDep) -> Workspace:
 WriteWorkspaceDep = Annotated[Workspace, Depends(write_key_workspace)]
 AdminWorkspaceDep = Annotated[Workspace, Depends(secret_key_workspace)]
 
+# The narrowest column a client's key lands in is 200 characters (loyalty_request_keys.key,
+# live_codes / live_code_scans / member_growth .idempotency_key; points entries and mall
+# redemptions take 255), and the longest key built from it is a bulk issue's per-member key
+# ``<key>:<person_id>`` (+41) — so 150 leaves room everywhere, prefixes such as ``mall:``
+# included. One limit for the whole API: a client need not learn one per route.
+IDEMPOTENCY_KEY_MAX = 150
+_KEY_HELP = "A retry with the same key answers the first result and never writes twice."
+
+IdempotencyKeyDep = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=IDEMPOTENCY_KEY_MAX,
+        description=_KEY_HELP,
+    ),
+]
+"""An optional ``Idempotency-Key`` header (default it to None)."""
+
+RequiredIdempotencyKeyDep = Annotated[
+    str,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=IDEMPOTENCY_KEY_MAX,
+        description="Required. " + _KEY_HELP,
+    ),
+]
+"""An ``Idempotency-Key`` header the route cannot do without (a 422 names it when missing)."""
+
 
 T = TypeVar("T")
 
@@ -86,3 +117,12 @@ async def in_transaction(runtime: Runtime, call: Callable[..., T], **kwargs: Any
             return call(session=session, **kwargs)
 
     return await run_in_threadpool(run)
+
+
+async def retried(runtime: Runtime, call: Callable[..., T], **kwargs: Any) -> T:
+    """Run a keyed write; a racing duplicate of the key loses on the key and reads the winner's
+    result on a second try."""
+    try:
+        return await in_transaction(runtime, call, **kwargs)
+    except IntegrityError:
+        return await in_transaction(runtime, call, **kwargs)

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Annotated, Any, TypeVar
+from typing import Annotated
 
-from fastapi import APIRouter, Header, Query
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
-from sqlalchemy.exc import IntegrityError
 
-from siyu.api.deps import AdminWorkspaceDep, RuntimeDep, in_transaction
+from siyu.api.deps import (
+    AdminWorkspaceDep,
+    IdempotencyKeyDep,
+    RequiredIdempotencyKeyDep,
+    RuntimeDep,
+    in_transaction,
+    retried,
+)
 from siyu.api.zones import in_zone
 from siyu.core.clock import utcnow
-from siyu.core.runtime import Runtime
 from siyu.loyalty import coupon_service as coupons
 from siyu.loyalty.coupon_models import (
     BulkIssueResult,
@@ -26,25 +30,6 @@ from siyu.loyalty.coupon_models import (
 )
 
 router = APIRouter(prefix="/api/coupons", tags=["coupons"])
-T = TypeVar("T")
-
-IdempotencyKey = Annotated[
-    str | None,
-    Header(
-        alias="Idempotency-Key",
-        max_length=200,
-        description="A retry with the same key answers the first result.",
-    ),
-]
-
-
-async def retried(runtime: Runtime, call: Callable[..., T], **kwargs: Any) -> T:
-    """Run a keyed write; a racing duplicate of the key loses on the key and reads the winner's
-    result on a second try."""
-    try:
-        return await in_transaction(runtime, call, **kwargs)
-    except IntegrityError:
-        return await in_transaction(runtime, call, **kwargs)
 
 
 class IssueRequest(BaseModel):
@@ -100,7 +85,7 @@ async def issue(
     body: IssueRequest,
     runtime: RuntimeDep,
     workspace: AdminWorkspaceDep,
-    idempotency_key: IdempotencyKey = None,
+    idempotency_key: IdempotencyKeyDep = None,
 ) -> Coupon:
     """409 when out of stock or the person's limit is reached."""
     issued = await retried(
@@ -122,7 +107,7 @@ async def claim(
     body: IssueRequest,
     runtime: RuntimeDep,
     workspace: AdminWorkspaceDep,
-    idempotency_key: IdempotencyKey = None,
+    idempotency_key: IdempotencyKeyDep = None,
 ) -> Coupon:
     """Like issue, recorded as claimed (领券)."""
     claimed = await retried(
@@ -143,7 +128,7 @@ async def issue_segment(
     body: SegmentIssueRequest,
     runtime: RuntimeDep,
     workspace: AdminWorkspaceDep,
-    idempotency_key: Annotated[str, Header(alias="Idempotency-Key", min_length=1, max_length=150)],
+    idempotency_key: RequiredIdempotencyKeyDep,
 ) -> BulkIssueResult:
     """One coupon per member; a retry with the same key issues only to those missed."""
     return await retried(

@@ -6,13 +6,13 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any, Literal, TypeVar
 
-from fastapi import APIRouter, Header, Query
+from fastapi import APIRouter, Query
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 from pydantic import BaseModel
 
 from siyu import pipeline
-from siyu.api.deps import AdminWorkspaceDep, RuntimeDep
+from siyu.api.deps import AdminWorkspaceDep, IdempotencyKeyDep, RuntimeDep
 from siyu.core.clock import ensure_utc, utcnow
 from siyu.core.errors import InvalidInputError, NotFoundError
 from siyu.core.runtime import Runtime
@@ -34,15 +34,6 @@ from siyu.referral.models import (
 
 router = APIRouter(prefix="/api/live-codes", tags=["live codes"])
 T = TypeVar("T")
-
-IdempotencyKey = Annotated[
-    str | None,
-    Header(
-        alias="Idempotency-Key",
-        max_length=200,
-        description="A retry with the same key answers the first result.",
-    ),
-]
 
 
 def _in_tx(runtime: Runtime, call: Callable[..., T], /, **kwargs: Any) -> T:
@@ -169,7 +160,7 @@ async def create_live_code(
     body: LiveCodeCreate,
     runtime: RuntimeDep,
     workspace: AdminWorkspaceDep,
-    idempotency_key: IdempotencyKey = None,
+    idempotency_key: IdempotencyKeyDep = None,
 ) -> LiveCode:
     """A named code for one acquisition channel, rotating among staff."""
     return await run(
@@ -226,7 +217,7 @@ async def record_scan(
     body: ScanCreate,
     runtime: RuntimeDep,
     workspace: AdminWorkspaceDep,
-    idempotency_key: IdempotencyKey = None,
+    idempotency_key: IdempotencyKeyDep = None,
 ) -> ScanResult:
     """Sets the person's first-touch channel and, for a new customer, their owning staff."""
     return await run_in_threadpool(

@@ -9,10 +9,16 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
-from siyu.api.deps import AdminWorkspaceDep, RuntimeDep, in_transaction
+from siyu.api.deps import (
+    AdminWorkspaceDep,
+    IdempotencyKeyDep,
+    RequiredIdempotencyKeyDep,
+    RuntimeDep,
+    in_transaction,
+)
 from siyu.core.clock import utcnow
 from siyu.loyalty import mall, points, points_audit
 from siyu.loyalty.points_models import (
@@ -30,20 +36,6 @@ from siyu.loyalty.points_models import (
 )
 
 router = APIRouter(prefix="/api/loyalty", tags=["loyalty"])
-
-IdempotencyKey = Annotated[
-    str,
-    Header(
-        alias="Idempotency-Key",
-        max_length=200,
-        description="Required on every write: a retry with the same key answers the first "
-        "result and never earns or spends twice.",
-    ),
-]
-OptionalKey = Annotated[
-    str | None,
-    Header(alias="Idempotency-Key", max_length=200, description="Accepted; the key is intrinsic."),
-]
 
 
 class PointsChange(BaseModel):
@@ -119,7 +111,7 @@ async def list_entries(
 async def earn(
     person_id: str,
     body: PointsChange,
-    key: IdempotencyKey,
+    key: RequiredIdempotencyKeyDep,
     runtime: RuntimeDep,
     ws: AdminWorkspaceDep,
 ) -> PointsResult:
@@ -141,7 +133,7 @@ async def earn(
 async def spend(
     person_id: str,
     body: PointsChange,
-    key: IdempotencyKey,
+    key: RequiredIdempotencyKeyDep,
     runtime: RuntimeDep,
     ws: AdminWorkspaceDep,
 ) -> PointsResult:
@@ -163,7 +155,7 @@ async def spend(
 async def adjust(
     person_id: str,
     body: Adjustment,
-    key: IdempotencyKey,
+    key: RequiredIdempotencyKeyDep,
     runtime: RuntimeDep,
     ws: AdminWorkspaceDep,
 ) -> PointsResult:
@@ -186,7 +178,7 @@ async def order_paid(
     body: OrderPaid,
     runtime: RuntimeDep,
     ws: AdminWorkspaceDep,
-    _key: OptionalKey = None,
+    _key: IdempotencyKeyDep = None,
 ) -> PointsResult:
     """Keyed by the order id: the same order never earns twice."""
     return await in_transaction(
@@ -207,7 +199,7 @@ async def order_refunded(
     body: OrderRefunded,
     runtime: RuntimeDep,
     ws: AdminWorkspaceDep,
-    _key: OptionalKey = None,
+    _key: IdempotencyKeyDep = None,
 ) -> PointsResult:
     """Keyed by order and refund id; never takes the balance below zero."""
     return await in_transaction(
@@ -225,7 +217,7 @@ async def order_refunded(
 
 @router.post(_MEMBER + "/check-in", summary="Daily check-in (签到)")
 async def check_in(
-    person_id: str, runtime: RuntimeDep, ws: AdminWorkspaceDep, _key: OptionalKey = None
+    person_id: str, runtime: RuntimeDep, ws: AdminWorkspaceDep, _key: IdempotencyKeyDep = None
 ) -> CheckInResult:
     """Once per local day; the streak bonus is paid on its day."""
     return await in_transaction(
@@ -237,7 +229,7 @@ async def check_in(
 async def reward(
     person_id: str,
     body: RewardRequest,
-    key: IdempotencyKey,
+    key: RequiredIdempotencyKeyDep,
     runtime: RuntimeDep,
     ws: AdminWorkspaceDep,
 ) -> PointsResult:
@@ -322,7 +314,7 @@ async def list_items(runtime: RuntimeDep, ws: AdminWorkspaceDep) -> list[MallIte
 async def redeem(
     item_id: str,
     body: RedeemRequest,
-    key: IdempotencyKey,
+    key: RequiredIdempotencyKeyDep,
     runtime: RuntimeDep,
     ws: AdminWorkspaceDep,
 ) -> MallRedemption:

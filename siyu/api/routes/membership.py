@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from siyu.api.deps import AdminWorkspaceDep, RuntimeDep, in_transaction
-from siyu.api.routes.coupons import IdempotencyKey, retried
+from siyu.api.deps import AdminWorkspaceDep, IdempotencyKeyDep, RuntimeDep, in_transaction, retried
 from siyu.api.zones import in_zone
 from siyu.core.clock import utcnow
 from siyu.loyalty import membership
@@ -93,7 +92,7 @@ async def add_growth(
     body: GrowthCreate,
     runtime: RuntimeDep,
     workspace: AdminWorkspaceDep,
-    idempotency_key: IdempotencyKey = None,
+    idempotency_key: IdempotencyKeyDep = None,
 ) -> Member:
     """An upgrade applies at once; a retry with the same key adds nothing."""
     member = await retried(
@@ -114,7 +113,7 @@ async def buy(
     body: PaidMembershipCreate,
     runtime: RuntimeDep,
     workspace: AdminWorkspaceDep,
-    idempotency_key: IdempotencyKey = None,
+    idempotency_key: IdempotencyKeyDep = None,
 ) -> PaidMembership:
     """A renewal starts when the current term ends; a retry with the same key answers the first."""
     term = await retried(
