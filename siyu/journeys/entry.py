@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import CursorResult, func, insert, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -46,8 +46,8 @@ def insert_ignoring_duplicates(session: Session, table: Any, rows: list[dict[str
             stmt = sqlite.insert(table).values(part).on_conflict_do_nothing()
         else:  # pragma: no cover - only SQLite and PostgreSQL are supported
             stmt = insert(table).values(part)
-        result: CursorResult[Any] = session.execute(stmt)  # type: ignore[assignment]
-        done += result.rowcount
+        # RETURNING counts what went in (psycopg reports no rowcount for this statement).
+        done += len(session.execute(stmt.returning(*table.primary_key.columns)).all())
     return done
 
 

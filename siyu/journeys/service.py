@@ -13,7 +13,7 @@ from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, Field
-from sqlalchemy import Row, func, select, update
+from sqlalchemy import Row, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -126,12 +126,11 @@ def publish_version(
     current = get_journey(session=session, workspace_id=workspace_id, journey_id=journey_id)
     if definition.trigger.type != current.trigger_type:
         raise InvalidInputError("a new version keeps the trigger type", field="trigger.type")
-    row = session.execute(
-        select(func.max(journey_versions.c.version))
-        .where(journey_versions.c.journey_id == journey_id)
-        .with_for_update()
+    # Lock the journey row: two publishers get consecutive versions, never the same one.
+    latest = session.execute(
+        select(journeys.c.current_version).where(journeys.c.id == journey_id).with_for_update()
     ).scalar_one()
-    version = int(row) + 1
+    version = int(latest) + 1
     _insert_version(session, workspace_id, journey_id, version, definition, now)
     session.execute(
         update(journeys)

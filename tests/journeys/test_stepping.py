@@ -35,7 +35,7 @@ def _state(node: str, status: StateStatus = StateStatus.ACTIVE) -> StepState:
     )
 
 
-EXIT = {"type": "exit", "id": "x"}
+EXIT: dict[str, object] = {"type": "exit", "id": "x"}
 
 
 def test_actions_run_until_a_wait_and_carry_keys() -> None:
