@@ -44,15 +44,20 @@ class RestraintPolicy(BaseModel):
 
     default_caps: ChannelCaps = Field(default_factory=ChannelCaps)
     caps: dict[Channel, ChannelCaps] = Field(
-        default_factory=dict, description="Per-channel overrides of default_caps."
+        # A webhook reaches the brand's own systems, not the person's phone.
+        default_factory=lambda: {Channel.WEBHOOK: ChannelCaps(daily=None, weekly=None)},
+        description="Per-channel overrides of default_caps.",
     )
     quiet_hours: bool = True
     quiet_start: time = Field(default=time(21, 0), description="Local start of quiet hours.")
     quiet_end: time = Field(default=time(9, 0), description="Local end (may wrap midnight).")
     zone: str | None = Field(default=None, description="IANA zone; none = the workspace's.")
     consent_implied: frozenset[Channel] = Field(
-        default=frozenset({Channel.MINIPROGRAM}),
+        default=frozenset({Channel.MINIPROGRAM, Channel.WEBHOOK}),
         description="Channels whose own opt-in is the consent (a mini program subscription).",
+    )
+    quiet_exempt: frozenset[Channel] = Field(
+        default=frozenset({Channel.WEBHOOK}), description="Channels quiet hours do not apply to."
     )
 
     def caps_for(self, channel: Channel) -> ChannelCaps:
@@ -122,7 +127,7 @@ def decide(
         return Decision(MessageStatus.QUEUED, send_at)
     tz = ZoneInfo(policy.zone or zone)
     deferred = False
-    if policy.quiet_hours:
+    if policy.quiet_hours and ask.channel not in policy.quiet_exempt:
         end = quiet_end_after(send_at, tz, policy.quiet_start, policy.quiet_end)
         if end is not None:
             send_at, deferred = end, True
