@@ -1,9 +1,8 @@
 """Coupons: templates, issue (single, claim, bulk to a segment), redeem, void, expire.
 
-Stock and per-person limits are raised by conditional UPDATEs inside the issuing
-transaction (``issued < stock``, ``held < limit``) and the row count decides, so racing
-claims never oversell. Retriable writes take an idempotency key; a retry answers the
-original result.
+Stock and per-person limits are taken inside the issuing transaction (see
+``coupon_limits``), so racing claims never oversell nor pass a limit. Retriable writes take
+an idempotency key; a retry answers the original result.
 """
 
 from __future__ import annotations
@@ -13,12 +12,12 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel
 from sqlalchemy import Row, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from siyu.core.errors import ConflictError, InvalidInputError, NotFoundError
 from siyu.core.ids import new_id
 from siyu.identity import service as identity
+from siyu.loyalty import coupon_limits as limits
 from siyu.loyalty import coupons as rules
 from siyu.loyalty.coupon_models import (
     BulkIssueResult,
@@ -30,12 +29,7 @@ from siyu.loyalty.coupon_models import (
     Redemption,
     RedemptionResult,
 )
-from siyu.loyalty.coupon_tables import (
-    coupon_holdings,
-    coupon_templates,
-    coupons,
-    loyalty_request_keys,
-)
+from siyu.loyalty.coupon_tables import coupon_templates, coupons, loyalty_request_keys
 from siyu.segments import service as segments
 
 M = TypeVar("M", bound=BaseModel)
@@ -133,63 +127,6 @@ def list_templates(*, session: Session, workspace_id: str) -> list[CouponTemplat
 # -- issue -----------------------------------------------------------------------------------
 
 
-def _insert_ignore(session: Session, table: Any, **values: Any) -> None:
-    dialect = session.get_bind().dialect.name
-    builder = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    session.execute(builder(table).values(**values).on_conflict_do_nothing())
-
-
-def _take_holding(session: Session, template: CouponTemplate, person_id: str, delta: int) -> bool:
-    h = coupon_holdings.c
-    where = [
-        h.workspace_id == template.workspace_id,
-        h.template_id == template.id,
-        h.person_id == person_id,
-    ]
-    if delta > 0:
-        where.append(h.held < template.per_person_limit)
-    result = session.execute(update(coupon_holdings).where(*where).values(held=h.held + delta))
-    return bool(result.rowcount)  # type: ignore[attr-defined]
-
-
-def _take_stock(session: Session, template: CouponTemplate) -> bool:
-    t = coupon_templates.c
-    query = update(coupon_templates).where(
-        t.workspace_id == template.workspace_id, t.id == template.id
-    )
-    if template.stock is not None:
-        query = query.where(t.issued < t.stock)
-    result = session.execute(query.values(issued=t.issued + 1))
-    return bool(result.rowcount)  # type: ignore[attr-defined]
-
-
-def _reserve(session: Session, template: CouponTemplate, person_id: str) -> None:
-    # Limit first, then stock; a failed stock check gives the holding back, so an error
-    # leaves nothing changed even if the caller keeps its transaction.
-    limited = template.per_person_limit is not None
-    if limited:
-        _insert_ignore(
-            session,
-            coupon_holdings,
-            workspace_id=template.workspace_id,
-            template_id=template.id,
-            person_id=person_id,
-            held=0,
-        )
-        if not _take_holding(session, template, person_id, 1):
-            raise ConflictError(
-                f"the person already holds {template.per_person_limit} of this coupon",
-                field="person_id",
-                reason="limit_reached",
-            )
-    if not _take_stock(session, template):
-        if limited:
-            _take_holding(session, template, person_id, -1)
-        raise ConflictError(
-            "the coupon is out of stock", field="template_id", reason="out_of_stock"
-        )
-
-
 def issue_coupon(
     *,
     session: Session,
@@ -218,7 +155,7 @@ def issue_coupon(
     person = identity.current_person_id(
         session=session, workspace_id=workspace_id, person_id=person_id
     )
-    _reserve(session, template, person)
+    limits.reserve(session=session, template=template, person_id=person)
     start, until = rules.validity(
         issued_at=now,
         valid_from=template.valid_from,

@@ -54,8 +54,10 @@ coupons = Table(
     Index("ix_coupons_ws_status_until", "workspace_id", "status", "valid_until"),
 )
 
-# One row per (template, person) holding a per-person limit: raised by a conditional UPDATE
-# (held < limit) in the issuing transaction, so racing claims cannot pass the limit.
+# One row per (template, survivor person) of a template with a per-person limit: the row an
+# issue locks before counting the person's coupons (coupon_limits), so racing claims cannot
+# pass the limit. ``held`` is the count after the last issue, for reading; the limit is
+# always counted from the coupons themselves (voided ones do not count).
 coupon_holdings = Table(
     "coupon_holdings",
     metadata,
