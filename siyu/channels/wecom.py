@@ -226,3 +226,7 @@ class WecomClient:
             f"{_EC}/send_welcome_msg",
             json={"welcome_code": welcome_code, "text": {"content": text}},
         )
+
+    def cancel(self, *, msgid: str) -> None:
+        """Stop a mass send staff have not confirmed (cancel_groupmsg_send)."""
+        self.api.call("POST", f"{_EC}/cancel_groupmsg_send", json={"msgid": msgid})

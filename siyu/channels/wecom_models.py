@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
@@ -103,3 +104,68 @@ class SyncReport(BaseModel):
     contacts: list[ContactRecord]
     follows_added: int
     follows_removed: int
+
+
+class StaffTaskState(StrEnum):
+    """Where a staff-confirmed WeCom mass send is."""
+
+    AWAITING = "awaiting"  # the staff member has not confirmed yet
+    CONFIRMED = "confirmed"  # confirmed and sent: the outbox message is SENT
+    LAPSED = "lapsed"  # the SLA passed; the WeCom task was cancelled; fall back
+    FAILED = "failed"  # WeCom refused or could not deliver it (not a contact, cap)
+
+
+class StaffLoopPolicy(BaseModel):
+    """How long staff get, when they are reminded, and how many mass sends a customer takes."""
+
+    sla: timedelta = Field(default=timedelta(hours=24), description="Lapse after this.")
+    remind_after: timedelta = Field(default=timedelta(hours=2), description="First reminder.")
+    remind_every: timedelta = Field(default=timedelta(hours=4), description="Between reminders.")
+    reminders_per_day: int = Field(
+        default=3, ge=0, le=3, description="WeCom allows 3 reminders per task per 24 h."
+    )
+    cap: int | None = Field(
+        default=None,
+        ge=1,
+        description="Mass sends one customer or group may receive per period; None = WeCom's "
+        "current default rule, the number of days in the month.",
+    )
+    cap_period: Literal["month", "week", "day"] = "month"
+
+
+class StaffTaskView(BaseModel):
+    """One staff task as the outbox and the console see it."""
+
+    message_id: str = Field(description="The outbox message id.")
+    msgid: str = Field(description="WeCom's mass-send id.")
+    sender: str
+    target: str
+    chat_type: Literal["single", "group"]
+    status: StaffTaskState
+    reason: str | None = None
+    reminders: int = Field(description="Reminders sent so far.")
+    created_at: datetime
+    settled_at: datetime | None = None
+
+
+class StaffOutcome(BaseModel):
+    """What one poll did to a task; the outbox maps it (CONFIRMED → SENT, else fall back)."""
+
+    message_id: str
+    status: StaffTaskState
+    reminded: bool = False
+    reason: str | None = None
+    fallback: bool = Field(default=False, description="Send on another channel instead.")
+
+
+class StaffStats(BaseModel):
+    """Completion of staff tasks per staff member over a period."""
+
+    sender: str
+    assigned: int
+    confirmed: int
+    lapsed: int
+    failed: int
+    awaiting: int
+    confirm_rate: float
+    median_seconds_to_confirm: float | None

@@ -67,6 +67,8 @@ class FakeState:
         with self.lock:
             task = self.tasks[msgid]
             assert task["sender"] == userid
+            if task.get("cancelled"):
+                return  # WeCom no longer offers a cancelled task to the staff member
             task["status"], task["send_time"] = 2, send_time
 
     def calls(self, path: str) -> list[Recorded]:
@@ -182,9 +184,15 @@ def _remind(state: FakeState, q: dict[str, str], b: dict[str, Any]) -> Any:
     task = state.tasks.get(b.get("msgid", ""))
     if task is None:
         return {"errcode": 41063, "errmsg": "msgid not found"}
-    task["reminders"] += 1
-    if task["reminders"] > 3:  # WeCom: at most 3 reminders per task per 24 h
-        return {"errcode": 41068, "errmsg": "remind limit"}
+    task["reminders"] += 1  # counted; the fake has no clock, so siyu's 3-per-24 h is asserted
+    return {"errcode": 0, "errmsg": "ok"}
+
+
+def _cancel(state: FakeState, q: dict[str, str], b: dict[str, Any]) -> Any:
+    task = state.tasks.get(b.get("msgid", ""))
+    if task is None:
+        return {"errcode": 41063, "errmsg": "msgid not found"}
+    task["cancelled"] = True
     return {"errcode": 0, "errmsg": "ok"}
 
 
@@ -221,6 +229,7 @@ ROUTES: dict[str, Any] = {
     "/cgi-bin/externalcontact/get_groupmsg_send_result": _send_result,
     "/cgi-bin/externalcontact/remind_groupmsg_send": _remind,
     "/cgi-bin/externalcontact/send_welcome_msg": _ok,
+    "/cgi-bin/externalcontact/cancel_groupmsg_send": _cancel,
     "/cgi-bin/message/template/send": _message,
     "/cgi-bin/message/subscribe/send": _message,
     "/cgi-bin/qrcode/create": _qrcode,
