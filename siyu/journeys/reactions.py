@@ -121,6 +121,8 @@ def _react(
     if goal is not None:
         if _move(session, state, goal.id, StateStatus.CONVERTED, None, now):
             _log(session, state, goal.id, "converted", now)
+            if state.status == StateStatus.WAITING.value and state.node_id != goal.id:
+                _log(session, state, state.node_id, "ended", now)  # left its wait for good
             return "converted"
         return None
     waiting = state.status == StateStatus.WAITING.value

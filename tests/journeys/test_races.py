@@ -10,6 +10,7 @@ import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine, func, select
@@ -21,7 +22,7 @@ from siyu.journeys.reactions import on_events
 from siyu.journeys.tables import journey_events, journey_states
 from tests.journeys.conftest import NOW, WS, event, make_journey, record, recorded, reset_recorder
 
-NODES = [
+NODES: list[dict[str, Any]] = [
     {"type": "action", "id": "t", "action": {"type": "add_tag", "tag": "new"}, "next": "m"},
     {
         "type": "action",
@@ -92,6 +93,7 @@ _KILLED_WORKER = """
 import sys, time
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 from sqlalchemy import create_engine
 from siyu.core.db import make_session_factory
 from siyu.journeys.engine import advance_due
