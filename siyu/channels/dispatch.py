@@ -181,7 +181,7 @@ def outbound(row: Mapping[str, Any], vault: Vault | None) -> OutboundMessage:
             raise SendError("a vault is needed to decrypt this recipient")
         recipient = vault.decrypt(row["recipient_encrypted"])
     extra = dict(row["extra"] or {})
-    extra.update(template_name=row["template"], person_id=row["person_id"])
+    extra.update(template_name=row["template"], purpose=row["purpose"], source=row["source"])
     if row["subject"] is not None:
         extra["subject"] = row["subject"]
     return OutboundMessage(
