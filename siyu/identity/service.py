@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 import orjson
-from sqlalchemy import Row, delete, func, insert, or_, select
+from sqlalchemy import Row, and_, delete, func, insert, or_, select
 from sqlalchemy.orm import Session
 
 from siyu.collect.models import Identifier, IdType
@@ -242,6 +242,36 @@ def list_conflicts(
     return ConflictsPage(
         items=[_conflict(r) for r in rows], total=total, limit=limit, offset=offset
     )
+
+
+def shared_identifiers(
+    *, session: Session, workspace_id: str, person_id: str, other_person_id: str
+) -> list[IdentifierRef]:
+    """Identifiers on the refused merges (conflicts) between two persons, whatever their age.
+
+    When a device or phone seen on one person arrives with another's account id, OneID keeps
+    them apart and records a conflict: the two share that identifier all the same. Each side
+    counts every id merged into it; oldest first, each identifier once. Indexed by person.
+    """
+    ours = person_ids_of(session=session, workspace_id=workspace_id, person_id=person_id)
+    theirs = person_ids_of(session=session, workspace_id=workspace_id, person_id=other_person_id)
+    cs = identity_conflicts.c
+    rows = session.execute(
+        select(cs.identifiers)
+        .where(
+            cs.workspace_id == workspace_id,
+            or_(
+                and_(cs.person_id.in_(ours), cs.other_person_id.in_(theirs)),
+                and_(cs.person_id.in_(theirs), cs.other_person_id.in_(ours)),
+            ),
+        )
+        .order_by(cs.id)
+    ).scalars()
+    seen: dict[tuple[str, str], IdentifierRef] = {}
+    for pairs in rows:
+        for kind, key in orjson.loads(str(pairs)):
+            seen.setdefault((kind, key), IdentifierRef(type=IdType(kind), key=key))
+    return list(seen.values())
 
 
 def _conflict(row: Row[tuple[object, ...]]) -> IdentityConflict:

@@ -98,6 +98,9 @@ identity_conflicts = Table(
     Column("reason", String(20), nullable=False),  # limit | blocked
     Column("created_at", UTCDateTime(), nullable=False),
     Index("ix_identity_conflicts_ws_id", "workspace_id", "id"),
+    # Conflicts of given persons (shared_identifiers: the referral anti-fraud check).
+    Index("ix_identity_conflicts_ws_person", "workspace_id", "person_id"),
+    Index("ix_identity_conflicts_ws_other", "workspace_id", "other_person_id"),
 )
 
 identity_blocks = Table(

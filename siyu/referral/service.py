@@ -144,22 +144,15 @@ def _id_pairs(session: Session, workspace_id: str, person_id: str) -> set[tuple[
     return {(v.type.value, v.key) for v in views}
 
 
-def _conflict_pairs(session: Session, workspace_id: str, pair: set[str]) -> set[tuple[str, str]]:
-    """Identifiers of recent refused merges between exactly these two persons.
-
-    When a device or phone seen on one person arrives with another's account id, OneID keeps
-    them apart and records a conflict: the two share that identifier all the same. Only the
-    newest page of conflicts is read.
-    """
-    page = identity.list_conflicts(
-        session=session, workspace_id=workspace_id, limit=identity.MAX_PAGE
+def _conflict_pairs(
+    session: Session, workspace_id: str, inviter: str, invitee: str
+) -> set[tuple[str, str]]:
+    """Identifiers the two share through a refused merge (a device or phone OneID kept apart),
+    however many other conflicts the workspace recorded since."""
+    refs = identity.shared_identifiers(
+        session=session, workspace_id=workspace_id, person_id=inviter, other_person_id=invitee
     )
-    return {
-        (ref.type.value, ref.key)
-        for c in page.items
-        if {c.person_id, c.other_person_id} == pair
-        for ref in c.identifiers
-    }
+    return {(ref.type.value, ref.key) for ref in refs}
 
 
 def _refuse(
@@ -225,7 +218,7 @@ def refer(
         )
     settings = get_settings(session=session, workspace_id=workspace_id)
     parents = _parents(session, workspace_id, inviter)
-    shared = _conflict_pairs(session, workspace_id, {inviter, invitee})
+    shared = _conflict_pairs(session, workspace_id, inviter, invitee)
     why = rules.fraud_reason(
         inviter_id=inviter,
         invitee_id=invitee,
