@@ -29,6 +29,7 @@ from siyu.api.routes import (
     segments,
     tags,
 )
+from siyu.console import mount as console
 from siyu.core.clock import utcnow
 from siyu.core.runtime import Runtime, open_runtime, tune_gc_for_ingest
 
@@ -139,6 +140,8 @@ def create_app(runtime: Runtime, *, flush_in_background: bool = True) -> FastAPI
     def healthz() -> dict[str, str]:
         return {"status": "ok", "version": __version__}
 
+    # Last: the operator console answers every path no route above matched.
+    console.mount(app, runtime)
     return app
 
 

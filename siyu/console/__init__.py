@@ -1,0 +1,1 @@
+"""The operator console: NiceGUI pages in Chinese and English, mounted on the FastAPI app."""
