@@ -25,6 +25,7 @@ from siyu.api.routes import (
     measure,
     membership,
     persons,
+    recommendations,
     referrals,
     segments,
     tags,
@@ -122,6 +123,7 @@ def create_app(runtime: Runtime, *, flush_in_background: bool = True) -> FastAPI
     app.include_router(membership.tiers_router)
     app.include_router(membership.members_router)
     app.include_router(loyalty.router)
+    app.include_router(recommendations.router)
 
     # The docs page's assets ship in a package: nothing is fetched from a CDN.
     app.mount("/static/swagger", StaticFiles(directory=swagger_ui_bundle.swagger_ui_path))
