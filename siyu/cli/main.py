@@ -697,6 +697,10 @@ from siyu.cli.loyalty import loyalty_app  # noqa: E402
 
 app.add_typer(loyalty_app, name="loyalty")
 
+from siyu.cli.recommend import recommend_app  # noqa: E402
+
+app.add_typer(recommend_app, name="recommend")
+
 
 def main() -> None:  # pragma: no cover - console entry
     """Entry point for ``python -m siyu.cli.main``."""
