@@ -1,0 +1,250 @@
+"""WeCom and official-account callback receivers, and the accounts they are verified with.
+
+WeChat calls ``GET`` once to verify the URL (answer the decrypted ``echostr``) and ``POST``s
+events. A verified event is applied (WeCom contacts) and ingested through the collect path;
+the answer is ``success`` once both are committed. A bad signature answers 401, a body that
+does not decrypt or parse 400, both as JSON naming the problem; WeChat then retries.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import PlainTextResponse
+from sqlalchemy.orm import Session
+
+from siyu import pipeline
+from siyu.api.deps import AdminWorkspaceDep, RuntimeDep
+from siyu.channels import mp, wechat_accounts, wechat_events, wecom_contacts
+from siyu.channels.wechat_accounts import AccountKind, WechatAccount, WechatAccountSet
+from siyu.channels.wechat_crypto import CallbackCrypto, check_plain_signature
+from siyu.channels.wechat_xml import (
+    WecomContactEvent,
+    parse_mp_event,
+    parse_wecom_event,
+)
+from siyu.core.clock import utcnow
+from siyu.core.errors import InvalidInputError
+from siyu.core.runtime import Runtime
+from siyu.referral import livecodes
+
+router = APIRouter(tags=["wechat"])
+MAX_BODY = 64 * 1024
+
+Signature = Annotated[str, Query(max_length=64, description="SHA-1 signature (hex).")]
+Stamp = Annotated[str, Query(max_length=20)]
+Nonce = Annotated[str, Query(max_length=64)]
+
+
+def _success() -> PlainTextResponse:
+    return PlainTextResponse("success")
+
+
+def _crypto(runtime: Runtime, workspace_id: str, kind: AccountKind) -> CallbackCrypto:
+    with runtime.sessions() as session:
+        return wechat_accounts.callback_crypto(
+            session=session, vault=runtime.vault, workspace_id=workspace_id, kind=kind
+        )
+
+
+async def _body(request: Request) -> bytes:
+    body = await request.body()
+    if len(body) > MAX_BODY:
+        raise InvalidInputError(f"callback body over {MAX_BODY} bytes", field="body")
+    return body
+
+
+def channel_of_scene(session: Session, workspace_id: str, scene: str | None) -> str | None:
+    """The acquisition channel a QR scene or 联系我 state maps to: an official-account QR
+    scene first, then a channel live code with that scene."""
+    if not scene:
+        return None
+    qr = mp.find_qr_scene(session=session, workspace_id=workspace_id, scene=scene)
+    if qr is not None:
+        return qr.channel
+    code = livecodes.find_live_code_by_scene(
+        session=session, workspace_id=workspace_id, scene=scene
+    )
+    return code.channel if code is not None else None
+
+
+def _ingest(request: Request, runtime: Runtime, workspace_id: str, messages: list[Any]) -> None:
+    if not messages:
+        return
+    result = pipeline.ingest(
+        runtime=runtime,
+        workspace_id=workspace_id,
+        messages=messages,
+        received_at=utcnow(),
+        committer=getattr(request.app.state, "committer", None),
+    )
+    if result.rejected:
+        bad = result.rejected[0]
+        raise InvalidInputError(f"event not accepted: {bad.reason}", field=bad.field)
+
+
+# -- WeCom -------------------------------------------------------------------------------------
+
+
+@router.get("/wechat/wecom/{workspace_id}/callback", summary="WeCom URL verification")
+async def verify_wecom(
+    workspace_id: str,
+    runtime: RuntimeDep,
+    msg_signature: Signature,
+    timestamp: Stamp,
+    nonce: Nonce,
+    echostr: Annotated[str, Query(max_length=1024)],
+) -> PlainTextResponse:
+    """Answer WeCom's verification with the decrypted ``echostr``."""
+    crypto = await run_in_threadpool(_crypto, runtime, workspace_id, AccountKind.WECOM)
+    plain = crypto.verify_url(
+        msg_signature=msg_signature, timestamp=timestamp, nonce=nonce, echostr=echostr
+    )
+    return PlainTextResponse(plain)
+
+
+def _apply_wecom(
+    request: Request, runtime: Runtime, workspace_id: str, event: WecomContactEvent, now: datetime
+) -> None:
+    with runtime.sessions() as session, session.begin():
+        result = wecom_contacts.apply_contact_event(
+            session=session, workspace_id=workspace_id, event=event, now=now
+        )
+        channel = channel_of_scene(session, workspace_id, event.state)
+    messages = wechat_events.wecom_contact_messages(event, result, channel=channel)
+    _ingest(request, runtime, workspace_id, messages)
+
+
+@router.post("/wechat/wecom/{workspace_id}/callback", summary="WeCom event callback")
+async def receive_wecom(
+    workspace_id: str,
+    request: Request,
+    runtime: RuntimeDep,
+    msg_signature: Signature,
+    timestamp: Stamp,
+    nonce: Nonce,
+) -> PlainTextResponse:
+    """Verify and decrypt a WeCom event; contact adds and removals update the contact book
+    and become ``wecom_contact_added`` / ``wecom_contact_removed`` events."""
+    body = await _body(request)
+    crypto = await run_in_threadpool(_crypto, runtime, workspace_id, AccountKind.WECOM)
+    xml = crypto.decrypt_xml(
+        msg_signature=msg_signature, timestamp=timestamp, nonce=nonce, body=body
+    )
+    event = parse_wecom_event(xml)
+    if isinstance(event, WecomContactEvent):
+        await run_in_threadpool(_apply_wecom, request, runtime, workspace_id, event, utcnow())
+    return _success()
+
+
+# -- official account ----------------------------------------------------------------------------
+
+
+@router.get("/wechat/mp/{workspace_id}/callback", summary="Official account URL verification")
+async def verify_mp(
+    workspace_id: str,
+    runtime: RuntimeDep,
+    signature: Signature,
+    timestamp: Stamp,
+    nonce: Nonce,
+    echostr: Annotated[str, Query(max_length=1024)],
+) -> PlainTextResponse:
+    """Answer the official account's verification: the plain signature, then ``echostr``."""
+    crypto = await run_in_threadpool(_crypto, runtime, workspace_id, AccountKind.MP)
+    check_plain_signature(token=crypto.token, signature=signature, timestamp=timestamp, nonce=nonce)
+    return PlainTextResponse(echostr)
+
+
+def _mp_xml(crypto: CallbackCrypto, body: bytes, query: dict[str, str | None]) -> str | bytes:
+    """The event XML: decrypted in safe mode (encrypt_type=aes), else the body as sent."""
+    timestamp, nonce = query["timestamp"] or "", query["nonce"] or ""
+    if query["encrypt_type"] == "aes":
+        if not query["msg_signature"]:
+            raise InvalidInputError("msg_signature is required in safe mode", field="msg_signature")
+        return crypto.decrypt_xml(
+            msg_signature=query["msg_signature"], timestamp=timestamp, nonce=nonce, body=body
+        )
+    check_plain_signature(
+        token=crypto.token, signature=query["signature"] or "", timestamp=timestamp, nonce=nonce
+    )
+    return body
+
+
+def _apply_mp(
+    request: Request, runtime: Runtime, workspace_id: str, crypto: CallbackCrypto, xml: str | bytes
+) -> None:
+    event = parse_mp_event(xml)
+    if event is None:
+        return
+    with runtime.sessions() as session:
+        channel = channel_of_scene(session, workspace_id, event.scene)
+    messages = wechat_events.mp_event_messages(event, app_id=crypto.receive_id, channel=channel)
+    _ingest(request, runtime, workspace_id, messages)
+
+
+@router.post("/wechat/mp/{workspace_id}/callback", summary="Official account event callback")
+async def receive_mp(
+    workspace_id: str,
+    request: Request,
+    runtime: RuntimeDep,
+    signature: Signature,
+    timestamp: Stamp,
+    nonce: Nonce,
+    encrypt_type: Annotated[str | None, Query(max_length=10)] = None,
+    msg_signature: Annotated[str | None, Query(max_length=64)] = None,
+) -> PlainTextResponse:
+    """Verify (plain or safe mode) a subscribe / unsubscribe / SCAN event and ingest it as
+    ``mp_subscribed`` / ``mp_unsubscribed`` / ``mp_scan`` with the openid and QR scene."""
+    body = await _body(request)
+    crypto = await run_in_threadpool(_crypto, runtime, workspace_id, AccountKind.MP)
+    query = {
+        "signature": signature,
+        "timestamp": timestamp,
+        "nonce": nonce,
+        "encrypt_type": encrypt_type,
+        "msg_signature": msg_signature,
+    }
+    xml = _mp_xml(crypto, body, query)
+    await run_in_threadpool(_apply_mp, request, runtime, workspace_id, crypto, xml)
+    return _success()
+
+
+# -- accounts (admin) ----------------------------------------------------------------------------
+
+
+@router.put("/api/wechat/accounts/{kind}", summary="Set a WeChat account's credentials")
+async def set_account(
+    kind: AccountKind, body: WechatAccountSet, runtime: RuntimeDep, workspace: AdminWorkspaceDep
+) -> WechatAccount:
+    """Store the WeCom corp / official account / mini program credentials (encrypted)."""
+
+    def write() -> WechatAccount:
+        with runtime.sessions() as session, session.begin():
+            return wechat_accounts.set_account(
+                session=session,
+                vault=runtime.vault,
+                workspace_id=workspace.id,
+                kind=kind,
+                account=body,
+                now=utcnow(),
+            )
+
+    return await run_in_threadpool(write)
+
+
+@router.get("/api/wechat/accounts/{kind}", summary="A WeChat account (no secrets)")
+async def get_account(
+    kind: AccountKind, runtime: RuntimeDep, workspace: AdminWorkspaceDep
+) -> WechatAccount:
+    """The configured account of ``kind`` without its secrets."""
+
+    def read() -> WechatAccount:
+        with runtime.sessions() as session:
+            return wechat_accounts.get_account(
+                session=session, workspace_id=workspace.id, kind=kind
+            )
+
+    return await run_in_threadpool(read)
