@@ -29,6 +29,7 @@ from siyu.api.routes import (
     referrals,
     segments,
     tags,
+    wechat,
 )
 from siyu.console import mount as console
 from siyu.core.clock import utcnow
@@ -123,6 +124,7 @@ def create_app(runtime: Runtime, *, flush_in_background: bool = True) -> FastAPI
     app.include_router(membership.tiers_router)
     app.include_router(membership.members_router)
     app.include_router(loyalty.router)
+    app.include_router(wechat.router)
     app.include_router(recommendations.router)
 
     # The docs page's assets ship in a package: nothing is fetched from a CDN.
