@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from siyu.channels.models import (
     Channel,
     Delivery,
+    HoldReason,
     MessageStatus,
     OutboundMessage,
     RetryableSendError,
@@ -216,14 +217,16 @@ def _deliver(
         _retry_or_fail(factory, row, str(exc), now, retry, rng, report)
         return
     except SendError as exc:
-        _finish(factory, row, now, status=MessageStatus.FAILED, last_error=str(exc))
-        report.failed += 1
+        _refused(factory, row, exc, now, report)
         return
     except Exception as exc:  # a transport bug must not strand the message: retry it
         _retry_or_fail(factory, row, f"{type(exc).__name__}: {exc}", now, retry, rng, report)
         return
     _sent(factory, row, delivery, now)
-    report.sent += 1
+    if delivery.status is MessageStatus.SENT:
+        report.sent += 1
+    else:
+        report.awaiting_staff += 1
 
 
 def _retry_or_fail(
@@ -244,14 +247,37 @@ def _retry_or_fail(
     report.retried += 1
 
 
+def _refused(
+    factory: sessionmaker[Session],
+    row: dict[str, Any],
+    exc: SendError,
+    now: datetime,
+    report: DispatchReport,
+) -> None:
+    # A transport that finds a restraint reason at send time (WeCom's monthly cap on mass
+    # sends) says so with ``reason=<HoldReason>``: the message is held, not failed.
+    reason = exc.details.get("reason")
+    if reason in _HOLD_REASONS:
+        _finish(factory, row, now, status=MessageStatus.HELD, reason=reason, last_error=str(exc))
+        report.held += 1
+        return
+    _finish(factory, row, now, status=MessageStatus.FAILED, last_error=str(exc))
+    report.failed += 1
+
+
+_HOLD_REASONS = frozenset(r.value for r in HoldReason)
+
+
 def _sent(factory: sessionmaker[Session], row: dict[str, Any], d: Delivery, now: datetime) -> None:
+    # AWAITING_STAFF: a staff member must still confirm (WeCom); settle_awaiting closes it.
+    done = d.status is MessageStatus.SENT
     _finish(
         factory,
         row,
         now,
-        status=MessageStatus.SENT,
+        status=d.status,
         provider_message_id=d.provider_message_id,
-        sent_at=d.accepted_at,
+        sent_at=d.accepted_at if done else None,
         last_error=None,
     )
 

@@ -106,6 +106,8 @@ class DispatchReport(BaseModel):
     sent: int = 0
     retried: int = 0
     failed: int = 0
+    held: int = Field(default=0, description="Refused at send time for a restraint reason.")
+    awaiting_staff: int = Field(default=0, description="Handed to staff to confirm (WeCom).")
     rate_limited: dict[str, int] = Field(
         default_factory=dict, description="Due messages left for a later pass, by channel."
     )

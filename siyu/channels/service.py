@@ -52,6 +52,7 @@ __all__ = [
     "record_receipt",
     "set_consent",
     "set_policy",
+    "settle_awaiting",
     "stats_by_source",
     "subscriptions_remaining",
     "unsubscribe_by_sms_reply",
@@ -121,6 +122,42 @@ def record_receipt(
         .values(updated_at=at, **values)
     )
     return _messages(session, m.id == row_id)[0]
+
+
+def settle_awaiting(
+    *,
+    session: Session,
+    workspace_id: str,
+    message_id: str,
+    sent: bool,
+    at: datetime,
+    reason: str | None = None,
+) -> Message:
+    """Close a message that waited on staff (WeCom): SENT when confirmed, else FAILED.
+
+    Idempotent: a message no longer AWAITING_STAFF is left as it is.
+
+    Raises:
+        NotFoundError: no such message in the workspace.
+    """
+    values = (
+        {"status": MessageStatus.SENT.value, "sent_at": at}
+        if sent
+        else {"status": MessageStatus.FAILED.value, "last_error": reason or "staff task lapsed"}
+    )
+    session.execute(
+        update(channel_messages)
+        .where(
+            m.workspace_id == workspace_id,
+            m.id == message_id,
+            m.status == MessageStatus.AWAITING_STAFF.value,
+        )
+        .values(updated_at=at, **values)
+    )
+    found = _messages(session, m.workspace_id == workspace_id, m.id == message_id)
+    if not found:
+        raise NotFoundError("no such message", field="message_id")
+    return found[0]
 
 
 def list_messages(

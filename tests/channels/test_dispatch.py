@@ -17,7 +17,15 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from siyu.channels import service as channels
 from siyu.channels.dispatch import RetryPolicy, TokenBucket, dispatch_due
-from siyu.channels.models import Channel, MessageRequest, MessageStatus, OutboundMessage
+from siyu.channels.models import (
+    Channel,
+    Delivery,
+    HoldReason,
+    MessageRequest,
+    MessageStatus,
+    OutboundMessage,
+    SendError,
+)
 from siyu.channels.outbox_models import TemplatePut
 from siyu.channels.sms import AliyunSms, SmsTransport
 from siyu.channels.tables import channel_messages
@@ -277,3 +285,42 @@ def test_two_dispatchers_never_send_a_message_twice(db: sessionmaker[Session], w
     with db() as session:
         (stats,) = channels.stats_by_source(session=session, workspace_id=ws)
     assert stats.by_status == {"sent": 30}
+
+
+class StaffLoop:
+    """A transport like WeCom's staff loop: the first message waits on staff, the second
+    meets the monthly cap at send time."""
+
+    channel = Channel.WEBHOOK
+
+    def __init__(self) -> None:
+        self.n = 0
+
+    def send(self, message: OutboundMessage) -> Delivery:
+        self.n += 1
+        if self.n == 1:
+            return Delivery(
+                provider_message_id="task-1", accepted_at=NOON, status=MessageStatus.AWAITING_STAFF
+            )
+        raise SendError("monthly cap of WeCom mass sends", reason=HoldReason.MONTHLY_CAP.value)
+
+
+def test_awaiting_staff_then_settled_and_a_send_time_cap_is_a_hold(
+    db: sessionmaker[Session], ws: str
+) -> None:
+    first, second = hooks(db, ws, "http://127.0.0.1:9/unused", 2)
+    report = dispatch_due(session_factory=db, transports={Channel.WEBHOOK: StaffLoop()}, now=NOON)  # type: ignore[dict-item]
+    assert (report.awaiting_staff, report.held, report.sent) == (1, 1, 0)
+    assert status_of(db, first)["status"] == "awaiting_staff"
+    assert (status_of(db, second)["status"], status_of(db, second)["reason"]) == (
+        "held",
+        "monthly_cap",
+    )
+    with transaction(db) as session:
+        done = channels.settle_awaiting(
+            session=session, workspace_id=ws, message_id=first, sent=True, at=NOON
+        )
+        again = channels.settle_awaiting(
+            session=session, workspace_id=ws, message_id=first, sent=False, at=NOON
+        )
+    assert done.status is again.status is MessageStatus.SENT and done.sent_at == NOON
