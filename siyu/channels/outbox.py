@@ -320,6 +320,10 @@ def _spend_subscription(
 
 
 def _bump(session: Session, message_ids: tuple[str, ...], now: datetime) -> None:
+    # Only rows still QUEUED are bumped. A dispatcher that claimed one in the meantime (its
+    # send_at had come) sends it: the window then holds one more than the cap. Rare, since
+    # a bump needs a queued message of the same day; the alternative is locking the claim
+    # against enqueues.
     _hold(session, list(message_ids), HoldReason.LOWER_PRIORITY, now)
 
 

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from siyu.channels.outbox_models import SubscriptionBalance
 from siyu.channels.tables import mp_subscription_grants, mp_subscriptions
 from siyu.core.errors import InvalidInputError
+from siyu.identity import service as identity
 
 MAX_GRANT = 100
 
@@ -41,11 +42,16 @@ def grant(
 
     Raises:
         InvalidInputError: count outside 1–100, or an empty key/template.
+        NotFoundError: no such person.
     """
     if not 1 <= count <= MAX_GRANT:
         raise InvalidInputError(f"count must be 1–{MAX_GRANT}", field="count")
     if not template_id or not event_key:
         raise InvalidInputError("template_id and event_key are required", field="event_key")
+    # Sends spend under the surviving person, so grants land there too.
+    person_id = identity.current_person_id(
+        session=session, workspace_id=workspace_id, person_id=person_id
+    )
     logged = session.execute(
         _insert(session, mp_subscription_grants)
         .values(
