@@ -4,7 +4,8 @@
 customer's owner and answers ``AWAITING_STAFF``; :func:`poll_staff_confirmations` later marks
 it confirmed, reminds the staff (at most 3 times in 24 h, WeCom's limit), or after the SLA
 cancels it in WeCom and reports it lapsed so the journey can fall back to another channel.
-The state is kept in ``wecom_tasks``, keyed by the outbox message id.
+The state is kept in ``wecom_tasks``, keyed by the outbox message id; settling a task settles
+its outbox message in the same transaction (``channels.service.settle_awaiting``).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from siyu.channels import service as outbox
 from siyu.channels.models import (
     Channel,
     Delivery,
@@ -249,12 +251,27 @@ def reminder_due(
 def _settle(
     session: Session, message_id: str, state: StaffTaskState, at: datetime, reason: str | None
 ) -> None:
+    """Settle the task and, in the same transaction, its outbox message (SENT or FAILED)."""
     t = wecom_tasks.c
-    session.execute(
+    row = session.execute(
         update(wecom_tasks)
         .where(t.message_id == message_id, t.status == StaffTaskState.AWAITING.value)
         .values(status=state.value, settled_at=at, reason=reason)
-    )
+        .returning(t.workspace_id)
+    ).first()
+    if row is None:
+        return
+    try:
+        outbox.settle_awaiting(
+            session=session,
+            workspace_id=row.workspace_id,
+            message_id=message_id,
+            sent=state is StaffTaskState.CONFIRMED,
+            at=at,
+            reason=reason,
+        )
+    except NotFoundError:  # a task made outside the outbox (a direct transport call)
+        log.info("WeCom task %s has no outbox message to settle", message_id)
 
 
 def _confirmed(session: Session, client: WecomClient, task: Any, sent_at: datetime) -> StaffOutcome:
