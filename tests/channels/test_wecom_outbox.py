@@ -1,4 +1,4 @@
-# ruff: noqa: F811  (the ws fixture is imported, then requested by name)
+# ruff: noqa: F401, F811  (the ws fixture is imported, then requested by name)
 """Staff in the loop end to end: outbox → dispatcher → WeCom task → staff confirms or the SLA
 lapses → the outbox message is settled (SQLite and PostgreSQL, fake WeCom on 127.0.0.1)."""
 
