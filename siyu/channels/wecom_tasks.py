@@ -128,7 +128,7 @@ class WecomStaffTransport:
     ) -> None:
         if channel not in (Channel.WECOM, Channel.WECOM_GROUP):
             raise ValueError("a WeCom staff transport serves wecom or wecom_group")
-        self.channel = channel
+        self.channel: Channel = channel
         self.client = client
         self.sessions = sessions
         self.policy = policy or StaffLoopPolicy()
