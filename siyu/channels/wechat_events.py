@@ -10,11 +10,13 @@ the event, so WeChat's retries are deduplicated by collect.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from siyu.channels.wechat_xml import ContactChange, MpEvent, MpEventType, WecomContactEvent
 from siyu.channels.wecom_contacts import event_key
-from siyu.channels.wecom_models import ContactChangeResult
+from siyu.channels.wecom_models import ContactChangeResult, ContactRecord
 from siyu.collect.models import IdType
 
 WECOM_CONTACT_ADDED = "wecom_contact_added"
@@ -113,3 +115,36 @@ def mp_event_messages(
             "context": {"externalIds": ids, **_campaign("wechat_qr", event.scene, channel)},
         }
     ]
+
+
+def contact_identify_messages(
+    contacts: Sequence[ContactRecord], *, corp_id: str, now: datetime
+) -> list[dict[str, Any]]:
+    """Identify messages for synced contacts: external_userid + unionid, owner and state.
+
+    Timestamped at the first add (so a contact older than siyu keeps its first touch) and
+    keyed by what they say, so re-syncing an unchanged contact ingests nothing new.
+    """
+    messages = []
+    for c in contacts:
+        ids: list[dict[str, Any]] = [
+            {"type": IdType.WECOM_EXTERNAL_USERID.value, "id": c.external_userid}
+        ]
+        if c.unionid:
+            ids.append({"type": IdType.UNIONID.value, "id": c.unionid})
+        key = f"{c.owner_userid}:{c.unionid}:{int(c.active)}"
+        messages.append(
+            {
+                "type": "identify",
+                "messageId": f"wecom-sync:{corp_id}:{c.external_userid}:{key}"[:200],
+                "anonymousId": f"wecom:{c.external_userid}",
+                "timestamp": (c.first_added_at or now).isoformat(),
+                "traits": {
+                    "wecom_owner_userid": c.owner_userid,
+                    "wecom_contact": c.active,
+                    "wecom_first_state": c.first_state,
+                },
+                "context": {"externalIds": ids},
+            }
+        )
+    return messages

@@ -59,6 +59,7 @@ def get_contact(*, session: Session, workspace_id: str, external_userid: str) ->
         name=row.name,
         owner_userid=row.owner_userid,
         first_state=row.first_state,
+        first_added_at=row.first_added_at,
         active=row.status == "active",
         follow_userids=live,
     )

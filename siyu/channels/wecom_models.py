@@ -86,6 +86,7 @@ class ContactRecord(BaseModel):
     name: str | None = None
     owner_userid: str | None = Field(default=None, description="The customer's owning staff.")
     first_state: str | None = Field(default=None, description="State of the first add.")
+    first_added_at: datetime | None = None
     active: bool = Field(description="Someone in the corp still has the customer as a contact.")
     follow_userids: list[str] = Field(default_factory=list, description="Still following.")
 
