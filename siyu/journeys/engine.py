@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from siyu.core.db import transaction
@@ -30,24 +30,10 @@ from siyu.journeys.actions import (
 from siyu.journeys.facts import load_facts
 from siyu.journeys.service import JourneyStatus, VersionCache
 from siyu.journeys.stepping import needs_facts, step
-from siyu.journeys.tables import journey_events, journey_states, journeys
+from siyu.journeys.tables import journey_states, journeys
+from siyu.journeys.writes import LogRow, StateChange, append_log, write_back
 
 _s = journey_states.c
-
-_WRITE_BACK = (
-    update(journey_states)
-    .where(_s.id == bindparam("b_id"))
-    .values(
-        node_id=bindparam("b_node"),
-        status=bindparam("b_status"),
-        due_at=bindparam("b_due"),
-        wait_event=bindparam("b_wait"),
-        variant=bindparam("b_variant"),
-        steps=_s.steps + 1,
-        updated_at=bindparam("b_now"),
-        ended_at=bindparam("b_ended"),
-    )
-)
 
 
 class AdvanceResult(BaseModel):
@@ -114,7 +100,8 @@ def advance_batch(
     definitions = {
         (r.journey_id, r.version): versions.get(session, r.journey_id, r.version) for r in rows
     }
-    wanting = [r.person_id for r in rows if needs_facts(definitions[(r.journey_id, r.version)])]
+    wants = {key: needs_facts(d) for key, d in definitions.items()}
+    wanting = [r.person_id for r in rows if wants[(r.journey_id, r.version)]]
     facts = (
         load_facts(session=session, workspace_id=workspace_id, person_ids=wanting)
         if wanting
@@ -149,24 +136,21 @@ def _write(
 ) -> AdvanceResult:
     ended = (StateStatus.EXITED, StateStatus.CONVERTED, StateStatus.FAILED)
     changes = [
-        {
-            "b_id": r.id,
-            "b_node": o.node_id,
-            "b_status": o.status.value,
-            "b_due": None if o.status in ended else o.due_at,
-            "b_wait": o.wait_event,
-            "b_variant": o.variant,
-            "b_now": now,
-            "b_ended": now if o.status in ended else None,
-        }
+        StateChange(
+            r.id,
+            o.node_id,
+            o.status.value,
+            None if o.status in ended else o.due_at,
+            o.wait_event,
+            o.variant,
+            now if o.status in ended else None,
+        )
         for r, o in zip(rows, outcomes, strict=True)
     ]
-    session.connection().execute(_WRITE_BACK, changes)
+    write_back(session, changes, now)
     actions = [a for o in outcomes for a in o.actions]
     failures = {f.key: f.reason for f in apply_actions(session, actions)} if actions else {}
-    log = _log_rows(workspace_id, rows, outcomes, failures, now)
-    if log:
-        session.execute(insert(journey_events), log)
+    append_log(session, workspace_id, _log_rows(rows, outcomes, failures), now)
     return AdvanceResult(
         batches=1,
         stepped=len(rows),
@@ -176,31 +160,21 @@ def _write(
     )
 
 
-def _log_rows(
-    workspace_id: str,
-    rows: list[Any],
-    outcomes: list[Outcome],
-    failures: dict[str, str],
-    now: datetime,
-) -> list[dict[str, Any]]:
-    log: list[dict[str, Any]] = []
+def _log_rows(rows: list[Any], outcomes: list[Outcome], failures: dict[str, str]) -> list[LogRow]:
+    log: list[LogRow] = []
     for r, o in zip(rows, outcomes, strict=True):
-        base = {
-            "workspace_id": workspace_id,
-            "journey_id": r.journey_id,
-            "version": r.version,
-            "state_id": r.id,
-            "variant": o.variant,
-            "at": now,
-        }
-        log.extend({**base, "node_id": n, "kind": "entered"} for n in o.visited)
+        log.extend(
+            LogRow(r.journey_id, r.version, n, r.id, o.variant, "entered") for n in o.visited
+        )
         for action in o.actions:
             if action.key in failures:
-                log.append({**base, "node_id": action.node_id, "kind": "failed"})
+                log.append(
+                    LogRow(r.journey_id, r.version, action.node_id, r.id, o.variant, "failed")
+                )
             elif isinstance(action, SendMessage):
-                log.append({**base, "node_id": action.node_id, "kind": "sent"})
+                log.append(LogRow(r.journey_id, r.version, action.node_id, r.id, o.variant, "sent"))
         if o.status is StateStatus.EXITED:
-            log.append({**base, "node_id": o.node_id, "kind": "ended"})
+            log.append(LogRow(r.journey_id, r.version, o.node_id, r.id, o.variant, "ended"))
     return log
 
 

@@ -21,6 +21,7 @@ from siyu.journeys.actions import LIVE, StateStatus
 from siyu.journeys.models import JourneyDefinition
 from siyu.journeys.service import Journey, JourneyStatus
 from siyu.journeys.tables import journey_states
+from siyu.journeys.writes import insert_entries_pg
 
 _CHUNK = 500
 
@@ -37,18 +38,16 @@ def insert_ignoring_duplicates(session: Session, table: Any, rows: list[dict[str
     if not rows:
         return 0
     dialect = session.get_bind().dialect.name
-    done = 0
-    for start in range(0, len(rows), _CHUNK):
-        part = rows[start : start + _CHUNK]
-        if dialect == "postgresql":
-            stmt: Any = postgresql.insert(table).values(part).on_conflict_do_nothing()
-        elif dialect == "sqlite":
-            stmt = sqlite.insert(table).values(part).on_conflict_do_nothing()
-        else:  # pragma: no cover - only SQLite and PostgreSQL are supported
-            stmt = insert(table).values(part)
-        # RETURNING counts what went in (psycopg reports no rowcount for this statement).
-        done += len(session.execute(stmt.returning(*table.primary_key.columns)).all())
-    return done
+    if dialect == "postgresql":
+        stmt: Any = postgresql.insert(table).on_conflict_do_nothing()
+    elif dialect == "sqlite":
+        stmt = sqlite.insert(table).on_conflict_do_nothing()
+    else:  # pragma: no cover - only SQLite and PostgreSQL are supported
+        stmt = insert(table)
+    # One executemany with RETURNING: SQLAlchemy batches it into multi-row VALUES with one
+    # cached compilation; the returned keys count what went in (psycopg gives no rowcount).
+    returning = stmt.returning(*table.primary_key.columns)
+    return len(session.connection().execute(returning, rows).all())
 
 
 def _histories(
@@ -118,6 +117,19 @@ def enter_persons(
             select(func.count()).where(journey_states.c.journey_id == journey.id)
         ).scalar_one()
         chosen = chosen[: max(0, definition.settings.max_entries - so_far)]
+    if not chosen:
+        return 0
+    numbers = {p: (histories[p].entries if p in histories else 0) + 1 for p in chosen}
+    if session.get_bind().dialect.name == "postgresql":
+        return insert_entries_pg(
+            session,
+            workspace_id=journey.workspace_id,
+            journey_id=journey.id,
+            version=journey.current_version,
+            node_id=definition.start,
+            entries=[(new_id("jst"), p, numbers[p], keys[p][:200]) for p in chosen],
+            now=now,
+        )
     rows = [
         {
             "id": new_id("jst"),
@@ -125,7 +137,7 @@ def enter_persons(
             "journey_id": journey.id,
             "version": journey.current_version,
             "person_id": p,
-            "entry_no": (histories[p].entries if p in histories else 0) + 1,
+            "entry_no": numbers[p],
             "entry_key": keys[p][:200],
             "node_id": definition.start,
             "status": StateStatus.ACTIVE.value,

@@ -11,7 +11,7 @@ from datetime import datetime, time, timedelta
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from siyu.channels.models import Channel, Purpose
@@ -354,6 +354,7 @@ class JourneyDefinition(_Data):
     start: NodeId
     nodes: list[Node] = Field(min_length=1, max_length=200)
     settings: Settings = Field(default_factory=Settings)
+    _nodes: dict[str, Node] = PrivateAttr(default_factory=dict)
 
     @model_validator(mode="after")
     def _graph(self) -> JourneyDefinition:
@@ -373,8 +374,10 @@ class JourneyDefinition(_Data):
         return self
 
     def node_map(self) -> dict[str, Node]:
-        """Nodes by id."""
-        return {n.id: n for n in self.nodes}
+        """Nodes by id (built once: stepping asks for it per person)."""
+        if not self._nodes:
+            self._nodes.update((n.id, n) for n in self.nodes)
+        return self._nodes
 
 
 def _check_reachable_acyclic(definition: JourneyDefinition) -> None:
