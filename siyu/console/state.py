@@ -6,6 +6,7 @@ the key is checked once and only the workspace id and name are kept (never the k
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
@@ -34,8 +35,15 @@ def runtime() -> Runtime:
 
 
 async def call(function: Callable[..., T], **kwargs: Any) -> T:
-    """Run a blocking service call off the event loop."""
-    return cast(T, await run.io_bound(function, **kwargs))
+    """Run a blocking service call off the event loop.
+
+    NiceGUI answers None when the page went away (or the server is stopping) while the call
+    ran; that ends the caller's task like a cancellation instead of drawing nothing.
+    """
+    result = await run.io_bound(function, **kwargs)
+    if result is None:
+        raise asyncio.CancelledError
+    return cast(T, result)
 
 
 def t(key: str, **values: object) -> str:
