@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
 from nicegui import app, run
 from pydantic import BaseModel
@@ -43,7 +43,7 @@ async def call(function: Callable[..., T], **kwargs: Any) -> T:
     result = await run.io_bound(function, **kwargs)
     if result is None:
         raise asyncio.CancelledError
-    return cast(T, result)
+    return result
 
 
 def t(key: str, **values: object) -> str:
