@@ -697,6 +697,10 @@ from siyu.cli.loyalty import loyalty_app  # noqa: E402
 
 app.add_typer(loyalty_app, name="loyalty")
 
+from siyu.cli.jobs import jobs_app  # noqa: E402
+
+app.add_typer(jobs_app, name="jobs")
+
 from siyu.cli.recommend import recommend_app  # noqa: E402
 
 app.add_typer(recommend_app, name="recommend")

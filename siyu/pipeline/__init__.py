@@ -6,6 +6,7 @@ write ``pipeline.ingest(...)``.
 """
 
 from siyu.pipeline.ingest import GroupCommitter, flush, ingest, ingest_events, ingest_many
+from siyu.pipeline.jobs import JOB_NAMES, JobRun, run_jobs
 from siyu.pipeline.loyalty import apply_loyalty
 from siyu.pipeline.persons import (
     PersonView,
@@ -37,7 +38,9 @@ from siyu.pipeline.segments import (
 )
 
 __all__ = [
+    "JOB_NAMES",
     "GroupCommitter",
+    "JobRun",
     "PersonView",
     "apply_loyalty",
     "attribute_live_code_events",
@@ -63,6 +66,7 @@ __all__ = [
     "refresh_scheduled",
     "refresh_segment",
     "run_definition",
+    "run_jobs",
     "split_person",
     "tag_from_csv",
 ]

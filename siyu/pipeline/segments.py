@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 from typing import Any
 
@@ -12,6 +13,7 @@ from siyu.collect.models import IdType
 from siyu.core.runtime import Runtime
 from siyu.identity import service as identity
 from siyu.pipeline.ingest import flush
+from siyu.pipeline.jobs import run_jobs
 from siyu.profiles import tags
 from siyu.profiles.tag_models import TagChanges, TagImportReport, TagImportRow
 from siyu.segments import service as segments
@@ -19,6 +21,8 @@ from siyu.segments import sources
 from siyu.segments.compile import to_sql
 from siyu.segments.models import CONDITION, Condition, Preview, RefreshResult
 from siyu.workspaces import service as workspaces
+
+log = logging.getLogger("siyu.jobs")
 
 # -- segments and rule tags -----------------------------------------------------------------
 
@@ -132,14 +136,20 @@ def refresh_rule_tags(*, runtime: Runtime, workspace_id: str, now: datetime) -> 
 
 def refresh_scheduled(*, runtime: Runtime, now: datetime) -> int:
     """What a server's background thread calls: due segments and rule tags of every
-    workspace; returns how many segments were refreshed."""
-
+    workspace, then the due loyalty and referral jobs (each claimed once per period, so
+    several servers may all call this); returns how many segments were refreshed."""
     with runtime.sessions() as session:
         ids = [w.id for w in workspaces.list_workspaces(session=session)]
     refreshed = 0
-    for workspace_id in ids:
-        refreshed += len(refresh_due(runtime=runtime, workspace_id=workspace_id, now=now))
-        refresh_rule_tags(runtime=runtime, workspace_id=workspace_id, now=now)
+    try:
+        for workspace_id in ids:
+            refreshed += len(refresh_due(runtime=runtime, workspace_id=workspace_id, now=now))
+            refresh_rule_tags(runtime=runtime, workspace_id=workspace_id, now=now)
+    finally:  # a failing segment never holds up points expiry or payouts
+        for run in run_jobs(runtime=runtime, now=now):
+            if run.status in ("ran", "failed"):
+                log.info("job %s %s for %s (%s): %s", run.job, run.status, run.workspace_id,
+                         run.period, run.summary)  # fmt: skip
     return refreshed
 
 
