@@ -176,3 +176,47 @@ def test_mp_plain_and_safe_mode_events(
     props = [e["properties"] for e in events["events"]]
     props = [json.loads(p) if isinstance(p, str) else p for p in props]
     assert {p["scene"] for p in props} == {"store_9"}
+
+
+def test_staff_stats_task_and_contact_endpoints(
+    client: TestClient, keys: WorkspaceCreated, runtime: Runtime
+) -> None:
+    from siyu.channels.models import Channel, OutboundMessage
+    from siyu.channels.wecom import WecomClient
+    from siyu.channels.wecom_tasks import WecomStaffTransport
+    from tests.channels.fake_wechat import serve_fake_wechat
+
+    _setup(client, keys)
+    ws = keys.workspace_id
+    assert _wecom_post(client, ws, _add_xml("wmS", "zhangsan", "")).status_code == 200
+    contact = client.get("/api/wechat/contacts/wmS", headers=admin(keys))
+    assert contact.status_code == 200 and contact.json()["owner_userid"] == "zhangsan"
+    assert client.get("/api/wechat/contacts/wmNONE", headers=admin(keys)).status_code == 404
+    with serve_fake_wechat() as (url, state):
+        wecom = WecomClient(corp_id=state.corp_id, secret=state.secret, base_url=url)
+        transport = WecomStaffTransport(client=wecom, sessions=runtime.sessions)
+        message = OutboundMessage(
+            id="msg_1",
+            workspace_id=ws,
+            person_id="p",
+            channel=Channel.WECOM,
+            recipient="wmS",
+            template="t",
+            params={},
+            content="hi",
+            idempotency_key="k",
+        )
+        transport.send(message)
+        wecom.close()
+    task = client.get("/api/wechat/staff-tasks/msg_1", headers=admin(keys))
+    assert task.status_code == 200 and task.json()["status"] == "awaiting"
+    window = {"since": "2020-01-01T00:00:00Z", "until": "2100-01-01T00:00:00Z"}
+    stats = client.get("/api/wechat/staff-tasks/stats", params=window, headers=admin(keys))
+    assert stats.status_code == 200
+    assert [(s["sender"], s["assigned"], s["awaiting"]) for s in stats.json()] == [
+        ("zhangsan", 1, 1)
+    ]
+    backwards = {"since": window["until"], "until": window["since"]}
+    bad = client.get("/api/wechat/staff-tasks/stats", params=backwards, headers=admin(keys))
+    assert bad.status_code == 400 and bad.json()["error"]["field"] == "until"
+    assert client.get("/api/wechat/staff-tasks/stats", params=window).status_code == 401

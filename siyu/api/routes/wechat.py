@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from siyu import pipeline
 from siyu.api.deps import AdminWorkspaceDep, RuntimeDep
-from siyu.channels import mp, wechat_accounts, wechat_events, wecom_contacts
+from siyu.channels import mp, wechat_accounts, wechat_events, wecom_contacts, wecom_tasks
 from siyu.channels.wechat_accounts import AccountKind, WechatAccount, WechatAccountSet
 from siyu.channels.wechat_crypto import CallbackCrypto, check_plain_signature
 from siyu.channels.wechat_xml import (
@@ -26,7 +26,8 @@ from siyu.channels.wechat_xml import (
     parse_mp_event,
     parse_wecom_event,
 )
-from siyu.core.clock import utcnow
+from siyu.channels.wecom_models import ContactRecord, StaffStats, StaffTaskView
+from siyu.core.clock import ensure_utc, utcnow
 from siyu.core.errors import InvalidInputError
 from siyu.core.runtime import Runtime
 from siyu.referral import livecodes
@@ -245,6 +246,60 @@ async def get_account(
         with runtime.sessions() as session:
             return wechat_accounts.get_account(
                 session=session, workspace_id=workspace.id, kind=kind
+            )
+
+    return await run_in_threadpool(read)
+
+
+# -- staff in the loop and contacts (admin) ----------------------------------------------------
+
+
+@router.get("/api/wechat/staff-tasks/stats", summary="Staff completion of WeCom tasks")
+async def staff_stats(
+    runtime: RuntimeDep,
+    workspace: AdminWorkspaceDep,
+    since: Annotated[datetime, Query(description="Tasks created from (inclusive).")],
+    until: Annotated[datetime, Query(description="… until (exclusive).")],
+) -> list[StaffStats]:
+    """Per staff member: assigned, confirmed, lapsed, failed, awaiting, rate, median wait."""
+    start, end = ensure_utc(since), ensure_utc(until)
+    if end <= start:
+        raise InvalidInputError("until must be after since", field="until")
+
+    def read() -> list[StaffStats]:
+        with runtime.sessions() as session:
+            return wecom_tasks.staff_completion_stats(
+                session=session, workspace_id=workspace.id, since=start, until=end
+            )
+
+    return await run_in_threadpool(read)
+
+
+@router.get("/api/wechat/staff-tasks/{message_id}", summary="A WeCom staff task")
+async def staff_task(
+    message_id: str, runtime: RuntimeDep, workspace: AdminWorkspaceDep
+) -> StaffTaskView:
+    """The staff task of an outbox message: status, reminders, when it settled."""
+
+    def read() -> StaffTaskView:
+        with runtime.sessions() as session:
+            return wecom_tasks.get_task(
+                session=session, workspace_id=workspace.id, message_id=message_id
+            )
+
+    return await run_in_threadpool(read)
+
+
+@router.get("/api/wechat/contacts/{external_userid}", summary="A WeCom external contact")
+async def wecom_contact(
+    external_userid: str, runtime: RuntimeDep, workspace: AdminWorkspaceDep
+) -> ContactRecord:
+    """A contact: owner, staff still following, the first add's state."""
+
+    def read() -> ContactRecord:
+        with runtime.sessions() as session:
+            return wecom_contacts.get_contact(
+                session=session, workspace_id=workspace.id, external_userid=external_userid
             )
 
     return await run_in_threadpool(read)
