@@ -130,7 +130,11 @@ def journey_stats(*, session: Session, workspace_id: str, journey_id: str) -> Jo
     waiting: dict[str, int] = dict(
         session.execute(
             select(s.node_id, func.count())
-            .where(s.journey_id == journey_id, s.status == StateStatus.WAITING.value)
+            .where(
+                s.workspace_id == workspace_id,
+                s.journey_id == journey_id,
+                s.status == StateStatus.WAITING.value,
+            )
             .group_by(s.node_id)
         ).all()
     )
