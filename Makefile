@@ -7,7 +7,7 @@ USERS   ?= 50000
 HOST    ?= 127.0.0.1
 PORT    ?= 8000
 
-.PHONY: demo test check lint typecheck imports bench install clean migration
+.PHONY: demo test check lint typecheck imports bench install clean sdk migration
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -34,6 +34,11 @@ typecheck: $(STAMP)
 
 imports: $(STAMP)
 	$(BIN)/lint-imports
+
+# Rebuild the shipped web SDK (siyu/sdk_assets/siyu.js) from sdk/web/siyu.js with esbuild from
+# the npm registry. Not needed to test: the built file is committed and its source hash checked.
+sdk:
+	node sdk/build.mjs
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.run

@@ -27,6 +27,7 @@ from siyu.api.routes import (
     persons,
     recommendations,
     referrals,
+    sdk,
     segments,
     tags,
     wechat,
@@ -124,6 +125,8 @@ def create_app(runtime: Runtime, *, flush_in_background: bool = True) -> FastAPI
     app.include_router(membership.tiers_router)
     app.include_router(membership.members_router)
     app.include_router(loyalty.router)
+    app.include_router(sdk.router)
+    app.add_middleware(sdk.CollectCorsMiddleware)
     app.include_router(wechat.router)
     app.include_router(recommendations.router)
 

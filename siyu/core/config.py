@@ -34,6 +34,9 @@ class Settings(BaseSettings):
     schedule_interval_seconds: float = Field(
         default=60.0, description="How often the server refreshes due segments and rule tags."
     )
+    sdk_test_page: bool = Field(
+        default=False, description="Serve /sdk/test.html, a page exercising the web SDK."
+    )
 
     def resolved_database_url(self) -> str:
         """The operational store URL, defaulting to a SQLite file under ``data_dir``."""

@@ -16,6 +16,9 @@ import httpx
 import orjson
 import pytest
 
+# The shared headless-Chromium fixtures (browser, browser_page) for every e2e test.
+from tests.e2e.browser import browser, browser_page  # noqa: F401
+
 
 def free_port() -> int:
     with socket.socket() as sock:
