@@ -66,5 +66,7 @@ def run(
 def list_jobs() -> None:
     """The jobs and how often each is due."""
     for job in pipeline.jobs.JOBS:
-        when = "hourly" if job.every == "hour" else f"daily from {job.at_hour:02d}:00 local"
+        when = {"5min": "every 5 minutes", "hour": "hourly"}.get(
+            job.every, f"daily from {job.at_hour:02d}:00 local"
+        )
         typer.echo(f"{job.name:<24} {when}")

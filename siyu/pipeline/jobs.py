@@ -7,8 +7,9 @@ and a cron ``siyu jobs run``, never run one job twice for one period. A claim le
 its own right (keyed ledger entries, keyed coupons, conditional updates), so a taken-over
 claim repeats nothing that was done.
 
-Periods: ``hour`` is the UTC hour; ``day`` is the workspace's local day, from ``at`` o'clock
-local (birthday gifts and reminders are not sent at midnight).
+Periods: ``5min`` is a UTC five-minute slot (referral rewards should not wait an hour);
+``hour`` is the UTC hour; ``day`` is the workspace's local day, from ``at_hour`` o'clock local
+(birthday gifts and reminders are not sent at midnight). Finished claims are kept 35 days.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from siyu.pipeline.job_tables import job_runs
 from siyu.workspaces import service as workspaces
 
 LEASE = timedelta(minutes=30)
+KEEP = timedelta(days=35)
 log = logging.getLogger("siyu.jobs")
 _jr = job_runs.c
 
@@ -44,7 +46,9 @@ class JobRun(BaseModel):
 
     workspace_id: str
     job: str
-    period: str = Field(description="UTC hour (2026-11-29T02) or local day (2026-11-29).")
+    period: str = Field(
+        description="UTC slot (2026-11-29T02:05), UTC hour (2026-11-29T02) or local day."
+    )
     status: Literal["ran", "skipped", "failed", "not_due"]
     summary: str = Field(description="One line for people: what it did, or why not.")
     detail: dict[str, Any] = Field(default_factory=dict)
@@ -55,7 +59,7 @@ class Job:
     """A job: its name, its period, and from which local hour a daily job is due."""
 
     name: str
-    every: Literal["hour", "day"]
+    every: Literal["5min", "hour", "day"]
     run: Callable[[Runtime, str, str, datetime], loyalty_jobs.Outcome]
     at_hour: int = 0
 
@@ -64,7 +68,7 @@ JOBS: tuple[Job, ...] = (
     Job("points_expiry", "hour", loyalty_jobs.expire_points),
     Job("coupon_expiry", "hour", loyalty_jobs.expire_coupons),
     Job("paid_membership_expiry", "hour", loyalty_jobs.end_paid_terms),
-    Job("referral_payouts", "hour", loyalty_jobs.pay_referral_rewards),
+    Job("referral_payouts", "5min", loyalty_jobs.pay_referral_rewards),
     Job("tier_refresh", "day", loyalty_jobs.refresh_tiers, at_hour=2),
     Job("expiry_reminders", "day", loyalty_jobs.remind_expiring_points, at_hour=10),
     Job("birthday_gifts", "day", loyalty_jobs.give_birthday_gifts, at_hour=10),
@@ -74,8 +78,11 @@ JOB_NAMES = tuple(job.name for job in JOBS)
 
 def period_of(job: Job, now: datetime, zone: str) -> str | None:
     """The period ``now`` falls in for ``job`` (None before a daily job's hour)."""
+    utc = now.astimezone(ZoneInfo("UTC"))
+    if job.every == "5min":
+        return f"{utc:%Y-%m-%dT%H}:{utc.minute // 5 * 5:02d}"
     if job.every == "hour":
-        return now.astimezone(ZoneInfo("UTC")).strftime("%Y-%m-%dT%H")
+        return f"{utc:%Y-%m-%dT%H}"
     local = now.astimezone(ZoneInfo(zone))
     return None if local.hour < job.at_hour else local.date().isoformat()
 
@@ -184,4 +191,7 @@ def run_jobs(
             else workspaces.list_workspaces(session=session)
         )
     chosen = [job for job in JOBS if not only or job.name in only]
-    return [_run_one(runtime, job, ws.id, ws.timezone, now) for ws in found for job in chosen]
+    runs = [_run_one(runtime, job, ws.id, ws.timezone, now) for ws in found for job in chosen]
+    with runtime.sessions() as session, session.begin():
+        session.execute(delete(job_runs).where(_jr.finished_at < now - KEEP))
+    return runs

@@ -147,6 +147,7 @@ def test_each_job_does_its_work_once_per_period(runtime: Runtime) -> None:
     assert first["expiry_reminders"].detail == {"due": 1, "reminded": 1}
     assert first["points_expiry"].period == "2026-11-28T02"
     assert first["birthday_gifts"].period == "2026-11-28"
+    assert first["referral_payouts"].period == "2026-11-28T02:30"
     with runtime.sessions() as s:
         assert (
             membership.get_member(session=s, workspace_id=ws, person_id=c, now=NOW).tier == "basic"
@@ -167,12 +168,13 @@ def test_each_job_does_its_work_once_per_period(runtime: Runtime) -> None:
     expires_on = (lot.expires_at + timedelta(hours=8)).date().isoformat()
     assert profile.traits["points_expiring_on"] == expires_on
 
-    again = pipeline.run_jobs(runtime=runtime, now=NOW + timedelta(minutes=20))
+    again = pipeline.run_jobs(runtime=runtime, now=NOW + timedelta(minutes=2))
     assert {r.status for r in again} == {"skipped"}
     next_hour = by_job(pipeline.run_jobs(runtime=runtime, now=NOW + timedelta(hours=1)))
     assert next_hour["points_expiry"].status == "ran"
     assert next_hour["points_expiry"].detail == {"lots": 0, "points": 0}
     assert next_hour["birthday_gifts"].status == "skipped"  # same local day
+    assert next_hour["referral_payouts"].detail == {"paid": 0, "failed": 0}
     with runtime.sessions() as s:
         assert points.get_account(session=s, workspace_id=ws, person_id=a).balance == 130
 
