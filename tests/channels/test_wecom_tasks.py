@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
+from siyu.channels import wecom_stats
 from siyu.channels import wecom_tasks as tasks
 from siyu.channels.models import Channel, MessageStatus, OutboundMessage, SendError
 from siyu.channels.wechat_xml import ContactChange, WecomContactEvent
@@ -141,7 +142,7 @@ def test_confirmation_reminders_and_stats(
     ]
     with db() as session:
         task = tasks.get_task(session=session, workspace_id=WS, message_id="m1")
-        stats = tasks.staff_completion_stats(
+        stats = wecom_stats.staff_completion_stats(
             session=session, workspace_id=WS, since=T0, until=T0 + timedelta(days=7)
         )
     assert task.settled_at == confirmed_at and task.reminders == 4
@@ -170,7 +171,7 @@ def test_sla_lapse_cancels_in_wecom_and_falls_back(
     with db() as session:
         stats = {
             s.sender: s
-            for s in tasks.staff_completion_stats(
+            for s in wecom_stats.staff_completion_stats(
                 session=session, workspace_id=WS, since=T0, until=clock.now
             )
         }

@@ -18,7 +18,14 @@ from sqlalchemy.orm import Session
 
 from siyu import pipeline
 from siyu.api.deps import AdminWorkspaceDep, RuntimeDep
-from siyu.channels import mp, wechat_accounts, wechat_events, wecom_contacts, wecom_tasks
+from siyu.channels import (
+    mp,
+    wechat_accounts,
+    wechat_events,
+    wecom_contacts,
+    wecom_stats,
+    wecom_tasks,
+)
 from siyu.channels.wechat_accounts import AccountKind, WechatAccount, WechatAccountSet
 from siyu.channels.wechat_crypto import CallbackCrypto, check_plain_signature
 from siyu.channels.wechat_xml import (
@@ -268,7 +275,7 @@ async def staff_stats(
 
     def read() -> list[StaffStats]:
         with runtime.sessions() as session:
-            return wecom_tasks.staff_completion_stats(
+            return wecom_stats.staff_completion_stats(
                 session=session, workspace_id=workspace.id, since=start, until=end
             )
 
