@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from siyu.core.errors import ConflictError, InvalidInputError, NotFoundError
 from siyu.identity import service as identity
-from siyu.loyalty import ledger
+from siyu.loyalty import ledger, points_pg
 from siyu.loyalty.ledger import CONTRA, EntryKind
 from siyu.loyalty.points_models import (
     CheckInResult,
@@ -299,6 +299,32 @@ def _post(
     )
 
 
+def _fast(
+    session: Session,
+    write: _Write,
+    points: int,
+    now: datetime,
+    rules: EarnRules | None = None,
+    *,
+    capped: bool = False,
+) -> PointsResult | None:
+    """The write in one PostgreSQL call when it can be (see :mod:`points_pg`), else None."""
+    _check_key(write.key)
+    if not points_pg.available(session):
+        return None
+    fast = points_pg.FastWrite(
+        write.workspace_id,
+        write.person_id,
+        write.kind,
+        points,
+        write.reason,
+        write.source,
+        write.key,
+        capped,
+    )
+    return points_pg.post(session, fast, now, rules)
+
+
 def get_rules(*, session: Session, workspace_id: str) -> EarnRules:
     """The workspace's earn rules (defaults until set)."""
     stored = session.execute(
@@ -358,6 +384,9 @@ def earn_points(
     """
     _positive(points)
     write = _Write(workspace_id, person_id, EntryKind.EARN, reason, source, idempotency_key)
+    fast = _fast(session, write, points, now, rules, capped=True)
+    if fast is not None:
+        return fast
 
     def amount_of(_balance: int, rules: EarnRules) -> int:
         cap = rules.daily_caps.get(reason)
@@ -404,6 +433,9 @@ def spend_points(
     """
     _positive(points)
     write = _Write(workspace_id, person_id, EntryKind.SPEND, reason, source, idempotency_key)
+    fast = _fast(session, write, -points, now)
+    if fast is not None:
+        return fast
     return _post(session, write, now, lambda _balance, _rules: -points)
 
 
@@ -422,6 +454,9 @@ def adjust_points(
     if points == 0:
         raise InvalidInputError("points must not be 0", field="points")
     write = _Write(workspace_id, person_id, EntryKind.ADJUST, reason, source, idempotency_key)
+    fast = _fast(session, write, points, now)
+    if fast is not None:
+        return fast
     return _post(session, write, now, lambda _b, _r: points)
 
 
