@@ -117,7 +117,14 @@ class StaffTaskState(StrEnum):
 
 
 class StaffLoopPolicy(BaseModel):
-    """How long staff get, when they are reminded, and how many mass sends a customer takes."""
+    """How long staff get, when they are reminded, and how many mass sends a customer takes.
+
+    WeCom's 创建企业群发 page (developer.work.weixin.qq.com/document/path/92135, updated
+    2025-11-17) says each customer or group receives at most as many mass messages a month
+    as the month has days, which an admin can tighten to 7 a week or 1 a day; the older rule
+    was 4 per natural month. Hence ``cap`` and ``cap_period``; set ``cap=4`` for the old rule.
+    Reminders: at most 3 per task in 24 hours (remind_groupmsg_send).
+    """
 
     sla: timedelta = Field(default=timedelta(hours=24), description="Lapse after this.")
     remind_after: timedelta = Field(default=timedelta(hours=2), description="First reminder.")
