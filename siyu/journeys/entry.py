@@ -27,7 +27,9 @@ _CHUNK = 500
 
 
 @dataclass(slots=True)
-class _History:
+class EntryHistory:
+    """Entries a person made into one journey (for the re-entry rules)."""
+
     entries: int = 0
     last_entered: datetime | None = None
     live: bool = False
@@ -52,9 +54,9 @@ def insert_ignoring_duplicates(session: Session, table: Any, rows: list[dict[str
 
 def _histories(
     session: Session, workspace_id: str, journey_id: str, person_ids: Sequence[str]
-) -> dict[str, _History]:
+) -> dict[str, EntryHistory]:
     s = journey_states.c
-    result: dict[str, _History] = {}
+    result: dict[str, EntryHistory] = {}
     for start in range(0, len(person_ids), _CHUNK):
         part = person_ids[start : start + _CHUNK]
         rows = session.execute(
@@ -63,14 +65,14 @@ def _histories(
             )
         )
         for person_id, entered_at, status in rows:
-            h = result.setdefault(person_id, _History())
+            h = result.setdefault(person_id, EntryHistory())
             h.entries += 1
             h.last_entered = max(filter(None, (h.last_entered, entered_at)))
             h.live = h.live or status in LIVE
     return result
 
 
-def may_enter(history: _History | None, definition: JourneyDefinition, now: datetime) -> bool:
+def may_enter(history: EntryHistory | None, definition: JourneyDefinition, now: datetime) -> bool:
     """Whether a person with this history may enter again now (pure)."""
     if history is None or history.entries == 0:
         return True

@@ -61,7 +61,8 @@ def last_run(trigger: ScheduleTrigger, now: datetime, zone: ZoneInfo) -> datetim
     return run if run <= now < run + GRACE else None
 
 
-def _members(session: Session, workspace_id: str, segment_id: str) -> Iterator[str]:
+def members_of(session: Session, workspace_id: str, segment_id: str) -> Iterator[str]:
+    """Every current member of a segment, page by page."""
     after: str | None = None
     while True:
         page = segments.members_page(
@@ -80,7 +81,7 @@ def _scan_schedule(
     if run is None:
         return 0
     key = f"schedule:{run.isoformat()}"
-    people = [(p, key) for p in _members(session, journey.workspace_id, trigger.segment_id)]
+    people = [(p, key) for p in members_of(session, journey.workspace_id, trigger.segment_id)]
     return enter_persons(session=session, journey=journey, candidates=people, now=now)
 
 
