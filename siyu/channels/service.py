@@ -23,7 +23,7 @@ from siyu.channels.consent import (
     unsubscribe_with_token,
 )
 from siyu.channels.models import Channel, MessageStatus, Purpose
-from siyu.channels.outbox import enqueue, get_policy
+from siyu.channels.outbox import enqueue, enqueue_many, get_policy
 from siyu.channels.outbox_models import Message, SourceStats
 from siyu.channels.restraint import (
     CapsForecast,
@@ -42,6 +42,7 @@ __all__ = [
     "consent_history",
     "consents_of",
     "enqueue",
+    "enqueue_many",
     "find_template",
     "forecast_holds",
     "get_policy",

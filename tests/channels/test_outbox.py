@@ -270,3 +270,32 @@ def test_forecast_for_a_dry_run_sees_what_is_queued(db: sessionmaker[Session], w
     with db() as session:
         out = channels.forecast_holds(session=session, workspace_id=ws, planned=plan, now=NOON)
     assert (out.planned, out.held, out.by_reason) == (2, 1, {"daily_cap": 1})
+
+
+def test_a_batch_decides_in_order_and_answers_repeats(db: sessionmaker[Session], ws: str) -> None:
+    a = make_person(db, ws, NOON, phone="13800138000", consent=(Channel.SMS,))
+    b = make_person(db, ws, NOON, phone="13900139000")  # no consent
+    batch = [
+        req(a, "a1", priority=1),
+        req(b, "b1"),
+        req(a, "a2", priority=1),  # capped by a1 in the same batch
+        req(a, "a1", priority=1),  # a repeat inside the batch
+        req(a, "a3", priority=5),  # bumps a1, which is not even written yet
+    ]
+    with transaction(db) as session:
+        out = channels.enqueue_many(session=session, workspace_id=ws, requests=batch, now=NOON)
+    assert [(r.status, r.reason, r.duplicate) for r in out] == [
+        (MessageStatus.HELD, HoldReason.LOWER_PRIORITY, False),
+        (MessageStatus.HELD, HoldReason.NO_CONSENT, False),
+        (MessageStatus.HELD, HoldReason.DAILY_CAP, False),
+        (MessageStatus.HELD, HoldReason.LOWER_PRIORITY, True),
+        (MessageStatus.QUEUED, None, False),
+    ]
+    assert out[3].message_id == out[0].message_id
+    assert row(db, out[0].message_id)["reason"] == "lower_priority"
+    with transaction(db) as session:
+        again = channels.enqueue_many(
+            session=session, workspace_id=ws, requests=batch[:2], now=NOON
+        )
+    assert [r.message_id for r in again] == [out[0].message_id, out[1].message_id]
+    assert all(r.duplicate for r in again)
