@@ -255,11 +255,14 @@ def run(
 
 
 def main(argv: list[str]) -> None:
+    """``[--quick] [--persons N] [--no-sqlite] [--no-postgresql]``."""
     quick = "--quick" in argv
+    persons = int(argv[argv.index("--persons") + 1]) if "--persons" in argv else 0
     backends = [b for b in ("sqlite", "postgresql") if f"--no-{b}" not in argv]
-    result = run(20_000 if quick else 1_000_000, backends=backends)
+    result = run(persons or (20_000 if quick else 1_000_000), backends=backends)
     RESULTS.mkdir(exist_ok=True)
-    name = "journeys-quick.json" if quick else "journeys.json"
+    only = "" if len(backends) == 2 else f"-{backends[0]}"
+    name = f"journeys{only}{'-quick' if quick else ''}.json"
     (RESULTS / name).write_text(json.dumps(result, indent=2, default=str))
     print(json.dumps(result, indent=2, default=str))
 
