@@ -19,9 +19,10 @@ ASSET = re.compile(r'(?:src|href)="([^"]+)"')
 EXTERNAL = re.compile(r"""(?:src|href)\s*=\s*["']?(?:https?:)?//""", re.IGNORECASE)
 
 
-@pytest.fixture
-def client(tmp_path: Path) -> Iterator[TestClient]:
-    runtime = open_runtime(Settings(data_dir=tmp_path))
+@pytest.fixture(scope="module")
+def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
+    # One app for the module: starting NiceGUI's side of the lifespan costs about a second.
+    runtime = open_runtime(Settings(data_dir=tmp_path_factory.mktemp("console")))
     app = create_app(runtime, flush_in_background=False)
     with TestClient(app) as test_client:
         yield test_client
