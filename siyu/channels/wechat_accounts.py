@@ -40,6 +40,12 @@ class WechatAccountSet(BaseModel):
     encoding_aes_key: str = Field(description="Callback EncodingAESKey: 43 characters.")
     secret: str = Field(min_length=1, max_length=200, description="API secret.")
     original_id: str | None = Field(default=None, max_length=64, description="gh_… (MP).")
+    api_base_url: str | None = Field(
+        default=None,
+        max_length=300,
+        pattern=r"^https?://",
+        description="The API host when not the official one (an egress proxy); none = official.",
+    )
 
     @field_validator("token")
     @classmethod
@@ -64,6 +70,7 @@ class WechatAccount(BaseModel):
     kind: AccountKind
     app_id: str
     original_id: str | None = None
+    api_base_url: str | None = None
     updated_at: datetime
 
 
@@ -93,6 +100,7 @@ def set_account(
         "token_enc": vault.encrypt(account.token),
         "aes_key_enc": vault.encrypt(account.encoding_aes_key),
         "secret_enc": vault.encrypt(account.secret),
+        "api_base_url": account.api_base_url,
         "updated_at": now,
     }
     a = wechat_accounts.c
@@ -112,7 +120,11 @@ def get_account(*, session: Session, workspace_id: str, kind: AccountKind) -> We
     """The account of ``kind``. Raises NotFoundError."""
     row = _row(session, workspace_id, kind)
     return WechatAccount(
-        kind=kind, app_id=row.app_id, original_id=row.original_id, updated_at=row.updated_at
+        kind=kind,
+        app_id=row.app_id,
+        original_id=row.original_id,
+        api_base_url=row.api_base_url,
+        updated_at=row.updated_at,
     )
 
 
@@ -136,10 +148,13 @@ def wecom_client(
     base_url: str = WECOM_BASE_URL,
     clock: Callable[[], datetime] = utcnow,
 ) -> WecomClient:
-    """A WeCom client with the workspace's corp id and secret."""
+    """A WeCom client with the workspace's corp id and secret (and API host, if set)."""
     row = _row(session, workspace_id, AccountKind.WECOM)
     return WecomClient(
-        corp_id=row.app_id, secret=vault.decrypt(row.secret_enc), base_url=base_url, clock=clock
+        corp_id=row.app_id,
+        secret=vault.decrypt(row.secret_enc),
+        base_url=row.api_base_url or base_url,
+        clock=clock,
     )
 
 
@@ -155,5 +170,8 @@ def mp_client(
     """An official-account (or mini program) client with the workspace's appid and secret."""
     row = _row(session, workspace_id, kind)
     return MpClient(
-        app_id=row.app_id, secret=vault.decrypt(row.secret_enc), base_url=base_url, clock=clock
+        app_id=row.app_id,
+        secret=vault.decrypt(row.secret_enc),
+        base_url=row.api_base_url or base_url,
+        clock=clock,
     )

@@ -19,6 +19,7 @@ wechat_accounts = Table(
     Column("token_enc", Text(), nullable=False),
     Column("aes_key_enc", Text(), nullable=False),
     Column("secret_enc", Text(), nullable=False),
+    Column("api_base_url", String(300)),  # None: the official API host
     Column("updated_at", UTCDateTime(), nullable=False),
 )
 

@@ -220,3 +220,36 @@ def test_staff_stats_task_and_contact_endpoints(
     bad = client.get("/api/wechat/staff-tasks/stats", params=backwards, headers=admin(keys))
     assert bad.status_code == 400 and bad.json()["error"]["field"] == "until"
     assert client.get("/api/wechat/staff-tasks/stats", params=window).status_code == 401
+
+
+def test_a_new_contact_gets_the_welcome_template(
+    client: TestClient, keys: WorkspaceCreated, runtime: Runtime
+) -> None:
+    from siyu.channels import service as channels
+    from siyu.channels.models import Channel
+    from siyu.channels.outbox_models import TemplatePut
+    from siyu.core.clock import utcnow
+    from tests.channels.fake_wechat import serve_fake_wechat
+
+    ws = keys.workspace_id
+    with serve_fake_wechat() as (url, state):
+        state.corp_id, state.secret = CORP, "sec"
+        body = {"app_id": CORP, "token": TOKEN, "encoding_aes_key": AES, "secret": "sec",
+                "api_base_url": url}  # fmt: skip
+        put = client.put("/api/wechat/accounts/wecom", json=body, headers=admin(keys))
+        assert put.status_code == 200 and put.json()["api_base_url"] == url
+        assert _wecom_post(client, ws, _add_xml("wmW0", "zhangsan", "s0")).status_code == 200
+        assert state.calls("/cgi-bin/externalcontact/send_welcome_msg") == []  # no template
+        with runtime.sessions() as session, session.begin():
+            channels.put_template(
+                session=session,
+                workspace_id=ws,
+                now=utcnow(),
+                template=TemplatePut(
+                    channel=Channel.WECOM, name="welcome", body="你好，我是{{ staff_userid }}"
+                ),
+            )
+        assert _wecom_post(client, ws, _add_xml("wmW1", "zhangsan", "s1")).status_code == 200
+        assert _wecom_post(client, ws, _add_xml("wmW1", "zhangsan", "s1")).status_code == 200
+        sent = [c.body for c in state.calls("/cgi-bin/externalcontact/send_welcome_msg")]
+    assert sent == [{"welcome_code": "WC1", "text": {"content": "你好，我是zhangsan"}}]

@@ -8,10 +8,11 @@ does not decrypt or parse 400, both as JSON naming the problem; WeChat then retr
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, BackgroundTasks, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import PlainTextResponse
 from sqlalchemy.orm import Session
@@ -25,6 +26,7 @@ from siyu.channels import (
     wecom_contacts,
     wecom_stats,
     wecom_tasks,
+    wecom_welcome,
 )
 from siyu.channels.wechat_accounts import AccountKind, WechatAccount, WechatAccountSet
 from siyu.channels.wechat_crypto import CallbackCrypto, check_plain_signature
@@ -39,6 +41,7 @@ from siyu.core.errors import InvalidInputError
 from siyu.core.runtime import Runtime
 from siyu.referral import livecodes
 
+log = logging.getLogger("siyu.api.wechat")
 router = APIRouter(tags=["wechat"])
 MAX_BODY = 64 * 1024
 
@@ -116,14 +119,39 @@ async def verify_wecom(
 
 def _apply_wecom(
     request: Request, runtime: Runtime, workspace_id: str, event: WecomContactEvent, now: datetime
-) -> None:
+) -> str | None:
+    """Apply and ingest the change; the welcome text to send, if any (first delivery only)."""
     with runtime.sessions() as session, session.begin():
         result = wecom_contacts.apply_contact_event(
             session=session, workspace_id=workspace_id, event=event, now=now
         )
         channel = channel_of_scene(session, workspace_id, event.state)
+        welcome = None
+        if not result.duplicate:
+            try:
+                welcome = wecom_welcome.welcome_text(
+                    session=session, workspace_id=workspace_id, event=event
+                )
+            except InvalidInputError as exc:  # a broken template must not lose the add
+                log.warning("welcome template of %s: %s", workspace_id, exc.message)
     messages = wechat_events.wecom_contact_messages(event, result, channel=channel)
     _ingest(request, runtime, workspace_id, messages)
+    return welcome
+
+
+def _send_welcome(runtime: Runtime, workspace_id: str, welcome_code: str, text: str) -> None:
+    """After the answer: the code lives 20 s, so this runs at once, off the request."""
+    try:
+        with runtime.sessions() as session:
+            client = wechat_accounts.wecom_client(
+                session=session, vault=runtime.vault, workspace_id=workspace_id
+            )
+        try:
+            wecom_welcome.send_welcome(client=client, welcome_code=welcome_code, text=text)
+        finally:
+            client.close()
+    except Exception:  # the add is committed; a lost welcome is only logged
+        log.exception("welcome message for workspace %s failed", workspace_id)
 
 
 @router.post("/wechat/wecom/{workspace_id}/callback", summary="WeCom event callback")
@@ -131,12 +159,14 @@ async def receive_wecom(
     workspace_id: str,
     request: Request,
     runtime: RuntimeDep,
+    background: BackgroundTasks,
     msg_signature: Signature,
     timestamp: Stamp,
     nonce: Nonce,
 ) -> PlainTextResponse:
     """Verify and decrypt a WeCom event; contact adds and removals update the contact book
-    and become ``wecom_contact_added`` / ``wecom_contact_removed`` events."""
+    and become ``wecom_contact_added`` / ``wecom_contact_removed`` events. An add with a
+    WelcomeCode gets the workspace's ``welcome`` WeCom template, sent right after the answer."""
     body = await _body(request)
     crypto = await run_in_threadpool(_crypto, runtime, workspace_id, AccountKind.WECOM)
     xml = crypto.decrypt_xml(
@@ -144,7 +174,11 @@ async def receive_wecom(
     )
     event = parse_wecom_event(xml)
     if isinstance(event, WecomContactEvent):
-        await run_in_threadpool(_apply_wecom, request, runtime, workspace_id, event, utcnow())
+        welcome = await run_in_threadpool(
+            _apply_wecom, request, runtime, workspace_id, event, utcnow()
+        )
+        if welcome and event.welcome_code:
+            background.add_task(_send_welcome, runtime, workspace_id, event.welcome_code, welcome)
     return _success()
 
 
