@@ -40,6 +40,7 @@ class SmtpSettings:
     password: str | None = None
     starttls: bool = False
     timeout: float = 10.0
+    tls_context: ssl.SSLContext | None = None  # default: the system's CAs, hostname checked
 
 
 def unsubscribe_link(base_url: str, secret: bytes) -> Callable[[OutboundMessage], str]:
@@ -97,6 +98,8 @@ class EmailTransport:
             codes = [code for code, _ in exc.recipients.values()]
             kind = RetryableSendError if all(400 <= c < 500 for c in codes) else SendError
             raise kind(f"recipient refused: {exc.recipients}") from None
+        except ssl.SSLCertVerificationError as exc:  # misconfiguration: retrying cannot help
+            raise SendError(f"SMTP server certificate refused: {exc}") from None
         except (OSError, smtplib.SMTPException) as exc:  # connection refused, timeout, dropped
             raise RetryableSendError(f"SMTP unavailable: {exc}") from None
         return Delivery(provider_message_id=str(mail["Message-ID"]), accepted_at=self.clock())
@@ -105,7 +108,7 @@ class EmailTransport:
         s = self.settings
         with smtplib.SMTP(s.host, s.port, timeout=s.timeout) as smtp:
             if s.starttls:
-                smtp.starttls(context=ssl.create_default_context())
+                smtp.starttls(context=s.tls_context or ssl.create_default_context())
             if s.username:
                 smtp.login(s.username, s.password or "")
             smtp.send_message(mail)

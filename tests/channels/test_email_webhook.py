@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import ipaddress
 import socket
+import ssl
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
+from pathlib import Path
 from typing import Any
 
 import httpx
 import orjson
 import pytest
 from aiosmtpd.controller import Controller
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from siyu.channels.email import EmailTransport, SmtpSettings, unsubscribe_link
 from siyu.channels.models import Channel, OutboundMessage, RetryableSendError, SendError
@@ -168,3 +175,60 @@ def test_webhook_posts_signed_json_to_a_verifying_receiver() -> None:
             WebhookTransport(secret, client, lambda: AT).send(
                 hook.model_copy(update={"params": {"fail": "yes"}})
             )
+
+
+def self_signed(tmp_path: Path) -> tuple[Path, Path]:
+    """A throwaway certificate for 127.0.0.1 (key, cert)."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(datetime.now(UTC) - timedelta(days=1))
+        .not_valid_after(datetime.now(UTC) + timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False
+        )
+        .sign(key, hashes.SHA256())
+    )
+    key_path, cert_path = tmp_path / "key.pem", tmp_path / "cert.pem"
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    return key_path, cert_path
+
+
+def test_starttls_is_used_when_asked_and_the_certificate_is_checked(tmp_path: Path) -> None:
+    key_path, cert_path = self_signed(tmp_path)
+    server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_tls.load_cert_chain(cert_path, key_path)
+    inbox, port = Inbox(), free_port()
+    controller = Controller(
+        inbox, hostname="127.0.0.1", port=port, tls_context=server_tls, require_starttls=True
+    )
+    controller.start()
+    try:
+        plain = EmailTransport(SmtpSettings(host="127.0.0.1", port=port))
+        with pytest.raises(SendError):  # the server insists on STARTTLS: 530
+            plain.send(mail())
+        untrusted = EmailTransport(SmtpSettings(host="127.0.0.1", port=port, starttls=True))
+        with pytest.raises(SendError) as refused:  # the system CAs do not know this certificate
+            untrusted.send(mail())
+        assert "certificate" in str(refused.value)
+        assert not isinstance(refused.value, RetryableSendError)
+        trusted = ssl.create_default_context(cafile=str(cert_path))
+        tls = EmailTransport(
+            SmtpSettings(host="127.0.0.1", port=port, starttls=True, tls_context=trusted)
+        )
+        tls.send(mail())
+    finally:
+        controller.stop()
+    assert len(inbox.mails) == 1
