@@ -128,6 +128,7 @@ class _Batch:
     identifiers: dict[tuple[str, str], list[tuple[str, str | None]]]
     consents: dict[tuple[str, str], set[str]]
     book: dict[tuple[str, str], list[SendRecord]]
+    person_zones: dict[str, str] = field(default_factory=dict)
     subscriptions: dict[tuple[str, str], int] = field(default_factory=dict)
 
 
@@ -160,6 +161,7 @@ def _load(
         templates=found,
         identifiers=reads.identifiers(session, workspace_id, roots, kinds),
         consents=reads.consents(session, workspace_id, everyone),
+        person_zones=reads.zones(session, workspace_id, roots),
         book=reads.recent(
             session, workspace_id, root_of, min(times) - LOOKBACK, max(times) + LOOKBACK
         ),
@@ -288,7 +290,7 @@ def _decide(
         consent = ConsentStatus.REVOKED if revoked else ConsentStatus.GRANTED
     return restraint.decide(
         policy=batch.policy,
-        zone=batch.zone,
+        zone=batch.person_zones.get(family[0], batch.zone),
         recent=batch.book[(family[0], request.channel.value)],
         ask=restraint.Ask(request.channel, request.purpose, request.priority, request.not_before),
         consent=consent,

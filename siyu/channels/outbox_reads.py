@@ -6,6 +6,7 @@ import hashlib
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
@@ -15,6 +16,7 @@ from siyu.channels.restraint import SendRecord
 from siyu.channels.tables import channel_consents, channel_messages
 from siyu.core.errors import NotFoundError
 from siyu.identity.tables import identity_identifiers, identity_persons
+from siyu.profiles.tables import profile_traits
 
 _CHUNK = 500  # bound IN lists (SQLite's variable limit, PostgreSQL plan size)
 
@@ -163,3 +165,27 @@ def recent(
             )
             out[(root_of[r.person_id], r.channel)].append(record)
     return out
+
+
+def zones(session: Session, workspace_id: str, roots: Sequence[str]) -> dict[str, str]:
+    """Person → their ``timezone`` trait, where it names a real IANA zone."""
+    t = profile_traits.c
+    out: dict[str, str] = {}
+    for part in _chunks(sorted(set(roots))):
+        rows = session.execute(
+            select(t.person_id, t.value).where(
+                t.workspace_id == workspace_id, t.person_id.in_(part), t.name == "timezone"
+            )
+        ).all()
+        for r in rows:
+            if isinstance(r.value, str) and _is_zone(r.value):
+                out[r.person_id] = r.value
+    return out
+
+
+def _is_zone(name: str) -> bool:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return False
+    return True

@@ -13,9 +13,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from enum import StrEnum
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from siyu.channels.models import Channel, HoldReason, MessageStatus, Purpose
 
@@ -51,7 +51,10 @@ class RestraintPolicy(BaseModel):
     quiet_hours: bool = True
     quiet_start: time = Field(default=time(21, 0), description="Local start of quiet hours.")
     quiet_end: time = Field(default=time(9, 0), description="Local end (may wrap midnight).")
-    zone: str | None = Field(default=None, description="IANA zone; none = the workspace's.")
+    zone: str | None = Field(
+        default=None,
+        description="IANA zone for people without a timezone trait; none = the workspace's.",
+    )
     consent_implied: frozenset[Channel] = Field(
         default=frozenset({Channel.MINIPROGRAM, Channel.WEBHOOK}),
         description="Channels whose own opt-in is the consent (a mini program subscription).",
@@ -59,6 +62,16 @@ class RestraintPolicy(BaseModel):
     quiet_exempt: frozenset[Channel] = Field(
         default=frozenset({Channel.WEBHOOK}), description="Channels quiet hours do not apply to."
     )
+
+    @field_validator("zone")
+    @classmethod
+    def _known_zone(cls, zone: str | None) -> str | None:
+        if zone is not None:
+            try:
+                ZoneInfo(zone)
+            except (ZoneInfoNotFoundError, ValueError):
+                raise ValueError(f"unknown time zone {zone!r}") from None
+        return zone
 
     def caps_for(self, channel: Channel) -> ChannelCaps:
         """The caps that apply on ``channel``."""
@@ -118,14 +131,16 @@ def decide(
     consent: ConsentStatus | None,
     now: datetime,
 ) -> Decision:
-    """Decide one request. Pure: ``recent`` is the person's messages on this channel."""
+    """Decide one request. Pure: ``recent`` is the person's messages on this channel and
+    ``zone`` the person's IANA zone (their ``timezone`` trait, else the policy's, else the
+    workspace's)."""
     send_at = max(ask.not_before or now, now)
     refused = _consent_refusal(policy, ask, consent)
     if refused is not None:
         return Decision(MessageStatus.HELD, send_at, refused)
     if ask.purpose is Purpose.TRANSACTIONAL:
         return Decision(MessageStatus.QUEUED, send_at)
-    tz = ZoneInfo(policy.zone or zone)
+    tz = ZoneInfo(zone)
     deferred = False
     if policy.quiet_hours and ask.channel not in policy.quiet_exempt:
         end = quiet_end_after(send_at, tz, policy.quiet_start, policy.quiet_end)

@@ -19,10 +19,11 @@ from siyu.channels.models import (
     Purpose,
 )
 from siyu.channels.outbox_models import TemplatePut
-from siyu.channels.restraint import ConsentStatus, PlannedSend
+from siyu.channels.restraint import ConsentStatus, PlannedSend, RestraintPolicy
 from siyu.channels.tables import channel_messages
 from siyu.core.db import transaction
 from siyu.core.errors import AuthError, InvalidInputError
+from siyu.profiles.tables import profile_traits
 from tests.channels.outbox_fixtures import VAULT, make_person, ws  # noqa: F401
 
 NOON = datetime(2026, 11, 26, 4, 0, tzinfo=UTC)  # 12:00 in Shanghai
@@ -299,3 +300,25 @@ def test_a_batch_decides_in_order_and_answers_repeats(db: sessionmaker[Session],
         )
     assert [r.message_id for r in again] == [out[0].message_id, out[1].message_id]
     assert all(r.duplicate for r in again)
+
+
+def test_quiet_hours_follow_the_persons_timezone_trait(db: sessionmaker[Session], ws: str) -> None:
+    berlin = make_person(db, ws, NOON, phone="13800138001", consent=(Channel.SMS,))
+    home = make_person(db, ws, NOON, phone="13800138002", consent=(Channel.SMS,))
+    with transaction(db) as session:
+        session.execute(
+            profile_traits.insert().values(
+                workspace_id=ws,
+                person_id=berlin,
+                name="timezone",
+                value="Europe/Berlin",
+                observed_at=NOON,
+            )
+        )
+    late = datetime(2026, 11, 26, 14, 30, tzinfo=UTC)  # 22:30 in Shanghai, 15:30 in Berlin
+    away = send(db, ws, req(berlin, "b"), now=late)
+    there = send(db, ws, req(home, "h"), now=late)
+    assert row(db, away.message_id)["deferred"] is False
+    assert row(db, there.message_id)["deferred"] is True
+    with pytest.raises(ValueError, match="unknown time zone"):
+        RestraintPolicy(zone="Mars/Olympus")
