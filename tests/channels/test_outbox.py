@@ -322,3 +322,23 @@ def test_quiet_hours_follow_the_persons_timezone_trait(db: sessionmaker[Session]
     assert row(db, there.message_id)["deferred"] is True
     with pytest.raises(ValueError, match="unknown time zone"):
         RestraintPolicy(zone="Mars/Olympus")
+
+
+def test_a_revoke_on_a_merged_person_wins(db: sessionmaker[Session], ws: str) -> None:
+    kept = make_person(db, ws, NOON, phone="13800138000", consent=(Channel.SMS,))
+    other = make_person(db, ws, NOON, user_id="u-9")
+    with transaction(db) as session:
+        channels.set_consent(
+            session=session,
+            workspace_id=ws,
+            person_id=other,
+            channel=Channel.SMS,
+            status=ConsentStatus.REVOKED,
+            source="api",
+            now=NOON,
+        )
+    # One message carries both identifiers: the two persons become one.
+    merged = make_person(db, ws, NOON, phone="13800138000", user_id="u-9")
+    assert merged in {kept, other}
+    for person in (kept, other):
+        assert send(db, ws, req(person, f"after-{person}")).reason is HoldReason.UNSUBSCRIBED
