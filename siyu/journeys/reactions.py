@@ -74,14 +74,36 @@ def on_events(
     versions = VersionCache()
     for state in states_for(session, workspace_id, sorted(by_person)):
         definition = versions.get(session, state.journey_id, state.version)
-        later = [e for e in by_person[state.person_id] if e.timestamp >= state.entered_at]
-        for event in sorted(later, key=lambda e: e.timestamp):
-            kind = _react(session, state, definition, event, now)
-            outcome.woken += kind == "woken"
-            outcome.converted += kind == "converted"
-            if kind:
-                break
+        kind = _react_state(session, state, definition, by_person[state.person_id], now)
+        outcome.woken += kind == "woken"
+        outcome.converted += kind == "converted"
     return outcome
+
+
+def _react_state(
+    session: Session,
+    state: Any,
+    definition: JourneyDefinition,
+    events: list[CollectedEvent],
+    now: datetime,
+) -> str | None:
+    """The first reaction of one state to its person's events; a state a worker stepped
+    meanwhile (the guarded update lost) is read again and tried once more."""
+    for _attempt in range(2):
+        later = sorted((e for e in events if e.timestamp >= state.entered_at), key=_at)
+        kind = next(filter(None, (_react(session, state, definition, e, now) for e in later)), None)
+        if kind != "lost":
+            return kind
+        state = session.execute(
+            journey_states.select().where(_s.id == state.id, _s.due_at.is_not(None))
+        ).one_or_none()
+        if state is None:
+            return None  # it ended meanwhile
+    return None
+
+
+def _at(event: CollectedEvent) -> datetime:
+    return event.timestamp
 
 
 def _enter_on_events(
@@ -119,12 +141,12 @@ def _react(
         (n for n in definition.nodes if isinstance(n, GoalNode) and matches(n.event, event)), None
     )
     if goal is not None:
-        if _move(session, state, goal.id, StateStatus.CONVERTED, None, now):
-            _log(session, state, goal.id, "converted", now)
-            if state.status == StateStatus.WAITING.value and state.node_id != goal.id:
-                _log(session, state, state.node_id, "ended", now)  # left its wait for good
-            return "converted"
-        return None
+        if not _move(session, state, goal.id, StateStatus.CONVERTED, None, now):
+            return "lost"
+        _log(session, state, goal.id, "converted", now)
+        if state.status == StateStatus.WAITING.value and state.node_id != goal.id:
+            _log(session, state, state.node_id, "ended", now)  # left its wait for good
+        return "converted"
     waiting = state.status == StateStatus.WAITING.value
     if (
         waiting
@@ -132,7 +154,7 @@ def _react(
         and here.until_event
         and matches(here.until_event, event)
     ):
-        return "woken" if _move(session, state, here.next, StateStatus.ACTIVE, now, now) else None
+        return "woken" if _move(session, state, here.next, StateStatus.ACTIVE, now, now) else "lost"
     return None
 
 

@@ -11,7 +11,12 @@ from sqlalchemy.orm import Session, sessionmaker
 from siyu.journeys import service as journeys
 from siyu.journeys.definition import parse_definition
 from siyu.journeys.engine import advance_due
-from siyu.journeys.reactions import complete_staff_task, on_events, on_segment_changes
+from siyu.journeys.reactions import (
+    _react_state,
+    complete_staff_task,
+    on_events,
+    on_segment_changes,
+)
 from siyu.journeys.tables import journey_states
 from tests.journeys.conftest import NOW, WS, event, make_journey, record, recorded, reset_recorder
 
@@ -230,3 +235,26 @@ def test_segment_entry_and_staff_task(db: sessionmaker[Session], db_engine: Engi
     with db() as session:
         count = session.execute(select(func.count()).select_from(journey_states)).scalar_one()
     assert count == 2
+
+
+def test_an_event_racing_a_worker_is_not_lost(db: sessionmaker[Session]) -> None:
+    journey = make_journey(
+        db,
+        [
+            {"type": "wait", "id": "w", "duration": "P1D", "next": "g"},
+            {"type": "goal", "id": "g", "event": {"event": "Order Completed"}},
+        ],
+    )
+    _events(db, [(event("Signed Up", "a"), "p_1")])
+    _advance(db, NOW)
+    with db() as session:
+        stale = session.execute(journey_states.select()).one()  # read by ingest…
+    _advance(db, NOW + timedelta(days=1))  # …then a worker moves the state on
+    later = NOW + timedelta(days=1, hours=1)
+    with db() as session, session.begin():
+        definition = journeys.VersionCache().get(session, journey.id, 1)
+        kind = _react_state(
+            session, stale, definition, [event("Order Completed", "o", later)], later
+        )
+    assert kind == "converted"  # the guarded update lost, the state was re-read and converted
+    assert _states(db) == [("p_1", 1, "g", "converted")]
