@@ -348,3 +348,16 @@ def sync_contacts(
     return store_contacts(
         session=session, workspace_id=workspace_id, contacts=contacts, synced_staff=None, now=now
     )
+
+
+def enrich_contact(
+    *, session: Session, client: WecomClient, workspace_id: str, external_userid: str, now: datetime
+) -> ContactRecord:
+    """Fetch one contact from WeCom (name, unionid, every follow) and store it; callbacks
+    carry neither name nor unionid, and the unionid is what joins WeCom to the official
+    account and mini program. Follows WeCom no longer lists are left for the full sync."""
+    contact = client.get_contact(external_userid=external_userid)
+    report = store_contacts(
+        session=session, workspace_id=workspace_id, contacts=[contact], synced_staff=[], now=now
+    )
+    return report.contacts[0]

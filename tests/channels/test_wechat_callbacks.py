@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -24,6 +25,7 @@ from siyu.migrations.registry import metadata
 from siyu.workspaces.models import WorkspaceCreated
 from tests.api.conftest import client, keys, runtime  # noqa: F401  (fixtures)
 from tests.api.test_identity import admin, person_of
+from tests.channels.fake_wechat import FakeState, serve_fake_wechat
 
 TOKEN = "siyuToken42"
 AES = "jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C"
@@ -37,9 +39,18 @@ def _tables(runtime: Runtime) -> None:
     metadata.create_all(runtime.engine)
 
 
-def _setup(client: TestClient, keys: WorkspaceCreated) -> None:
+@pytest.fixture
+def fake() -> Iterator[tuple[str, FakeState]]:
+    """The fake WeCom/WeChat API the accounts point at (after-add work calls it)."""
+    with serve_fake_wechat() as (url, state):
+        state.corp_id, state.secret, state.appid, state.app_secret = CORP, "sec", APPID, "sec"
+        yield url, state
+
+
+def _setup(client: TestClient, keys: WorkspaceCreated, url: str) -> None:
     for kind, app_id in (("wecom", CORP), ("mp", APPID)):
-        body = {"app_id": app_id, "token": TOKEN, "encoding_aes_key": AES, "secret": "sec"}
+        body = {"app_id": app_id, "token": TOKEN, "encoding_aes_key": AES, "secret": "sec",
+                "api_base_url": url}  # fmt: skip
         response = client.put(f"/api/wechat/accounts/{kind}", json=body, headers=admin(keys))
         assert response.status_code == 200, response.text
         assert "secret" not in response.json() and response.json()["app_id"] == app_id
@@ -68,8 +79,10 @@ def _add_xml(
     )
 
 
-def test_wecom_url_verification(client: TestClient, keys: WorkspaceCreated) -> None:
-    _setup(client, keys)
+def test_wecom_url_verification(
+    client: TestClient, keys: WorkspaceCreated, fake: tuple[str, FakeState]
+) -> None:
+    _setup(client, keys, fake[0])
     key = base64.b64decode(AES + "=")
     echostr = PrpCrypto(key).encrypt("echo-123456", CORP).decode()
     sig = _get_signature(TOKEN, "1764300000", "n1", echostr)
@@ -86,11 +99,12 @@ def test_wecom_url_verification(client: TestClient, keys: WorkspaceCreated) -> N
 
 
 def test_wecom_contact_add_is_ingested_with_its_channel(
-    client: TestClient,
-    keys: WorkspaceCreated,
-    runtime: Runtime,
+    client: TestClient, keys: WorkspaceCreated, runtime: Runtime, fake: tuple[str, FakeState]
 ) -> None:
-    _setup(client, keys)
+    url, state = fake
+    _setup(client, keys, url)
+    follow = {"userid": "zhangsan", "createtime": 1764300000, "state": "card7"}
+    state.add_contact("wmCUST1", [follow], name="李女士", unionid="uLI", type=1)
     code = {"name": "包裹卡", "kind": "package_insert", "channel": "insert_card", "scene": "card7"}
     assert client.post("/api/live-codes", json=code, headers=admin(keys)).status_code == 201
     ws = keys.workspace_id
@@ -100,6 +114,11 @@ def test_wecom_contact_add_is_ingested_with_its_channel(
     assert retry.status_code == 200
     person = person_of(client, keys, "wecom_external_userid", "wmCUST1")
     assert person["profile"]["first_channel"] == "insert_card"
+    assert {"type": "unionid", "key": "uLI"} in [
+        {"type": i["type"], "key": i["key"]} for i in person["identifiers"]
+    ]  # completed from WeCom after the answer
+    contact = client.get("/api/wechat/contacts/wmCUST1", headers=admin(keys)).json()
+    assert (contact["name"], contact["unionid"]) == ("李女士", "uLI")
     events = client.get(f"/api/persons/{person['person_id']}/events", headers=admin(keys)).json()
     added = [e for e in events["events"] if e["event"] == "wecom_contact_added"]
     assert len(added) == 1  # the retry was deduplicated
@@ -116,8 +135,10 @@ def test_wecom_contact_add_is_ingested_with_its_channel(
     assert "wecom_contact_removed" in [e["event"] for e in events["events"]]
 
 
-def test_wecom_bad_bodies(client: TestClient, keys: WorkspaceCreated) -> None:
-    _setup(client, keys)
+def test_wecom_bad_bodies(
+    client: TestClient, keys: WorkspaceCreated, fake: tuple[str, FakeState]
+) -> None:
+    _setup(client, keys, fake[0])
     ws = keys.workspace_id
     url = f"/wechat/wecom/{ws}/callback"
     body = WecomCrypto(TOKEN, AES, CORP).encrypt_message(_add_xml("wm", "u", "s"), "n", "1")
@@ -146,10 +167,9 @@ def _mp_event(event: str, key: str, at: int = 1764300000) -> str:
 
 
 def test_mp_plain_and_safe_mode_events(
-    client: TestClient,
-    keys: WorkspaceCreated,
+    client: TestClient, keys: WorkspaceCreated, fake: tuple[str, FakeState]
 ) -> None:
-    _setup(client, keys)
+    _setup(client, keys, fake[0])
     code = {"name": "门店", "kind": "poster", "channel": "store_poster", "scene": "store_9"}
     assert client.post("/api/live-codes", json=code, headers=admin(keys)).status_code == 201
     url = f"/wechat/mp/{keys.workspace_id}/callback"
@@ -179,14 +199,14 @@ def test_mp_plain_and_safe_mode_events(
 
 
 def test_staff_stats_task_and_contact_endpoints(
-    client: TestClient, keys: WorkspaceCreated, runtime: Runtime
+    client: TestClient, keys: WorkspaceCreated, runtime: Runtime, fake: tuple[str, FakeState]
 ) -> None:
     from siyu.channels.models import Channel, OutboundMessage
     from siyu.channels.wecom import WecomClient
     from siyu.channels.wecom_tasks import WecomStaffTransport
-    from tests.channels.fake_wechat import serve_fake_wechat
 
-    _setup(client, keys)
+    url, state = fake
+    _setup(client, keys, url)
     ws = keys.workspace_id
     assert _wecom_post(client, ws, _add_xml("wmS", "zhangsan", "")).status_code == 200
     contact = client.get("/api/wechat/contacts/wmS", headers=admin(keys))
@@ -222,34 +242,34 @@ def test_staff_stats_task_and_contact_endpoints(
     assert client.get("/api/wechat/staff-tasks/stats", params=window).status_code == 401
 
 
-def test_a_new_contact_gets_the_welcome_template(
-    client: TestClient, keys: WorkspaceCreated, runtime: Runtime
+def test_a_new_contact_gets_the_welcome_and_its_unionid(
+    client: TestClient, keys: WorkspaceCreated, runtime: Runtime, fake: tuple[str, FakeState]
 ) -> None:
     from siyu.channels import service as channels
     from siyu.channels.models import Channel
     from siyu.channels.outbox_models import TemplatePut
     from siyu.core.clock import utcnow
-    from tests.channels.fake_wechat import serve_fake_wechat
 
+    url, state = fake
     ws = keys.workspace_id
-    with serve_fake_wechat() as (url, state):
-        state.corp_id, state.secret = CORP, "sec"
-        body = {"app_id": CORP, "token": TOKEN, "encoding_aes_key": AES, "secret": "sec",
-                "api_base_url": url}  # fmt: skip
-        put = client.put("/api/wechat/accounts/wecom", json=body, headers=admin(keys))
-        assert put.status_code == 200 and put.json()["api_base_url"] == url
-        assert _wecom_post(client, ws, _add_xml("wmW0", "zhangsan", "s0")).status_code == 200
-        assert state.calls("/cgi-bin/externalcontact/send_welcome_msg") == []  # no template
-        with runtime.sessions() as session, session.begin():
-            channels.put_template(
-                session=session,
-                workspace_id=ws,
-                now=utcnow(),
-                template=TemplatePut(
-                    channel=Channel.WECOM, name="welcome", body="你好，我是{{ staff_userid }}"
-                ),
-            )
-        assert _wecom_post(client, ws, _add_xml("wmW1", "zhangsan", "s1")).status_code == 200
-        assert _wecom_post(client, ws, _add_xml("wmW1", "zhangsan", "s1")).status_code == 200
-        sent = [c.body for c in state.calls("/cgi-bin/externalcontact/send_welcome_msg")]
+    _setup(client, keys, url)
+    assert _wecom_post(client, ws, _add_xml("wmW0", "zhangsan", "s0")).status_code == 200
+    assert state.calls("/cgi-bin/externalcontact/send_welcome_msg") == []  # no template
+    with runtime.sessions() as session, session.begin():
+        channels.put_template(
+            session=session,
+            workspace_id=ws,
+            now=utcnow(),
+            template=TemplatePut(
+                channel=Channel.WECOM, name="welcome", body="你好，我是{{ staff_userid }}"
+            ),
+        )
+    state.add_contact("wmW1", [{"userid": "zhangsan", "createtime": 1764300000}], unionid="uW1")
+    assert _wecom_post(client, ws, _add_xml("wmW1", "zhangsan", "s1")).status_code == 200
+    assert _wecom_post(client, ws, _add_xml("wmW1", "zhangsan", "s1")).status_code == 200
+    sent = [c.body for c in state.calls("/cgi-bin/externalcontact/send_welcome_msg")]
     assert sent == [{"welcome_code": "WC1", "text": {"content": "你好，我是zhangsan"}}]
+    assert len(state.calls("/cgi-bin/externalcontact/get")) == 2  # wmW0 (unknown) and wmW1
+    by_unionid = person_of(client, keys, "unionid", "uW1")
+    by_external = person_of(client, keys, "wecom_external_userid", "wmW1")
+    assert by_unionid["person_id"] == by_external["person_id"]

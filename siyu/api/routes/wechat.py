@@ -31,10 +31,12 @@ from siyu.channels import (
 from siyu.channels.wechat_accounts import AccountKind, WechatAccount, WechatAccountSet
 from siyu.channels.wechat_crypto import CallbackCrypto, check_plain_signature
 from siyu.channels.wechat_xml import (
+    ContactChange,
     WecomContactEvent,
     parse_mp_event,
     parse_wecom_event,
 )
+from siyu.channels.wecom import WecomClient
 from siyu.channels.wecom_models import ContactRecord, StaffStats, StaffTaskView
 from siyu.core.clock import ensure_utc, utcnow
 from siyu.core.errors import InvalidInputError
@@ -119,8 +121,9 @@ async def verify_wecom(
 
 def _apply_wecom(
     request: Request, runtime: Runtime, workspace_id: str, event: WecomContactEvent, now: datetime
-) -> str | None:
-    """Apply and ingest the change; the welcome text to send, if any (first delivery only)."""
+) -> tuple[bool, str | None]:
+    """Apply and ingest the change; whether it was new (not a retry), and the welcome text
+    to send, if any."""
     with runtime.sessions() as session, session.begin():
         result = wecom_contacts.apply_contact_event(
             session=session, workspace_id=workspace_id, event=event, now=now
@@ -136,22 +139,47 @@ def _apply_wecom(
                 log.warning("welcome template of %s: %s", workspace_id, exc.message)
     messages = wechat_events.wecom_contact_messages(event, result, channel=channel)
     _ingest(request, runtime, workspace_id, messages)
-    return welcome
+    return not result.duplicate, welcome
 
 
-def _send_welcome(runtime: Runtime, workspace_id: str, welcome_code: str, text: str) -> None:
-    """After the answer: the code lives 20 s, so this runs at once, off the request."""
+def _after_add(
+    runtime: Runtime, workspace_id: str, event: WecomContactEvent, welcome: str | None
+) -> None:
+    """After the answer: the welcome first (its code lives 20 s), then the contact's name
+    and unionid from WeCom, ingested as an identify so OneID can join it to the official
+    account and mini program. Failures are logged: the add itself is committed."""
     try:
         with runtime.sessions() as session:
             client = wechat_accounts.wecom_client(
                 session=session, vault=runtime.vault, workspace_id=workspace_id
             )
-        try:
-            wecom_welcome.send_welcome(client=client, welcome_code=welcome_code, text=text)
-        finally:
-            client.close()
-    except Exception:  # the add is committed; a lost welcome is only logged
-        log.exception("welcome message for workspace %s failed", workspace_id)
+    except Exception:
+        log.exception("no WeCom client for workspace %s", workspace_id)
+        return
+    try:
+        if welcome and event.welcome_code:
+            wecom_welcome.send_welcome(client=client, welcome_code=event.welcome_code, text=welcome)
+        _enrich(runtime, client, workspace_id, event)
+    except Exception:
+        log.exception("after-add work for workspace %s failed", workspace_id)
+    finally:
+        client.close()
+
+
+def _enrich(
+    runtime: Runtime, client: WecomClient, workspace_id: str, event: WecomContactEvent
+) -> None:
+    now = utcnow()
+    with runtime.sessions() as session, session.begin():
+        record = wecom_contacts.enrich_contact(
+            session=session,
+            client=client,
+            workspace_id=workspace_id,
+            external_userid=event.external_userid,
+            now=now,
+        )
+    messages = wechat_events.contact_identify_messages([record], corp_id=event.corp_id, now=now)
+    pipeline.ingest(runtime=runtime, workspace_id=workspace_id, messages=messages, received_at=now)
 
 
 @router.post("/wechat/wecom/{workspace_id}/callback", summary="WeCom event callback")
@@ -165,8 +193,9 @@ async def receive_wecom(
     nonce: Nonce,
 ) -> PlainTextResponse:
     """Verify and decrypt a WeCom event; contact adds and removals update the contact book
-    and become ``wecom_contact_added`` / ``wecom_contact_removed`` events. An add with a
-    WelcomeCode gets the workspace's ``welcome`` WeCom template, sent right after the answer."""
+    and become ``wecom_contact_added`` / ``wecom_contact_removed`` events. After the answer,
+    an add gets the workspace's ``welcome`` WeCom template (with its WelcomeCode) and is
+    completed from WeCom (name, unionid) as an identify."""
     body = await _body(request)
     crypto = await run_in_threadpool(_crypto, runtime, workspace_id, AccountKind.WECOM)
     xml = crypto.decrypt_xml(
@@ -174,11 +203,11 @@ async def receive_wecom(
     )
     event = parse_wecom_event(xml)
     if isinstance(event, WecomContactEvent):
-        welcome = await run_in_threadpool(
+        fresh, welcome = await run_in_threadpool(
             _apply_wecom, request, runtime, workspace_id, event, utcnow()
         )
-        if welcome and event.welcome_code:
-            background.add_task(_send_welcome, runtime, workspace_id, event.welcome_code, welcome)
+        if fresh and event.change is ContactChange.ADD:
+            background.add_task(_after_add, runtime, workspace_id, event, welcome)
     return _success()
 
 
