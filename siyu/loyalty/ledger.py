@@ -27,6 +27,8 @@ class EntryKind(StrEnum):
     EXPIRE = "expire"  # -, empties one lot
     REVERSE = "reverse"  # -, takes back an earn (refund): its lot first, then FIFO
     ADJUST = "adjust"  # ± manual; + opens a lot, - FIFO
+    TRANSFER_OUT = "transfer_out"  # -, empties one lot of a person merged away
+    TRANSFER_IN = "transfer_in"  # +, opens that lot again on the surviving person
 
 
 # The contra account of each kind: every entry moves points between the member's account and
@@ -37,6 +39,10 @@ CONTRA: dict[EntryKind, str] = {
     EntryKind.EXPIRE: "system:expired",
     EntryKind.REVERSE: "system:reversed",
     EntryKind.ADJUST: "system:adjusted",
+    # A merge moves each lot out of the absorbed person and into the survivor: the two entries
+    # meet on this account, which therefore always sums to zero.
+    EntryKind.TRANSFER_OUT: "system:transfer",
+    EntryKind.TRANSFER_IN: "system:transfer",
 }
 
 
@@ -114,7 +120,7 @@ def apply(book: Book, entry: Entry) -> list[tuple[int, int]]:
     if entry.amount > 0:
         book.lots[entry.id] = Lot(entry.id, entry.amount, entry.amount, entry.at, entry.expires_at)
         return []
-    if entry.kind == EntryKind.EXPIRE:
+    if entry.kind in (EntryKind.EXPIRE, EntryKind.TRANSFER_OUT):
         lot = book.lots.get(entry.lot_id or -1)
         if lot is None or lot.remaining < -entry.amount:
             raise ConflictError(f"entry {entry.id} expires more than lot {entry.lot_id} holds")

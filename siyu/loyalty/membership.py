@@ -448,6 +448,13 @@ def _evaluate(
     )
 
 
+def evaluate(
+    *, session: Session, workspace_id: str, person_id: str, ladder: TierLadder, now: datetime
+) -> str:
+    """Replay one member's tier now (history, upgrade coupons): ``up``, ``down`` or ``same``."""
+    return _evaluate(session, workspace_id, person_id, ladder, now)
+
+
 def _grant_upgrade_coupons(
     session: Session,
     workspace_id: str,

@@ -156,3 +156,10 @@ class ExpiringPoints(BaseModel):
     person_id: str
     points: int = Field(description="Points left in lots expiring within the window.")
     first_expires_at: datetime = Field(description="When the earliest of those lots expires.")
+
+
+class PointsTransfer(BaseModel):
+    """What a merge moved from the absorbed person's account to the survivor's."""
+
+    points: int = Field(description="Points moved (the lots' remaining points).")
+    lots: int = Field(description="Open lots moved, each with its own expiry.")

@@ -162,3 +162,11 @@ class BirthdayGift(BaseModel):
     year: int
     points: int = Field(description="Points earned through the ledger (0 when none).")
     coupon_id: str | None = None
+
+
+class MembershipMove(BaseModel):
+    """What a merge moved from the absorbed person's membership to the survivor's."""
+
+    growth: int = Field(description="Growth value moved (sum of the moved growth entries).")
+    member_moved: bool = Field(description="The absorbed person's member record moved.")
+    tier: str | None = Field(description="The survivor's tier after, null if not a member.")

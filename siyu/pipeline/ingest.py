@@ -17,7 +17,7 @@ from siyu.collect import service as collect
 from siyu.collect.models import CollectedEvent, IngestResult, MessageType
 from siyu.core.runtime import Runtime
 from siyu.identity import service as identity
-from siyu.pipeline.loyalty import apply_loyalty
+from siyu.pipeline.loyalty import apply_loyalty, apply_merges
 from siyu.profiles import service as profiles
 
 
@@ -56,6 +56,7 @@ def ingest_many(
             message_ids=[event.message_id for event in fresh],
             now=now,
         )
+        apply_merges(session=session, workspace_id=workspace_id, person_ids=person_ids, now=now)
         profiles.apply_events(
             session=session, workspace_id=workspace_id, events=fresh, person_ids=person_ids, now=now
         )

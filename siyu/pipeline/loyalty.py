@@ -6,12 +6,14 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import exists, func, select
 from sqlalchemy.orm import Session
 
 from siyu.collect.models import CollectedEvent, IdType, MessageType
 from siyu.core.errors import NotFoundError, SiyuError
-from siyu.loyalty import membership, points
+from siyu.identity.tables import identity_merges, identity_persons
+from siyu.loyalty import membership, points, points_transfer, tier_merge
+from siyu.loyalty.points_tables import points_accounts
 from siyu.loyalty.tier_models import GrowthCreate, MemberEnrol
 from siyu.loyalty.tier_tables import members
 
@@ -161,3 +163,63 @@ def _order_loyalty(
         idempotency_key=key,
     )
     return after.tier
+
+
+# -- merges --------------------------------------------------------------------------------
+
+_MERGE_CHUNK = 5000
+
+
+def _absorbed_holders(session: Session, workspace_id: str, roots: list[str]) -> list[Any]:
+    """Persons merged into one of ``roots`` that still hold points or a member record."""
+    p, m, a = identity_persons.c, members.c, points_accounts.c
+    holds = exists().where(m.workspace_id == p.workspace_id, m.person_id == p.id) | exists().where(
+        a.workspace_id == p.workspace_id, a.person_id == p.id, a.balance > 0
+    )
+    found: list[Any] = []
+    for start in range(0, len(roots), _MERGE_CHUNK):
+        chunk = roots[start : start + _MERGE_CHUNK]
+        found.extend(
+            session.execute(
+                select(p.id, p.survivor_id)
+                .where(p.workspace_id == workspace_id, p.survivor_id.in_(chunk), holds)
+                .order_by(p.rank)
+            ).all()
+        )
+    return found
+
+
+def _merge_key(session: Session, workspace_id: str, absorbed: str, survivor: str) -> str:
+    mg = identity_merges.c
+    merge_id = session.execute(
+        select(func.max(mg.id)).where(
+            mg.workspace_id == workspace_id, mg.absorbed_id == absorbed, mg.split_at.is_(None)
+        )
+    ).scalar_one_or_none()
+    return f"merge:{merge_id}" if merge_id is not None else f"merge:{absorbed}>{survivor}"
+
+
+def apply_merges(
+    *, session: Session, workspace_id: str, person_ids: Sequence[str], now: datetime
+) -> int:
+    """Move the points, growth and membership of persons merged away into their survivor.
+
+    Run after identity resolved the batch: every person now merged into one of the batch's
+    persons that still holds points or a member record hands them over through ledger entries
+    keyed by the merge (``merge:<id>``), so a re-sent batch moves nothing twice. Returns how
+    many persons were moved.
+    """
+    holders = _absorbed_holders(session, workspace_id, sorted(set(person_ids)))
+    for row in holders:
+        key = _merge_key(session, workspace_id, row.id, row.survivor_id)
+        common = {
+            "session": session,
+            "workspace_id": workspace_id,
+            "from_person": row.id,
+            "to_person": row.survivor_id,
+            "merge_key": key,
+            "now": now,
+        }
+        points_transfer.move_points(**common)
+        tier_merge.move_membership(**common)
+    return len(holders)
