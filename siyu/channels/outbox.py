@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from siyu.channels import outbox_reads as reads
 from siyu.channels import restraint, subscriptions, templates
+from siyu.channels.addresses import ADDRESS_TYPE, Address, pick_address
 from siyu.channels.models import (
     Channel,
     EnqueueResult,
@@ -29,29 +30,12 @@ from siyu.channels.models import (
 from siyu.channels.outbox_models import Template
 from siyu.channels.restraint import ConsentStatus, RestraintPolicy, SendRecord
 from siyu.channels.tables import channel_messages, channel_policies
-from siyu.collect.models import IdType
 from siyu.core.errors import InvalidInputError
 from siyu.core.ids import new_id
 from siyu.workspaces import service as workspaces
 
-_ADDRESS_TYPE: dict[Channel, IdType] = {
-    Channel.SMS: IdType.PHONE,
-    Channel.EMAIL: IdType.EMAIL,
-    Channel.MP_TEMPLATE: IdType.WECHAT_OPENID,
-    Channel.MINIPROGRAM: IdType.MP_OPENID,
-    Channel.WECOM: IdType.WECOM_EXTERNAL_USERID,
-}
 LOOKBACK = timedelta(days=32)  # covers the longest cap window (a calendar month)
 MAX_BATCH = 5000
-
-
-@dataclass(frozen=True)
-class Address:
-    """Where a message goes: clear (openid, URL) or encrypted (phone, email)."""
-
-    recipient: str | None = None
-    encrypted: str | None = None
-    app_id: str | None = None
 
 
 def get_policy(*, session: Session, workspace_id: str) -> RestraintPolicy:
@@ -151,7 +135,7 @@ def _load(
     }
     roots = sorted({lineage[r.person_id][0] for r in requests})
     everyone = sorted({p for r in requests for p in lineage[r.person_id]})
-    kinds = sorted({_ADDRESS_TYPE[r.channel].value for r in requests if r.channel in _ADDRESS_TYPE})
+    kinds = sorted({ADDRESS_TYPE[r.channel].value for r in requests if r.channel in ADDRESS_TYPE})
     times = [max(r.not_before or now, now) for r in requests]
     root_of = {p: lineage[r.person_id][0] for r in requests for p in lineage[r.person_id]}
     return _Batch(
@@ -191,7 +175,7 @@ def _write(
         )
     _insert(session, rows)
     if bumped - mine.keys():
-        _hold(session, sorted(bumped - mine.keys()), HoldReason.LOWER_PRIORITY, now)
+        _bump_stored(session, workspace_id, sorted(bumped - mine.keys()), now)
     for row in rows:
         if (
             row["status"] == MessageStatus.QUEUED.value
@@ -214,7 +198,7 @@ def _plan(
     family = batch.lineage[request.person_id]
     template = batch.templates[(request.channel, request.template)]
     rendered = _render(template, request)
-    address = _address(batch, family[0], request, template)
+    address = pick_address(batch.identifiers, family[0], request, template)
     decision = _decide(batch, family, request, address, now)
     template_id = rendered["provider_template_id"]
     if decision.status is MessageStatus.QUEUED and request.channel is Channel.MINIPROGRAM:
@@ -249,28 +233,6 @@ def _render(template: Template | None, request: MessageRequest) -> dict[str, Any
         "subject": templates.render(subject, request.params) if subject else None,
         "provider_template_id": template.provider_template_id or template.name,
     }
-
-
-def _address(
-    batch: _Batch, root: str, request: MessageRequest, template: Template | None
-) -> Address | None:
-    if request.channel is Channel.WEBHOOK:
-        return Address(recipient=template.endpoint) if template and template.endpoint else None
-    if request.channel is Channel.WECOM_GROUP:
-        chat = request.params.get("chat_id")
-        return Address(recipient=chat) if chat else None
-    kind = _ADDRESS_TYPE[request.channel]
-    app_id = template.app_id if template else None
-    for key, encrypted in batch.identifiers.get((root, kind.value), []):
-        if encrypted is not None:
-            return Address(encrypted=encrypted)
-        if kind in (IdType.WECHAT_OPENID, IdType.MP_OPENID):  # stored as "appid:openid"
-            app, _, openid = key.partition(":")
-            if openid and (app_id is None or app == app_id):
-                return Address(recipient=openid, app_id=app)
-            continue
-        return Address(recipient=key)
-    return None
 
 
 def _decide(
@@ -380,6 +342,33 @@ def _spend_subscription(
     if not taken:  # spent by a concurrent grant/take path: hold, never send without one
         _hold(session, [row["id"]], HoldReason.NO_SUBSCRIPTION, now)
         row.update(status=MessageStatus.HELD.value, reason=HoldReason.NO_SUBSCRIPTION.value)
+
+
+def _bump_stored(
+    session: Session, workspace_id: str, message_ids: list[str], now: datetime
+) -> None:
+    # A bumped mini program message had spent a one-time subscription: give it back.
+    m = channel_messages.c
+    held = session.execute(
+        update(channel_messages)
+        .where(m.id.in_(message_ids), m.status == MessageStatus.QUEUED.value)
+        .values(
+            status=MessageStatus.HELD.value,
+            reason=HoldReason.LOWER_PRIORITY.value,
+            due_at=None,
+            updated_at=now,
+        )
+        .returning(m.channel, m.person_id, m.provider_template_id)
+    ).all()
+    for r in held:
+        if r.channel == Channel.MINIPROGRAM.value:
+            subscriptions.refund(
+                session=session,
+                workspace_id=workspace_id,
+                person_id=r.person_id,
+                template_id=r.provider_template_id,
+                now=now,
+            )
 
 
 def _hold(session: Session, message_ids: list[str], reason: HoldReason, now: datetime) -> None:

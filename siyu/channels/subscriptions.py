@@ -115,3 +115,19 @@ def remaining(
         )
     ).scalar_one()
     return SubscriptionBalance(person_id=person_id, template_id=template_id, remaining=int(left))
+
+
+def refund(
+    *, session: Session, workspace_id: str, person_id: str, template_id: str, now: datetime
+) -> None:
+    """Give back one send taken by a message that will now never go (bumped before sending)."""
+    s = mp_subscriptions.c
+    session.execute(
+        update(mp_subscriptions)
+        .where(
+            s.workspace_id == workspace_id,
+            s.person_id == person_id,
+            s.template_id == template_id,
+        )
+        .values(remaining=s.remaining + 1, updated_at=now)
+    )

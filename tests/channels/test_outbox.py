@@ -342,3 +342,25 @@ def test_a_revoke_on_a_merged_person_wins(db: sessionmaker[Session], ws: str) ->
     assert merged in {kept, other}
     for person in (kept, other):
         assert send(db, ws, req(person, f"after-{person}")).reason is HoldReason.UNSUBSCRIBED
+
+
+def test_a_bumped_mini_program_message_gives_its_subscription_back(
+    db: sessionmaker[Session], ws: str
+) -> None:
+    p = make_person(db, ws, NOON, mp_openid="wxapp1:o1")
+    with transaction(db) as session:
+        channels.grant_subscription(
+            session=session, workspace_id=ws, person_id=p, template_id="T", event_key="e", now=NOON
+        )
+        channels.grant_subscription(
+            session=session, workspace_id=ws, person_id=p, template_id="U", event_key="f", now=NOON
+        )
+    low = send(db, ws, req(p, "low", channel=Channel.MINIPROGRAM, template="T", priority=1))
+    high = send(db, ws, req(p, "high", channel=Channel.MINIPROGRAM, template="U", priority=9))
+    assert low.status is MessageStatus.QUEUED and high.status is MessageStatus.QUEUED
+    assert row(db, low.message_id)["reason"] == "lower_priority"
+    with db() as session:
+        left = channels.subscriptions_remaining(
+            session=session, workspace_id=ws, person_id=p, template_id="T"
+        )
+    assert left.remaining == 1  # the bumped message's subscription is usable again
