@@ -64,12 +64,14 @@ journey_states = Table(
     Column("entered_at", UTCDateTime(), nullable=False),
     Column("updated_at", UTCDateTime(), nullable=False),
     Column("ended_at", UTCDateTime(), nullable=True),
-    UniqueConstraint("workspace_id", "journey_id", "person_id", "entry_no"),
-    UniqueConstraint("workspace_id", "journey_id", "person_id", "entry_key"),
+    # Person before journey: entry checks and event reactions look people up by person (a
+    # batch of them), and no index may lead with (workspace, journey) — with a journey's
+    # row estimate stale (a new journey filling fast) the planner would scan all its rows
+    # per lookup. Every step writes every index (due_at moves), so there are only three;
+    # stats per journey scan the table.
+    UniqueConstraint("workspace_id", "person_id", "journey_id", "entry_no"),
+    UniqueConstraint("workspace_id", "person_id", "journey_id", "entry_key"),
     Index("ix_journey_states_ws_due", "workspace_id", "due_at"),
-    Index("ix_journey_states_ws_person", "workspace_id", "person_id"),
-    # No index on (journey, node, status): every step moves node and status, and each index
-    # on a moved column is one more write per step; stats read through the unique keys.
 )
 
 # The step log for stats: kind = entered (ran the node) | sent | failed | converted | ended.
