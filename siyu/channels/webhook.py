@@ -45,7 +45,7 @@ def verify_signature(
     Raises:
         AuthError: malformed header, wrong signature, or a timestamp outside the tolerance.
     """
-    parts = dict(p.split("=", 1) for p in header.split(",") if "=" in p)
+    parts = dict(p.strip().split("=", 1) for p in header.split(",") if "=" in p)
     try:
         timestamp = int(parts["t"])
         given = parts["v1"]

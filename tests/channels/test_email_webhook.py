@@ -128,6 +128,8 @@ def test_webhook_signature_round_trip_and_refusals() -> None:
     secret, body = b"whsec", b'{"a":1}'
     header = signature_header(secret, int(AT.timestamp()), body)
     assert verify_signature(secret=secret, header=header, body=body, now=AT) == int(AT.timestamp())
+    spaced = header.replace(",", ", ")
+    assert verify_signature(secret=secret, header=spaced, body=body, now=AT) == int(AT.timestamp())
     for bad in (
         {"secret": b"other", "header": header, "body": body, "now": AT},
         {"secret": secret, "header": header, "body": b'{"a":2}', "now": AT},
