@@ -6,6 +6,7 @@ offending input where there is one.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import orjson
@@ -70,12 +71,18 @@ def install(app: FastAPI) -> None:
         body = error_body("InvalidInputError", exc.reason, exc.field)
         return json_response(body, status_code=400)
 
+    def _field_of(loc: Sequence[Any]) -> str:
+        # A rule over the whole body (a model validator: "give person_id or member_id") has
+        # no field of its own: it is named "body" rather than left empty.
+        named = ".".join(str(p) for p in loc if p not in ("body", "query", "path"))
+        return named or (str(loc[0]) if loc else "body")
+
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> Response:
         # Keep only what is plain JSON: pydantic's ``ctx`` may hold exception objects.
         errors = [
             {
-                "field": ".".join(str(p) for p in e["loc"] if p not in ("body", "query", "path")),
+                "field": _field_of(e["loc"]),
                 "reason": e["msg"],
                 "type": e["type"],
             }
