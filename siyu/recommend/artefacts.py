@@ -20,6 +20,7 @@ import numpy as np
 import scipy.sparse as sp
 from implicit.cpu.als import AlternatingLeastSquares
 from implicit.cpu.bpr import BayesianPersonalizedRanking
+from threadpoolctl import threadpool_limits
 
 from siyu.core.errors import NotFoundError, StoreError
 from siyu.recommend.models import ModelInfo, Product
@@ -115,11 +116,15 @@ def load(data_dir: Path, workspace_id: str) -> tuple[Trained, ModelInfo, dict[st
         )
         for name in _MATRICES
     }
+    # Building a model checks the BLAS threads (a warning unless limited, as in training).
+    with threadpool_limits(1, "blas"):
+        als = AlternatingLeastSquares.load(str(where / "als.npz"))
+        bpr = BayesianPersonalizedRanking.load(str(where / "bpr.npz"))
     trained = Trained(
         persons=list(meta["persons"]),
         products=list(meta["products"]),
-        als=AlternatingLeastSquares.load(str(where / "als.npz")),
-        bpr=BayesianPersonalizedRanking.load(str(where / "bpr.npz")),
+        als=als,
+        bpr=bpr,
         popularity=arrays["popularity"],
         item_orders=arrays["item_orders"],
         orders=int(arrays["orders"][0]),

@@ -8,6 +8,7 @@ from typing import Any
 from fastapi.testclient import TestClient
 
 from siyu import pipeline
+from siyu.analytics import value_service
 from siyu.core.clock import utcnow
 from siyu.core.runtime import Runtime
 from siyu.recommend import service as recommend
@@ -77,6 +78,7 @@ def test_recommendations_and_next_best_offer(
         template.json()["id"],
         body["items"][0]["product_id"],
     }
+    assert body["offer_context"]["predicted_value_fen"] is None  # no LTV model yet
     values = body["message_values"]
     assert values["rec_1"] == body["items"][0]["name"] and values["rec_1_price"] == "18.00"
     assert values["offer_id"] == offer["offer_id"]
@@ -121,3 +123,22 @@ def test_unknown_person_no_model_and_bad_k(client: TestClient, keys: WorkspaceCr
         bad = client.get(f"/api/persons/{person}/recommendations", params={"k": k}, headers=h)
         assert bad.status_code == 400, k
         assert bad.json()["error"]["field"] == "k"
+
+
+def test_the_offer_uses_the_persons_predicted_value(
+    client: TestClient, keys: WorkspaceCreated, runtime: Runtime
+) -> None:
+    shop(client, keys, runtime)
+    today = value_service.local_today(runtime=runtime, workspace_id=keys.workspace_id, now=utcnow())
+    value_service.fit_ltv(
+        runtime=runtime, workspace_id=keys.workspace_id, until=today, time_unit="day", now=utcnow()
+    )
+    everyone = value_service.predict_ltv(
+        runtime=runtime, workspace_id=keys.workspace_id, as_of=today, limit=100
+    )
+    person = person_of(client, keys, "anonymous_id", "anon-3")["person_id"]
+    expected = next(c for c in everyone.items if c.person_id == person)
+    body = client.get(f"/api/persons/{person}/recommendations", headers=admin(keys)).json()
+    context = body["offer_context"]
+    assert context["expected_order_value_fen"] == expected.expected_order_value_fen
+    assert context["predicted_value_fen"] == expected.expected_revenue_fen

@@ -8,14 +8,16 @@ analytics LTV model, when one was fitted).
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Query
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
-from siyu.analytics import value_service
+from siyu.analytics import ltv, order_history, value_service
+from siyu.analytics.engine import Dialect, engine_for, sql_literal
 from siyu.api.deps import AdminWorkspaceDep, RuntimeDep
 from siyu.api.zones import in_zone
 from siyu.core.clock import utcnow
@@ -28,6 +30,7 @@ from siyu.recommend import context as person_context
 from siyu.recommend import offers
 from siyu.recommend import service as recommend
 from siyu.recommend.models import Filters, ModelInfo, Product, ProductUpdate, Recommendation
+from siyu.workspaces.models import Workspace
 
 router = APIRouter(prefix="/api", tags=["recommendations"])
 
@@ -40,6 +43,9 @@ class PersonRecommendationsView(BaseModel):
     trained_at: datetime | None
     items: list[Recommendation]
     next_best_offer: offers.NextBestOffer
+    offer_context: offers.OfferContext = Field(
+        description="What the offer rule knew: segments, RFM, lifecycle, predicted value."
+    )
     message_values: dict[str, str] = Field(description="rec_1, rec_1_url, … and offer.")
 
 
@@ -100,34 +106,53 @@ def _coupon_offers(
     return found
 
 
-def _with_value(
-    runtime: Runtime, workspace_id: str, person_id: str, found: offers.OfferContext, now: datetime
-) -> offers.OfferContext:
-    """The context with the LTV model's predictions for the person, when a model exists."""
+def _predicted_value(
+    runtime: Runtime, workspace: Workspace, person_ids: list[str], now: datetime
+) -> tuple[int, int] | None:
+    """(expected order value, expected revenue over a year) in fen from the stored LTV model,
+    for this one person only; None without a model or without orders.
+
+    Reads only the person's orders (a filter on the order-days query), so the cost does not
+    grow with the workspace as ``value_service.predict_ltv`` (every buyer) would.
+    """
     try:
-        predictions = value_service.predict_ltv(
-            runtime=runtime,
-            workspace_id=workspace_id,
-            as_of=value_service.local_today(runtime=runtime, workspace_id=workspace_id, now=now),
-            limit=1_000_000,
-        )
-    except (NotFoundError, InvalidInputError):  # no model fitted yet
-        return found
-    mine = next((c for c in predictions.items if c.person_id == person_id), None)
-    if mine is None:
-        return found
-    return found.model_copy(
-        update={
-            "expected_order_value_fen": mine.expected_order_value_fen or None,
-            "predicted_value_fen": mine.expected_revenue_fen,
-        }
+        model = value_service.get_ltv_model(runtime=runtime, workspace_id=workspace.id)
+    except NotFoundError:
+        return None
+    zone = ZoneInfo(workspace.timezone)
+    as_of = now.astimezone(zone).date()
+    end = datetime.combine(as_of + timedelta(days=1), datetime.min.time(), zone)
+    sql = order_history.order_days_sql(
+        end=end.astimezone(UTC), timezone=workspace.timezone, dialect=Dialect.DUCKDB
+    )
+    mine = sql_literal(person_ids, Dialect.DUCKDB)
+    table = engine_for(runtime).run(
+        workspace_id=workspace.id,
+        sql=f"SELECT * FROM ({sql}) AS d WHERE list_contains({mine}, person_id)",
+        person_map=[(p, person_ids[0]) for p in person_ids[1:]],
+    )
+    buyers = order_history.per_person(order_history.OrderDays.from_arrow(table))
+    if len(buyers.person) == 0:
+        return None
+    until_day = order_history.day_number(as_of)
+    summary = ltv.customer_summary(buyers, until_day=until_day, unit=model.time_unit)
+    found = ltv.predict(model, summary, horizon_days=365)
+    return ltv.fen(float(found.expected_value_fen[0])), ltv.fen(
+        float(found.expected_revenue_fen[0])
     )
 
 
 def person_recommendations(
-    *, runtime: Runtime, workspace_id: str, person_id: str, k: int, filters: Filters, now: datetime
+    *,
+    runtime: Runtime,
+    workspace: Workspace,
+    person_id: str,
+    k: int,
+    filters: Filters,
+    now: datetime,
 ) -> PersonRecommendationsView:
     """Products, next-best offer and message values for one person."""
+    workspace_id = workspace.id
     found = recommend.recommend_for(
         runtime=runtime,
         workspace_id=workspace_id,
@@ -143,7 +168,10 @@ def person_recommendations(
         known = person_context.person_context(
             session=session, workspace_id=workspace_id, person_ids=ids
         )
-    known = _with_value(runtime, workspace_id, found.person_id, known, now)
+    value = _predicted_value(runtime, workspace, ids, now)
+    if value is not None:
+        update = {"expected_order_value_fen": value[0] or None, "predicted_value_fen": value[1]}
+        known = known.model_copy(update=update)
     candidates = _coupon_offers(runtime, workspace_id, found.person_id, now)
     best = offers.next_best_offer(context=known, coupons=candidates, products=found.items)
     return PersonRecommendationsView(
@@ -152,6 +180,7 @@ def person_recommendations(
         trained_at=found.trained_at,
         items=found.items,
         next_best_offer=best,
+        offer_context=known,
         message_values=offers.message_values(found.items, offer=best),
     )
 
@@ -178,7 +207,7 @@ async def get_person_recommendations(
     view = await run_in_threadpool(
         person_recommendations,
         runtime=runtime,
-        workspace_id=workspace.id,
+        workspace=workspace,
         person_id=person_id,
         k=parse_k(k),
         filters=filters,
