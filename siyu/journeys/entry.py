@@ -59,12 +59,16 @@ def _histories(
     result: dict[str, EntryHistory] = {}
     for start in range(0, len(person_ids), _CHUNK):
         part = person_ids[start : start + _CHUNK]
+        # By person only (the key's prefix), journey filtered here: given the journey too,
+        # PostgreSQL with a stale estimate skip-scans the key and filters every person.
         rows = session.execute(
-            select(s.person_id, s.entered_at, s.status).where(
-                s.workspace_id == workspace_id, s.journey_id == journey_id, s.person_id.in_(part)
+            select(s.person_id, s.journey_id, s.entered_at, s.status).where(
+                s.workspace_id == workspace_id, s.person_id.in_(part)
             )
         )
-        for person_id, entered_at, status in rows:
+        for person_id, journey, entered_at, status in rows:
+            if journey != journey_id:
+                continue
             h = result.setdefault(person_id, EntryHistory())
             h.entries += 1
             h.last_entered = max(filter(None, (h.last_entered, entered_at)))
