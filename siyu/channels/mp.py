@@ -136,6 +136,15 @@ class MpClient:
         body = self.api.call("POST", "/cgi-bin/message/subscribe/send", json=payload)
         return str(body.get("msgid", ""))
 
+    def user_unionid(self, *, openid: str) -> str | None:
+        """The follower's unionid (cgi-bin/user/info), when the account is bound to an Open
+        Platform account; None otherwise."""
+        body = self.api.call(
+            "GET", "/cgi-bin/user/info", params={"openid": openid, "lang": "zh_CN"}
+        )
+        unionid = body.get("unionid")
+        return str(unionid) if unionid else None
+
     def create_qr(
         self, *, scene: str, permanent: bool, expire_seconds: int = 2_592_000
     ) -> QrTicket:

@@ -148,3 +148,22 @@ def contact_identify_messages(
             }
         )
     return messages
+
+
+def mp_unionid_messages(
+    *, app_id: str, openid: str, unionid: str, now: datetime
+) -> list[dict[str, Any]]:
+    """An identify tying an official-account openid to its unionid (once per pair)."""
+    ids = [
+        {"type": IdType.WECHAT_OPENID.value, "id": openid, "collection": app_id},
+        {"type": IdType.UNIONID.value, "id": unionid},
+    ]
+    return [
+        {
+            "type": "identify",
+            "messageId": f"mp-unionid:{app_id}:{openid}:{unionid}"[:200],
+            "anonymousId": f"mp:{app_id}:{openid}",
+            "timestamp": now.isoformat(),
+            "context": {"externalIds": ids},
+        }
+    ]

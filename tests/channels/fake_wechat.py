@@ -41,6 +41,7 @@ class FakeState:
     contacts: dict[str, dict[str, Any]] = field(default_factory=dict)  # external_userid → raw
     follows: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # ext → follow infos
     tasks: dict[str, dict[str, Any]] = field(default_factory=dict)  # msgid → task
+    mp_users: dict[str, str | None] = field(default_factory=dict)  # follower openid → unionid
     lock: threading.Lock = field(default_factory=threading.Lock)
     counter: int = 0
 
@@ -207,6 +208,15 @@ def _message(state: FakeState, q: dict[str, str], b: dict[str, Any]) -> Any:
     return _ok(state, q, b)
 
 
+def _user_info(state: FakeState, q: dict[str, str], b: Any) -> Any:
+    openid = q.get("openid", "")
+    if openid not in state.mp_users:
+        return {"errcode": 40003, "errmsg": "invalid openid"}
+    answer = {"subscribe": 1, "openid": openid}
+    unionid = state.mp_users[openid]
+    return {**answer, "unionid": unionid} if unionid else answer
+
+
 def _qrcode(state: FakeState, q: dict[str, str], b: dict[str, Any]) -> Any:
     scene = b.get("action_info", {}).get("scene", {}).get("scene_str")
     if not scene:
@@ -233,6 +243,7 @@ ROUTES: dict[str, Any] = {
     "/cgi-bin/message/template/send": _message,
     "/cgi-bin/message/subscribe/send": _message,
     "/cgi-bin/qrcode/create": _qrcode,
+    "/cgi-bin/user/info": _user_info,
 }
 
 

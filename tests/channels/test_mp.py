@@ -188,3 +188,12 @@ def test_qr_scenes_map_to_channels(
         found = mp.find_qr_scene(session=session, workspace_id=WS, scene="pack_insert")
         assert found is not None and found.channel == "package"
         assert mp.find_qr_scene(session=session, workspace_id=WS, scene="nope") is None
+
+
+def test_follower_unionid(client: mp.MpClient, fake: tuple[str, FakeState]) -> None:
+    _, state = fake
+    state.mp_users.update({"oA": "uA", "oB": None})
+    assert client.user_unionid(openid="oA") == "uA"
+    assert client.user_unionid(openid="oB") is None
+    with pytest.raises(SendError, match="40003"):
+        client.user_unionid(openid="oNOBODY")

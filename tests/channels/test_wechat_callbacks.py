@@ -170,6 +170,7 @@ def test_mp_plain_and_safe_mode_events(
     client: TestClient, keys: WorkspaceCreated, fake: tuple[str, FakeState]
 ) -> None:
     _setup(client, keys, fake[0])
+    fake[1].mp_users["oFAN1"] = "uFAN1"
     code = {"name": "门店", "kind": "poster", "channel": "store_poster", "scene": "store_9"}
     assert client.post("/api/live-codes", json=code, headers=admin(keys)).status_code == 201
     url = f"/wechat/mp/{keys.workspace_id}/callback"
@@ -192,10 +193,13 @@ def test_mp_plain_and_safe_mode_events(
     person = person_of(client, keys, "wechat_openid", f"{APPID}:oFAN1")
     assert person["profile"]["first_channel"] == "store_poster"
     events = client.get(f"/api/persons/{person['person_id']}/events", headers=admin(keys)).json()
-    assert sorted(e["event"] for e in events["events"]) == ["mp_scan", "mp_subscribed"]
-    props = [e["properties"] for e in events["events"]]
+    tracks = [e for e in events["events"] if e["event"]]
+    assert sorted(e["event"] for e in tracks) == ["mp_scan", "mp_subscribed"]
+    props = [e["properties"] for e in tracks]
     props = [json.loads(p) if isinstance(p, str) else p for p in props]
     assert {p["scene"] for p in props} == {"store_9"}
+    by_unionid = person_of(client, keys, "unionid", "uFAN1")  # looked up after the answer
+    assert by_unionid["person_id"] == person["person_id"]
 
 
 def test_staff_stats_task_and_contact_endpoints(

@@ -32,6 +32,8 @@ from siyu.channels.wechat_accounts import AccountKind, WechatAccount, WechatAcco
 from siyu.channels.wechat_crypto import CallbackCrypto, check_plain_signature
 from siyu.channels.wechat_xml import (
     ContactChange,
+    MpEvent,
+    MpEventType,
     WecomContactEvent,
     parse_mp_event,
     parse_wecom_event,
@@ -246,14 +248,37 @@ def _mp_xml(crypto: CallbackCrypto, body: bytes, query: dict[str, str | None]) -
 
 def _apply_mp(
     request: Request, runtime: Runtime, workspace_id: str, crypto: CallbackCrypto, xml: str | bytes
-) -> None:
+) -> MpEvent | None:
     event = parse_mp_event(xml)
     if event is None:
-        return
+        return None
     with runtime.sessions() as session:
         channel = channel_of_scene(session, workspace_id, event.scene)
     messages = wechat_events.mp_event_messages(event, app_id=crypto.receive_id, channel=channel)
     _ingest(request, runtime, workspace_id, messages)
+    return event
+
+
+def _mp_unionid(runtime: Runtime, workspace_id: str, openid: str) -> None:
+    """After the answer: the follower's unionid from WeChat, ingested as an identify."""
+    try:
+        with runtime.sessions() as session:
+            client = wechat_accounts.mp_client(
+                session=session, vault=runtime.vault, workspace_id=workspace_id
+            )
+        try:
+            unionid = client.user_unionid(openid=openid)
+        finally:
+            client.close()
+        if unionid:
+            messages = wechat_events.mp_unionid_messages(
+                app_id=client.app_id, openid=openid, unionid=unionid, now=utcnow()
+            )
+            pipeline.ingest(
+                runtime=runtime, workspace_id=workspace_id, messages=messages, received_at=utcnow()
+            )
+    except Exception:  # the event is committed; the unionid comes with the next one
+        log.exception("unionid lookup for workspace %s failed", workspace_id)
 
 
 @router.post("/wechat/mp/{workspace_id}/callback", summary="Official account event callback")
@@ -261,6 +286,7 @@ async def receive_mp(
     workspace_id: str,
     request: Request,
     runtime: RuntimeDep,
+    background: BackgroundTasks,
     signature: Signature,
     timestamp: Stamp,
     nonce: Nonce,
@@ -268,7 +294,8 @@ async def receive_mp(
     msg_signature: Annotated[str | None, Query(max_length=64)] = None,
 ) -> PlainTextResponse:
     """Verify (plain or safe mode) a subscribe / unsubscribe / SCAN event and ingest it as
-    ``mp_subscribed`` / ``mp_unsubscribed`` / ``mp_scan`` with the openid and QR scene."""
+    ``mp_subscribed`` / ``mp_unsubscribed`` / ``mp_scan`` with the openid and QR scene;
+    after the answer, the follower's unionid is looked up and ingested as an identify."""
     body = await _body(request)
     crypto = await run_in_threadpool(_crypto, runtime, workspace_id, AccountKind.MP)
     query = {
@@ -279,7 +306,9 @@ async def receive_mp(
         "msg_signature": msg_signature,
     }
     xml = _mp_xml(crypto, body, query)
-    await run_in_threadpool(_apply_mp, request, runtime, workspace_id, crypto, xml)
+    event = await run_in_threadpool(_apply_mp, request, runtime, workspace_id, crypto, xml)
+    if event is not None and event.event is not MpEventType.UNSUBSCRIBE:
+        background.add_task(_mp_unionid, runtime, workspace_id, event.openid)
     return _success()
 
 
