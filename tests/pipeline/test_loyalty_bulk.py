@@ -121,7 +121,7 @@ def _snapshot(db: Factory, ws: str) -> dict[str, Any]:
 
 
 def test_bulk_and_event_by_event_give_the_same_loyalty(db: Factory, now: datetime) -> None:
-    ws_each, each = _run(db, now, bulk=False)
+    _, each = _run(db, now, bulk=False)
     ws_bulk, bulk = _run(db, now, bulk=True)
     assert bulk == each
     tiers = {r[1] for r in bulk["members"]}
