@@ -6,6 +6,8 @@ import base64
 import os
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from wechatpy.crypto import WeChatCrypto as WechatpyMpCrypto
 from wechatpy.crypto import _get_signature
 from wechatpy.enterprise.crypto import PrpCrypto
@@ -133,3 +135,17 @@ def test_plain_signature() -> None:
     check_plain_signature(token=TOKEN, signature=sig, timestamp="123", nonce="abc")
     with pytest.raises(AuthError):
         check_plain_signature(token=TOKEN, signature=sig, timestamp="124", nonce="abc")
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    message=st.text(max_size=300),
+    receive_id=st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789", min_size=1, max_size=32),
+)
+def test_any_message_round_trips_with_wechatpy(message: str, receive_id: str) -> None:
+    ours = CallbackCrypto(token=TOKEN, encoding_aes_key=AES_KEY, receive_id=receive_id)
+    key = base64.b64decode(AES_KEY + "=")
+    assert PrpCrypto(key).decrypt(ours.encrypt(message), receive_id) == message
+    theirs = PrpCrypto(key).encrypt(message, receive_id).decode()
+    sig = sha1_signature(TOKEN, "1", "n", theirs)
+    assert ours.decrypt(msg_signature=sig, timestamp="1", nonce="n", encrypt=theirs) == message
