@@ -14,12 +14,11 @@ from siyu.recommend.models import Algorithm, Filters, Product, Reason, Recommend
 from tests.recommend.synthetic import NOW, events
 
 SETTINGS = RecommendSettings()
+Model = tuple[training.Trained, dict[str, Product]]
 
 
 @pytest.fixture(scope="module")
-def model(
-    tmp_path_factory: pytest.TempPathFactory,
-) -> tuple[training.Trained, dict[str, Product]]:
+def model(tmp_path_factory: pytest.TempPathFactory) -> Model:
     store = DuckDBEventStore(tmp_path_factory.mktemp("events"))
     store.append(pa.Table.from_pylist(events("ws"), schema=EVENT_SCHEMA))
     table = interactions.read_rows(
@@ -30,7 +29,7 @@ def model(
 
 
 def _for(
-    model: tuple[training.Trained, dict[str, Product]],
+    model: Model,
     person: str | None,
     *,
     history: ranking.History | None = None,
@@ -53,7 +52,7 @@ def _for(
     return [(r.product_id, r.reason) for r in found]
 
 
-def test_a_known_person_gets_their_groups_products_from_als(model: tuple) -> None:
+def test_a_known_person_gets_their_groups_products_from_als(model: Model) -> None:
     # p001 is in group B (odd, not a multiple of 5): popularity would say a0, a1, a2.
     found = _for(model, "p001")
     assert [reason for _, reason in found] == [Reason.ALS] * 3
@@ -73,12 +72,12 @@ def popular_order() -> list[str]:
     return sorted(total, key=lambda p: -total[p])
 
 
-def test_an_unknown_person_without_history_gets_popular_products(model: tuple) -> None:
+def test_an_unknown_person_without_history_gets_popular_products(model: Model) -> None:
     found = _for(model, None)
     assert found == [(p, Reason.POPULAR) for p in popular_order()[:3]]
 
 
-def test_an_unknown_person_with_history_gets_bought_together(model: tuple) -> None:
+def test_an_unknown_person_with_history_gets_bought_together(model: Model) -> None:
     # b4 is often ordered with b5 (and with nothing else): b5 comes first, popular fills.
     history = ranking.History(weights={"b4": 1.0})
     found = _for(model, None, history=history, k=12)
@@ -89,7 +88,7 @@ def test_an_unknown_person_with_history_gets_bought_together(model: tuple) -> No
     assert len({p for p, _ in found}) == 12
 
 
-def test_out_of_stock_and_category_filters(model: tuple) -> None:
+def test_out_of_stock_and_category_filters(model: Model) -> None:
     _, derived = model
     catalogue = dict(derived)
     top = popular_order()[0]
@@ -101,7 +100,7 @@ def test_out_of_stock_and_category_filters(model: tuple) -> None:
     assert {p for p, _ in milk} == {f"b{i}" for i in range(6)}
 
 
-def test_bought_products_are_left_out_when_not_consumable(model: tuple) -> None:
+def test_bought_products_are_left_out_when_not_consumable(model: Model) -> None:
     _, derived = model
     history = ranking.History(weights={"a0": 10.0}, bought=frozenset({"a0"}))
     assert _for(model, None, history=history)[0][0] == "a1"  # bought together with a0 …
@@ -114,7 +113,7 @@ def test_bought_products_are_left_out_when_not_consumable(model: tuple) -> None:
     assert "a0" not in [p for p, _ in always]
 
 
-def test_urls_come_from_the_product_or_the_template(model: tuple) -> None:
+def test_urls_come_from_the_product_or_the_template(model: Model) -> None:
     trained, derived = model
     catalogue = dict(derived)
     first, second = popular_order()[:2]

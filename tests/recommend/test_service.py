@@ -97,7 +97,7 @@ def test_an_absorbed_id_answers_for_its_survivor(tmp_path: Path) -> None:
             runtime=rt, workspace_id=ws, person_id="p003", k=2, filters=Filters(), now=NOW
         )
         assert found.person_id == "p001" and found.known
-        assert "p003" not in recommend.artefacts.load(tmp_path, ws)[0].persons
+        assert "p003" not in artefacts.load(tmp_path, ws)[0].persons
     finally:
         rt.close()
 
