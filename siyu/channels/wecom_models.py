@@ -164,6 +164,7 @@ class StaffOutcome(BaseModel):
     reminded: bool = False
     reason: str | None = None
     fallback: bool = Field(default=False, description="Send on another channel instead.")
+    settled_at: datetime | None = Field(default=None, description="When it settled, if it did.")
 
 
 class StaffStats(BaseModel):

@@ -272,31 +272,57 @@ def _settle(
         log.info("WeCom task %s has no outbox message to settle", message_id)
 
 
-def _confirmed(session: Session, client: WecomClient, task: Any, sent_at: datetime) -> StaffOutcome:
+# The poll asks WeCom first and writes afterwards, so the caller's write transaction (on
+# SQLite, the database's one write lock) is not held across network calls.
+
+
+def _outcome(task: Any, state: StaffTaskState, at: datetime, reason: str | None) -> StaffOutcome:
+    return StaffOutcome(
+        message_id=task.message_id,
+        status=state,
+        reason=reason,
+        fallback=state is not StaffTaskState.CONFIRMED,
+        settled_at=at,
+    )
+
+
+def _confirmed(client: WecomClient, task: Any, sent_at: datetime) -> StaffOutcome:
     results = client.groupmsg_results(msgid=task.msgid, userid=task.sender)
     mine = [r for r in results if task.target in (r.external_userid, r.chat_id)]
     refused = {RecipientStatus.NOT_FRIEND: "not a contact any more", RecipientStatus.LIMITED: "cap"}
     if mine and mine[0].status in refused:
         reason = f"WeCom did not deliver: {refused[mine[0].status]}"
-        _settle(session, task.message_id, StaffTaskState.FAILED, sent_at, reason)
-        return StaffOutcome(
-            message_id=task.message_id, status=StaffTaskState.FAILED, reason=reason, fallback=True
-        )
-    _settle(session, task.message_id, StaffTaskState.CONFIRMED, sent_at, None)
-    return StaffOutcome(message_id=task.message_id, status=StaffTaskState.CONFIRMED)
+        return _outcome(task, StaffTaskState.FAILED, sent_at, reason)
+    return _outcome(task, StaffTaskState.CONFIRMED, sent_at, None)
 
 
-def _lapse(session: Session, client: WecomClient, task: Any, now: datetime) -> StaffOutcome:
-    client.cancel(msgid=task.msgid)  # so a late confirmation cannot send it twice
-    reason = "staff did not confirm within the SLA"
-    _settle(session, task.message_id, StaffTaskState.LAPSED, now, reason)
-    return StaffOutcome(
-        message_id=task.message_id, status=StaffTaskState.LAPSED, reason=reason, fallback=True
-    )
+def _ask(
+    client: WecomClient, task: Any, now: datetime, policy: StaffLoopPolicy
+) -> StaffOutcome | None:
+    """What became of one task, with WeCom's side effects (cancel, remind) done; no writes."""
+    try:
+        staff = [s for s in client.groupmsg_tasks(msgid=task.msgid) if s.userid == task.sender]
+        if staff and staff[0].status is TaskStatus.SENT:
+            return _confirmed(client, task, staff[0].sent_at or now)
+        if now - task.created_at >= policy.sla:
+            client.cancel(msgid=task.msgid)  # so a late confirmation cannot send it twice
+            return _outcome(
+                task, StaffTaskState.LAPSED, now, "staff did not confirm within the SLA"
+            )
+        times = _reminder_times(task)
+        if reminder_due(created_at=task.created_at, reminders=times, now=now, policy=policy):
+            client.remind(msgid=task.msgid)
+            return StaffOutcome(
+                message_id=task.message_id, status=StaffTaskState.AWAITING, reminded=True
+            )
+    except RetryableSendError:
+        raise
+    except SendError as exc:  # WeCom refuses this task for good (e.g. unknown msgid)
+        return _outcome(task, StaffTaskState.FAILED, now, f"WeCom: {exc.message}")
+    return None
 
 
-def _remind(session: Session, client: WecomClient, task: Any, now: datetime) -> None:
-    client.remind(msgid=task.msgid)
+def _record_reminder(session: Session, task: Any, now: datetime) -> None:
     t = wecom_tasks.c
     times = [*(task.reminders or []), now.isoformat()]
     session.execute(
@@ -304,21 +330,11 @@ def _remind(session: Session, client: WecomClient, task: Any, now: datetime) -> 
     )
 
 
-def _poll_one(
-    session: Session, client: WecomClient, task: Any, now: datetime, policy: StaffLoopPolicy
-) -> StaffOutcome | None:
-    staff = [s for s in client.groupmsg_tasks(msgid=task.msgid) if s.userid == task.sender]
-    if staff and staff[0].status is TaskStatus.SENT:
-        return _confirmed(session, client, task, staff[0].sent_at or now)
-    if now - task.created_at >= policy.sla:
-        return _lapse(session, client, task, now)
-    times = _reminder_times(task)
-    if reminder_due(created_at=task.created_at, reminders=times, now=now, policy=policy):
-        _remind(session, client, task, now)
-        return StaffOutcome(
-            message_id=task.message_id, status=StaffTaskState.AWAITING, reminded=True
-        )
-    return None
+def _write(session: Session, task: Any, outcome: StaffOutcome, now: datetime) -> None:
+    if outcome.reminded:
+        _record_reminder(session, task, now)
+    elif outcome.settled_at is not None:
+        _settle(session, task.message_id, outcome.status, outcome.settled_at, outcome.reason)
 
 
 def poll_staff_confirmations(
@@ -331,11 +347,13 @@ def poll_staff_confirmations(
     policy: StaffLoopPolicy | None = None,
     limit: int = 500,
 ) -> list[StaffOutcome]:
-    """Advance the open staff tasks of a workspace: confirmed → CONFIRMED; past the SLA →
-    cancelled in WeCom and LAPSED (fallback); otherwise remind when due (≤ 3 per 24 h).
+    """Advance the open staff tasks of a workspace: confirmed → CONFIRMED (outbox SENT);
+    delivered to nobody or refused by WeCom → FAILED; past the SLA → cancelled in WeCom and
+    LAPSED; otherwise remind when due (≤ 3 per 24 h). FAILED and LAPSED settle the outbox
+    message as FAILED and carry ``fallback=True`` for the journey.
 
-    Returns what changed; the caller commits and hands CONFIRMED to the outbox as SENT and
-    LAPSED/FAILED to the journey's fallback. A task WeCom is busy for is left for next time.
+    WeCom is asked for every task first, then the changes are written in the caller's
+    transaction. A task WeCom is busy for is left for the next poll.
     """
     policy = policy or StaffLoopPolicy()
     if sla is not None:
@@ -347,16 +365,18 @@ def poll_staff_confirmations(
         .order_by(t.created_at, t.message_id)
         .limit(limit)
     ).all()
-    outcomes: list[StaffOutcome] = []
+    asked: list[tuple[Any, StaffOutcome]] = []
     for task in rows:
         try:
-            outcome = _poll_one(session, client, task, now, policy)
+            outcome = _ask(client, task, now, policy)
         except RetryableSendError as exc:
             log.warning("WeCom busy for task %s: %s", task.message_id, exc)
             continue
         if outcome is not None:
-            outcomes.append(outcome)
-    return outcomes
+            asked.append((task, outcome))
+    for task, outcome in asked:
+        _write(session, task, outcome, now)
+    return [outcome for _, outcome in asked]
 
 
 def remind_task(
@@ -379,5 +399,6 @@ def remind_task(
     recent = [at for at in _reminder_times(task) if now - at < timedelta(hours=24)]
     if len(recent) >= StaffLoopPolicy().reminders_per_day:
         raise ConflictError("WeCom allows 3 reminders per task in 24 hours", field="message_id")
-    _remind(session, client, task, now)
+    client.remind(msgid=task.msgid)
+    _record_reminder(session, task, now)
     return get_task(session=session, workspace_id=workspace_id, message_id=message_id)

@@ -233,3 +233,21 @@ def test_group_send_and_manual_reminder_limit(
                 session=session, client=client, workspace_id=WS, message_id="g1", now=clock.now
             )
     assert state.tasks[msgid]["reminders"] == 3
+
+
+def test_a_task_wecom_refuses_fails_without_blocking_the_others(
+    db: sessionmaker[Session], client: WecomClient, fake: tuple[str, FakeState], clock: Clock
+) -> None:
+    _, state = fake
+    _own(db, "wmA", "zhangsan")
+    _own(db, "wmB", "lisi")
+    transport = _transport(db, client, clock)
+    transport.send(_message("m1"))
+    clock.now += timedelta(seconds=1)
+    quick = transport.send(_message("m2", to="wmB")).provider_message_id
+    state.confirm(quick, "lisi", int(clock.now.timestamp()))
+    state.fail_next(f"{EC}/get_groupmsg_task", 41063)  # the first task is unknown to WeCom
+    out = {o.message_id: o for o in _poll(db, client, clock)}
+    assert out["m1"].status is StaffTaskState.FAILED and out["m1"].fallback
+    assert "41063" in (out["m1"].reason or "")
+    assert out["m2"].status is StaffTaskState.CONFIRMED and not out["m2"].fallback
