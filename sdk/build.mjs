@@ -1,10 +1,10 @@
 // Builds siyu/sdk_assets/siyu.js (what /sdk/siyu.js serves) from sdk/web/siyu.js with esbuild
-// (fetched from the npm registry by npx on first use).
+// (fetched from the npm registry by npx on first use), and copies the mini-program SDK beside it.
 // The banner carries the source's SHA-256: tests/e2e/test_sdk_assets.py fails when the shipped
 // file is older than its source. Run: `make sdk` (or `node sdk/build.mjs`).
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
@@ -24,5 +24,6 @@ const minified = execFileSync(
 );
 const banner = `/*! siyu.js ${version} | source sdk/web/siyu.js sha256:${digest} */\n`;
 writeFileSync(out, banner + minified);
+copyFileSync(join(root, 'sdk/miniprogram/siyu-mp.js'), join(root, 'siyu/sdk_assets/siyu-mp.js'));
 const built = readFileSync(out);
 console.log(`siyu.js ${version}: ${built.length} bytes, ${gzipSync(built, { level: 9 }).length} bytes gzipped`);

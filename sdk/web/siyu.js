@@ -180,13 +180,18 @@
     if (!batch.length) return Promise.resolve();
     var data = body(batch);
     var done = safe(settle);
-    inflight = w.fetch(url(), {
-      method: 'POST',
-      body: data,
-      headers: { 'Content-Type': 'text/plain' },
-      credentials: 'omit',
-      keepalive: data.length < 60000
-    }).then(function (r) { done(batch, r.status); }, function () { done(batch, 0); });
+    try {
+      inflight = w.fetch(url(), {
+        method: 'POST',
+        body: data,
+        headers: { 'Content-Type': 'text/plain' },
+        credentials: 'omit',
+        keepalive: data.length < 60000
+      }).then(function (r) { done(batch, r.status); }, function () { done(batch, 0); });
+    } catch (e) {
+      done(batch, 0); // no fetch, or a broken one: back off like a network error
+      return Promise.resolve();
+    }
     return inflight;
   }
 

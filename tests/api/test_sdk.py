@@ -54,6 +54,14 @@ def test_siyu_js_is_gzipped_cached_and_revalidated(sdk_client: tuple[TestClient,
     assert identity.content == plain
 
 
+def test_miniprogram_sdk_is_served(sdk_client: tuple[TestClient, str]) -> None:
+    client, _ = sdk_client
+    response = client.get("/sdk/siyu-mp.js")
+    assert response.status_code == 200
+    shipped = Path(__file__).parents[2] / "sdk" / "miniprogram" / "siyu-mp.js"
+    assert response.content == shipped.read_bytes(), "run `make sdk` to copy it into the package"
+
+
 def test_test_page_is_off_unless_enabled(
     sdk_client: tuple[TestClient, str], tmp_path: Path
 ) -> None:

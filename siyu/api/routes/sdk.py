@@ -73,6 +73,12 @@ def web_sdk(request: Request) -> Response:
     return asset_response(request, "siyu.js")
 
 
+@router.get("/siyu-mp.js", summary="The WeChat mini-program SDK (copy it into the project)")
+def miniprogram_sdk(request: Request) -> Response:
+    """``require('./siyu-mp.js')`` inside the mini program; see docs/sdk.md."""
+    return asset_response(request, "siyu-mp.js")
+
+
 @router.get("/test.html", include_in_schema=False)
 def test_page(request: Request, runtime: RuntimeDep) -> Response:
     """A page that exercises the SDK; only with ``SIYU_SDK_TEST_PAGE=1``."""
