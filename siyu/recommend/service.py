@@ -189,14 +189,17 @@ def train_due(*, runtime: Runtime, workspace_id: str, now: datetime) -> bool:
 
 
 def train_all_due(*, runtime: Runtime, now: datetime) -> list[ModelInfo]:
-    """Train every workspace whose model is due; workspaces without products are skipped."""
+    """Train every workspace whose model is due (for the scheduler); workspaces without
+    products, or deleted ones whose events remain, are skipped."""
     trained: list[ModelInfo] = []
     for workspace_id in runtime.events.workspaces():
-        if train_due(runtime=runtime, workspace_id=workspace_id, now=now):
-            try:
+        try:
+            if train_due(runtime=runtime, workspace_id=workspace_id, now=now):
                 trained.append(train(runtime=runtime, workspace_id=workspace_id, now=now))
-            except InvalidInputError:
-                continue  # events, but no products yet: nothing to learn
+        except InvalidInputError:
+            continue  # events, but no products yet: nothing to learn
+        except NotFoundError:
+            continue  # events of a workspace that no longer exists
     return trained
 
 

@@ -8,10 +8,12 @@ from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
+import pyarrow as pa
 import pytest
 from sqlalchemy import update
 
 from siyu.core.errors import InvalidInputError, NotFoundError
+from siyu.core.eventstore import EVENT_SCHEMA
 from siyu.core.runtime import Runtime
 from siyu.identity.tables import identity_persons
 from siyu.recommend import artefacts
@@ -66,6 +68,8 @@ def test_retraining_keeps_two_versions_and_serves_the_newest(tmp_path: Path) -> 
         assert len([p for p in root.iterdir() if p.is_dir()]) == 2
         info = recommend.get_model_info(runtime=rt, workspace_id=ws)
         assert info.trained_at == NOW + timedelta(hours=60)
+        gone = [{**e, "workspace_id": "ws_gone"} for e in events("ws_gone", persons=2)]
+        rt.events.append(pa.Table.from_pylist(gone, schema=EVENT_SCHEMA))
         done = recommend.train_all_due(runtime=rt, now=NOW + timedelta(hours=100))
         assert [d.workspace_id for d in done] == [ws]
         assert recommend.train_all_due(runtime=rt, now=NOW + timedelta(hours=101)) == []
