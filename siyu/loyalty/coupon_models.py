@@ -29,7 +29,10 @@ class CouponTemplateCreate(DiscountRule):
         default=None, ge=1, le=3650, description="Or: usable for N days after issue."
     )
     per_person_limit: int | None = Field(
-        default=None, ge=1, description="Most coupons of this template one person may hold."
+        default=None,
+        ge=1,
+        description="每人限领: most coupons of this template one person may receive — issued, "
+        "redeemed and expired ones count, voided ones do not.",
     )
     stock: int | None = Field(
         default=None, ge=0, description="Total that may be issued; null: no cap."
