@@ -227,9 +227,10 @@ def on_segment_changes(
 
 
 def complete_staff_task(
-    *, session: Session, workspace_id: str, task_key: str, now: datetime
+    *, session: Session, workspace_id: str, task_key: str, now: datetime, lapsed: bool = False
 ) -> bool:
-    """A staff member did the task ``task_key`` (the StaffTask action's key): go on by ``next``.
+    """A staff member did the task ``task_key`` (the StaffTask action's key): go on by ``next``
+    (``lapsed``: the task lapsed or failed in WeCom — take ``fallback`` now, not at the SLA).
 
     Returns False when the task already lapsed (the person took the fallback) or was done.
 
@@ -250,4 +251,6 @@ def complete_staff_task(
         raise NotFoundError(f"no staff task {task_key}", field="task_key")
     if state.node_id != node.id or state.status != StateStatus.WAITING.value:
         return False
-    return _move(session, state, node.next, StateStatus.ACTIVE, now, now)
+    return _move(
+        session, state, node.fallback if lapsed else node.next, StateStatus.ACTIVE, now, now
+    )
