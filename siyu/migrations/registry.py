@@ -10,6 +10,7 @@ from siyu.journeys import tables as journeys_tables
 from siyu.loyalty import coupon_tables as loyalty_coupon_tables
 from siyu.loyalty import points_tables as loyalty_points_tables
 from siyu.loyalty import tier_tables as loyalty_tier_tables
+from siyu.pipeline import channel_tables as pipeline_channel_tables
 from siyu.pipeline import job_tables as pipeline_job_tables
 from siyu.profiles import tables as profiles_tables
 from siyu.profiles import tag_tables as profiles_tag_tables
@@ -29,6 +30,7 @@ __all__ = [
     "loyalty_points_tables",
     "loyalty_tier_tables",
     "metadata",
+    "pipeline_channel_tables",
     "pipeline_job_tables",
     "profiles_tables",
     "profiles_tag_tables",
