@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-29 02:32:49.540844
+Create Date: 2026-11-29 03:04:24.159704
 """
 
 from collections.abc import Sequence
@@ -110,6 +110,15 @@ def upgrade() -> None:
         sa.Column("config", sa.JSON(), nullable=False),
         sa.Column("updated_at", siyu.core.db.UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("workspace_id", name=op.f("pk_channel_policies")),
+    )
+    op.create_table(
+        "channel_settings",
+        sa.Column("workspace_id", sa.String(length=40), nullable=False),
+        sa.Column("channel", sa.String(length=20), nullable=False),
+        sa.Column("config", sa.JSON(), nullable=False),
+        sa.Column("secret_enc", sa.Text(), nullable=True),
+        sa.Column("updated_at", siyu.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("workspace_id", "channel", name=op.f("pk_channel_settings")),
     )
     op.create_table(
         "channel_spend",
@@ -237,6 +246,17 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("seq", name=op.f("pk_event_inbox")),
     )
     op.create_table(
+        "job_runs",
+        sa.Column("workspace_id", sa.String(length=40), nullable=False),
+        sa.Column("job", sa.String(length=40), nullable=False),
+        sa.Column("period", sa.String(length=40), nullable=False),
+        sa.Column("owner", sa.String(length=80), nullable=False),
+        sa.Column("started_at", siyu.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("finished_at", siyu.core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("result", sa.JSON(), nullable=True),
+        sa.PrimaryKeyConstraint("workspace_id", "job", "period", name=op.f("pk_job_runs")),
+    )
+    op.create_table(
         "journey_events",
         sa.Column(
             "id",
@@ -258,7 +278,6 @@ def upgrade() -> None:
         batch_op.create_index(
             "ix_journey_events_journey_node_kind", ["journey_id", "node_id", "kind"], unique=False
         )
-        batch_op.create_index("ix_journey_events_state", ["state_id"], unique=False)
 
     op.create_table(
         "journey_states",
@@ -281,27 +300,21 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_journey_states")),
         sa.UniqueConstraint(
             "workspace_id",
-            "journey_id",
             "person_id",
+            "journey_id",
             "entry_key",
-            name=op.f("uq_journey_states_workspace_id_journey_id_person_id_entry_key"),
+            name=op.f("uq_journey_states_workspace_id_person_id_journey_id_entry_key"),
         ),
         sa.UniqueConstraint(
             "workspace_id",
-            "journey_id",
             "person_id",
+            "journey_id",
             "entry_no",
-            name=op.f("uq_journey_states_workspace_id_journey_id_person_id_entry_no"),
+            name=op.f("uq_journey_states_workspace_id_person_id_journey_id_entry_no"),
         ),
     )
     with op.batch_alter_table("journey_states", schema=None) as batch_op:
-        batch_op.create_index(
-            "ix_journey_states_journey_node", ["journey_id", "node_id", "status"], unique=False
-        )
         batch_op.create_index("ix_journey_states_ws_due", ["workspace_id", "due_at"], unique=False)
-        batch_op.create_index(
-            "ix_journey_states_ws_person", ["workspace_id", "person_id"], unique=False
-        )
 
     op.create_table(
         "journey_versions",
@@ -512,6 +525,27 @@ def upgrade() -> None:
     with op.batch_alter_table("members", schema=None) as batch_op:
         batch_op.create_index("ix_members_ws_tier", ["workspace_id", "tier"], unique=False)
 
+    op.create_table(
+        "mp_qr_scenes",
+        sa.Column("workspace_id", sa.String(length=40), nullable=False),
+        sa.Column("scene", sa.String(length=64), nullable=False),
+        sa.Column("channel", sa.String(length=200), nullable=False),
+        sa.Column("name", sa.String(length=200), nullable=True),
+        sa.Column("permanent", sa.Integer(), nullable=False),
+        sa.Column("ticket", sa.String(length=200), nullable=False),
+        sa.Column("url", sa.String(length=500), nullable=True),
+        sa.Column("expires_at", siyu.core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", siyu.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("workspace_id", "scene", name=op.f("pk_mp_qr_scenes")),
+    )
+    op.create_table(
+        "mp_quota",
+        sa.Column("workspace_id", sa.String(length=40), nullable=False),
+        sa.Column("app_id", sa.String(length=64), nullable=False),
+        sa.Column("day", sa.String(length=10), nullable=False),
+        sa.Column("used", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("workspace_id", "app_id", "day", name=op.f("pk_mp_quota")),
+    )
     op.create_table(
         "mp_subscription_grants",
         sa.Column("workspace_id", sa.String(length=40), nullable=False),
@@ -817,6 +851,96 @@ def upgrade() -> None:
         )
 
     op.create_table(
+        "wechat_accounts",
+        sa.Column("workspace_id", sa.String(length=40), nullable=False),
+        sa.Column("kind", sa.String(length=20), nullable=False),
+        sa.Column("app_id", sa.String(length=64), nullable=False),
+        sa.Column("original_id", sa.String(length=64), nullable=True),
+        sa.Column("token_enc", sa.Text(), nullable=False),
+        sa.Column("aes_key_enc", sa.Text(), nullable=False),
+        sa.Column("secret_enc", sa.Text(), nullable=False),
+        sa.Column("api_base_url", sa.String(length=300), nullable=True),
+        sa.Column("updated_at", siyu.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("workspace_id", "kind", name=op.f("pk_wechat_accounts")),
+    )
+    op.create_table(
+        "wecom_contact_history",
+        sa.Column("id", sa.String(length=40), nullable=False),
+        sa.Column("workspace_id", sa.String(length=40), nullable=False),
+        sa.Column("external_userid", sa.String(length=128), nullable=False),
+        sa.Column("userid", sa.String(length=64), nullable=False),
+        sa.Column("change", sa.String(length=40), nullable=False),
+        sa.Column("state", sa.String(length=64), nullable=True),
+        sa.Column("source", sa.String(length=10), nullable=False),
+        sa.Column("dedupe_key", sa.String(length=300), nullable=False),
+        sa.Column("at", siyu.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_wecom_contact_history")),
+        sa.UniqueConstraint("workspace_id", "dedupe_key", name="uq_wecom_contact_history_key"),
+    )
+    with op.batch_alter_table("wecom_contact_history", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_wecom_contact_history_contact",
+            ["workspace_id", "external_userid", "at"],
+            unique=False,
+        )
+
+    op.create_table(
+        "wecom_contacts",
+        sa.Column("workspace_id", sa.String(length=40), nullable=False),
+        sa.Column("external_userid", sa.String(length=128), nullable=False),
+        sa.Column("name", sa.String(length=200), nullable=True),
+        sa.Column("unionid", sa.String(length=128), nullable=True),
+        sa.Column("type", sa.Integer(), nullable=True),
+        sa.Column("owner_userid", sa.String(length=64), nullable=True),
+        sa.Column("first_state", sa.String(length=64), nullable=True),
+        sa.Column("first_added_at", siyu.core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("status", sa.String(length=10), nullable=False),
+        sa.Column("updated_at", siyu.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("workspace_id", "external_userid", name=op.f("pk_wecom_contacts")),
+    )
+    with op.batch_alter_table("wecom_contacts", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_wecom_contacts_owner", ["workspace_id", "owner_userid"], unique=False
+        )
+
+    op.create_table(
+        "wecom_follows",
+        sa.Column("workspace_id", sa.String(length=40), nullable=False),
+        sa.Column("external_userid", sa.String(length=128), nullable=False),
+        sa.Column("userid", sa.String(length=64), nullable=False),
+        sa.Column("state", sa.String(length=64), nullable=True),
+        sa.Column("remark", sa.String(length=200), nullable=True),
+        sa.Column("added_at", siyu.core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("removed_at", siyu.core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.PrimaryKeyConstraint(
+            "workspace_id", "external_userid", "userid", name=op.f("pk_wecom_follows")
+        ),
+    )
+    op.create_table(
+        "wecom_tasks",
+        sa.Column("message_id", sa.String(length=64), nullable=False),
+        sa.Column("workspace_id", sa.String(length=40), nullable=False),
+        sa.Column("msgid", sa.String(length=128), nullable=False),
+        sa.Column("sender", sa.String(length=64), nullable=False),
+        sa.Column("chat_type", sa.String(length=10), nullable=False),
+        sa.Column("target", sa.String(length=128), nullable=False),
+        sa.Column("person_id", sa.String(length=40), nullable=True),
+        sa.Column("status", sa.String(length=12), nullable=False),
+        sa.Column("reason", sa.String(length=200), nullable=True),
+        sa.Column("reminders", sa.JSON(), nullable=False),
+        sa.Column("created_at", siyu.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("settled_at", siyu.core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.PrimaryKeyConstraint("message_id", name=op.f("pk_wecom_tasks")),
+    )
+    with op.batch_alter_table("wecom_tasks", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_wecom_tasks_open", ["workspace_id", "status", "created_at"], unique=False
+        )
+        batch_op.create_index(
+            "ix_wecom_tasks_target", ["workspace_id", "target", "created_at"], unique=False
+        )
+
+    op.create_table(
         "workspaces",
         sa.Column("id", sa.String(length=40), nullable=False),
         sa.Column("name", sa.String(length=200), nullable=False),
@@ -873,6 +997,12 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("identity_conflicts", schema=None) as batch_op:
         batch_op.create_index("ix_identity_conflicts_ws_id", ["workspace_id", "id"], unique=False)
+        batch_op.create_index(
+            "ix_identity_conflicts_ws_other", ["workspace_id", "other_person_id"], unique=False
+        )
+        batch_op.create_index(
+            "ix_identity_conflicts_ws_person", ["workspace_id", "person_id"], unique=False
+        )
 
     op.create_table(
         "identity_identifiers",
@@ -1228,11 +1358,28 @@ def downgrade() -> None:
 
     op.drop_table("identity_identifiers")
     with op.batch_alter_table("identity_conflicts", schema=None) as batch_op:
+        batch_op.drop_index("ix_identity_conflicts_ws_person")
+        batch_op.drop_index("ix_identity_conflicts_ws_other")
         batch_op.drop_index("ix_identity_conflicts_ws_id")
 
     op.drop_table("identity_conflicts")
     op.drop_table("identity_blocks")
     op.drop_table("workspaces")
+    with op.batch_alter_table("wecom_tasks", schema=None) as batch_op:
+        batch_op.drop_index("ix_wecom_tasks_target")
+        batch_op.drop_index("ix_wecom_tasks_open")
+
+    op.drop_table("wecom_tasks")
+    op.drop_table("wecom_follows")
+    with op.batch_alter_table("wecom_contacts", schema=None) as batch_op:
+        batch_op.drop_index("ix_wecom_contacts_owner")
+
+    op.drop_table("wecom_contacts")
+    with op.batch_alter_table("wecom_contact_history", schema=None) as batch_op:
+        batch_op.drop_index("ix_wecom_contact_history_contact")
+
+    op.drop_table("wecom_contact_history")
+    op.drop_table("wechat_accounts")
     with op.batch_alter_table("tag_history", schema=None) as batch_op:
         batch_op.drop_index("ix_tag_history_ws_person")
 
@@ -1282,6 +1429,8 @@ def downgrade() -> None:
     op.drop_table("paid_memberships")
     op.drop_table("mp_subscriptions")
     op.drop_table("mp_subscription_grants")
+    op.drop_table("mp_quota")
+    op.drop_table("mp_qr_scenes")
     with op.batch_alter_table("members", schema=None) as batch_op:
         batch_op.drop_index("ix_members_ws_tier")
 
@@ -1319,16 +1468,14 @@ def downgrade() -> None:
     op.drop_table("journeys")
     op.drop_table("journey_versions")
     with op.batch_alter_table("journey_states", schema=None) as batch_op:
-        batch_op.drop_index("ix_journey_states_ws_person")
         batch_op.drop_index("ix_journey_states_ws_due")
-        batch_op.drop_index("ix_journey_states_journey_node")
 
     op.drop_table("journey_states")
     with op.batch_alter_table("journey_events", schema=None) as batch_op:
-        batch_op.drop_index("ix_journey_events_state")
         batch_op.drop_index("ix_journey_events_journey_node_kind")
 
     op.drop_table("journey_events")
+    op.drop_table("job_runs")
     op.drop_table("event_inbox")
     with op.batch_alter_table("customer_owners", schema=None) as batch_op:
         batch_op.drop_index("ix_customer_owners_store")
@@ -1349,6 +1496,7 @@ def downgrade() -> None:
     op.drop_table("collect_messages")
     op.drop_table("channel_templates")
     op.drop_table("channel_spend")
+    op.drop_table("channel_settings")
     op.drop_table("channel_policies")
     with op.batch_alter_table("channel_messages", schema=None) as batch_op:
         batch_op.drop_index("ix_channel_messages_source")
