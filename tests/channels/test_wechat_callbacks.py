@@ -277,3 +277,31 @@ def test_a_new_contact_gets_the_welcome_and_its_unionid(
     by_unionid = person_of(client, keys, "unionid", "uW1")
     by_external = person_of(client, keys, "wecom_external_userid", "wmW1")
     assert by_unionid["person_id"] == by_external["person_id"]
+
+
+def test_qr_scenes_over_the_api(
+    client: TestClient, keys: WorkspaceCreated, fake: tuple[str, FakeState]
+) -> None:
+    url, state = fake
+    _setup(client, keys, url)
+    h = admin(keys)
+    body = {"scene": "mall_b1", "channel": "mall_screen", "permanent": True}
+    made = client.post("/api/wechat/qr-scenes", json=body, headers=h)
+    assert made.status_code == 201, made.text
+    assert made.json()["ticket"] == "TICKET-mall_b1" and made.json()["expires_at"] is None
+    again = client.post("/api/wechat/qr-scenes", json=body, headers=h)
+    assert again.status_code == 201 and len(state.calls("/cgi-bin/qrcode/create")) == 1
+    other = client.post("/api/wechat/qr-scenes", json={**body, "channel": "x"}, headers=h)
+    assert other.status_code == 409 and other.json()["error"]["field"] == "scene"
+    bad = client.post("/api/wechat/qr-scenes", json={**body, "scene": "a b"}, headers=h)
+    assert bad.status_code == 400 and bad.json()["error"]["field"] == "scene"
+    state.fail_next("/cgi-bin/qrcode/create", -1)
+    busy = client.post("/api/wechat/qr-scenes", json={**body, "scene": "s2"}, headers=h)
+    assert busy.status_code == 503
+    plain = {"signature": sha1_signature(TOKEN, "1764300000", "n"), "timestamp": "1764300000",
+             "nonce": "n"}  # fmt: skip
+    scan = _mp_event("subscribe", "qrscene_mall_b1").replace("oFAN1", "oFAN2")
+    cb = client.post(f"/wechat/mp/{keys.workspace_id}/callback", params=plain, content=scan)
+    assert cb.status_code == 200
+    person = person_of(client, keys, "wechat_openid", f"{APPID}:oFAN2")
+    assert person["profile"]["first_channel"] == "mall_screen"

@@ -15,6 +15,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, BackgroundTasks, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import PlainTextResponse
+from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
 from siyu import pipeline
@@ -28,6 +29,7 @@ from siyu.channels import (
     wecom_tasks,
     wecom_welcome,
 )
+from siyu.channels.models import SendError
 from siyu.channels.wechat_accounts import AccountKind, WechatAccount, WechatAccountSet
 from siyu.channels.wechat_crypto import CallbackCrypto, check_plain_signature
 from siyu.channels.wechat_xml import (
@@ -41,7 +43,7 @@ from siyu.channels.wechat_xml import (
 from siyu.channels.wecom import WecomClient
 from siyu.channels.wecom_models import ContactRecord, StaffStats, StaffTaskView
 from siyu.core.clock import ensure_utc, utcnow
-from siyu.core.errors import InvalidInputError
+from siyu.core.errors import InvalidInputError, StoreError
 from siyu.core.runtime import Runtime
 from siyu.referral import livecodes
 
@@ -402,3 +404,41 @@ async def wecom_contact(
             )
 
     return await run_in_threadpool(read)
+
+
+class QrSceneCreate(BaseModel):
+    """A QR code to create on the official account, and the channel its scans count for."""
+
+    scene: str = Field(description="1-64 letters, digits, '_' or '-'.")
+    channel: str = Field(min_length=1, max_length=200, description="Acquisition channel.")
+    name: str | None = Field(default=None, max_length=200)
+    permanent: bool = False
+    expire_seconds: int = Field(default=2_592_000, description="Temporary codes: 60 s … 30 days.")
+
+
+@router.post("/api/wechat/qr-scenes", status_code=201, summary="Create an official-account QR")
+async def create_qr_scene(
+    body: QrSceneCreate, runtime: RuntimeDep, workspace: AdminWorkspaceDep
+) -> mp.QrScene:
+    """A temporary or permanent QR code whose subscribes and scans count for ``channel``;
+    the same scene and channel again answers the stored code (409 for another channel)."""
+
+    def write() -> mp.QrScene:
+        with runtime.sessions() as session, session.begin():
+            client = wechat_accounts.mp_client(
+                session=session, vault=runtime.vault, workspace_id=workspace.id
+            )
+            try:
+                return mp.create_qr_scene(
+                    session=session,
+                    client=client,
+                    workspace_id=workspace.id,
+                    now=utcnow(),
+                    **body.model_dump(),
+                )
+            except SendError as exc:  # WeChat refused or is unreachable: nothing was stored
+                raise StoreError(f"WeChat: {exc.message}", field="scene") from None
+            finally:
+                client.close()
+
+    return await run_in_threadpool(write)
