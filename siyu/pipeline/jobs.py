@@ -105,12 +105,13 @@ def claim(
     """Claim ``job`` for ``period``: the claim's start time, or None when another process
     holds it (running, or done). An unfinished claim older than the lease is taken over."""
     started = now
-    values = {"workspace_id": workspace_id, "job": job, "period": period, "owner": owner}
-    if _insert_ignore(session, **values, started_at=started, finished_at=None, result=None):
-        return started
-    row = session.execute(
-        select(_jr.started_at, _jr.finished_at).where(*_key(workspace_id, job, period))
-    ).one()
+    query = select(_jr.started_at, _jr.finished_at).where(*_key(workspace_id, job, period))
+    row = session.execute(query).first()  # most rounds end here, without a write
+    if row is None:
+        values = {"workspace_id": workspace_id, "job": job, "period": period, "owner": owner}
+        if _insert_ignore(session, **values, started_at=started, finished_at=None, result=None):
+            return started
+        row = session.execute(query).one()
     if row.finished_at is not None or row.started_at > now - LEASE:
         return None
     taken = session.execute(
@@ -192,6 +193,7 @@ def run_jobs(
         )
     chosen = [job for job in JOBS if not only or job.name in only]
     runs = [_run_one(runtime, job, ws.id, ws.timezone, now) for ws in found for job in chosen]
-    with runtime.sessions() as session, session.begin():
-        session.execute(delete(job_runs).where(_jr.finished_at < now - KEEP))
+    if any(r.status == "ran" for r in runs):
+        with runtime.sessions() as session, session.begin():
+            session.execute(delete(job_runs).where(_jr.finished_at < now - KEEP))
     return runs

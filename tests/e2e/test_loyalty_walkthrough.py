@@ -77,6 +77,27 @@ def _seed_old_lot(data_dir: Path, workspace_id: str, now: datetime) -> str:
     return person
 
 
+def _start(server: Server) -> None:
+    """Start the server, allowing a loaded machine more than the usual 30 s to boot."""
+    try:
+        server.start()
+    except RuntimeError:
+        process = server.process
+        assert process is not None
+        if not eventually(lambda: _healthy(server) or process.poll() is not None, 90):
+            raise
+        if process.poll() is not None:
+            stderr = process.stderr.read().decode() if process.stderr else ""
+            raise RuntimeError(f"siyu serve exited: {stderr[-2000:]}") from None
+
+
+def _healthy(server: Server) -> bool:
+    try:
+        return httpx.get(f"{server.url}/healthz", timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
 @pytest.fixture(
     scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
 )
@@ -97,7 +118,7 @@ def brand(
             rt.close()
         expiring = _seed_old_lot(data_dir, keys.workspace_id, now)
         server = Server(data_dir, f"http://127.0.0.1:{free_port()}")
-        server.start()
+        _start(server)
         headers = {"Authorization": f"Bearer {keys.secret_key}"}
         try:
             with httpx.Client(base_url=server.url, headers=headers, timeout=60) as http:
