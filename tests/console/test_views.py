@@ -379,6 +379,11 @@ def test_event_rows_show_channel_and_revenue() -> None:
     ]
 
 
+def test_calls_without_an_event_name_show_their_type() -> None:
+    assert people.event_name({"event": None, "type": "identify"}) == "$identify"
+    assert people.event_name({"event": "Signed Up", "type": "track"}) == "Signed Up"
+
+
 def test_referral_tree_puts_the_inviter_chain_above_the_person() -> None:
     ancestors = [TreeNode(person_id="p_grandma", inviter_id=None, depth=2)]
     ancestors.insert(0, TreeNode(person_id="p_mother", inviter_id="p_grandma", depth=1))

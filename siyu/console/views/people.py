@@ -48,6 +48,11 @@ def trait_rows(traits: dict[str, Any]) -> list[dict[str, Any]]:
     ]
 
 
+def event_name(event: dict[str, Any]) -> str:
+    """A track call's name; ``$identify``, ``$page``… for the other calls (as profiles count)."""
+    return str(event.get("event") or f"${event.get('type') or 'event'}")
+
+
 def event_rows(events: list[dict[str, Any]], zone: str) -> list[dict[str, Any]]:
     """The timeline: newest first, with channel, campaign and revenue when present."""
     rows = []
@@ -60,7 +65,7 @@ def event_rows(events: list[dict[str, Any]], zone: str) -> list[dict[str, Any]]:
             {
                 "key": event["message_id"],
                 "time": local_time(event["timestamp"], zone),
-                "event": event["event"],
+                "event": event_name(event),
                 "detail": detail,
                 "revenue": yuan(revenue) if revenue else "",
             }
