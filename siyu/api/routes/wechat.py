@@ -19,7 +19,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
 from siyu import pipeline
-from siyu.api.deps import AdminWorkspaceDep, RuntimeDep
+from siyu.api.deps import AdminWorkspaceDep, RuntimeDep, in_transaction
 from siyu.channels import (
     mp,
     wechat_accounts,
@@ -323,18 +323,15 @@ async def set_account(
 ) -> WechatAccount:
     """Store the WeCom corp / official account / mini program credentials (encrypted)."""
 
-    def write() -> WechatAccount:
-        with runtime.sessions() as session, session.begin():
-            return wechat_accounts.set_account(
-                session=session,
-                vault=runtime.vault,
-                workspace_id=workspace.id,
-                kind=kind,
-                account=body,
-                now=utcnow(),
-            )
-
-    return await run_in_threadpool(write)
+    return await in_transaction(
+        runtime,
+        wechat_accounts.set_account,
+        vault=runtime.vault,
+        workspace_id=workspace.id,
+        kind=kind,
+        account=body,
+        now=utcnow(),
+    )
 
 
 @router.get("/api/wechat/accounts/{kind}", summary="A WeChat account (no secrets)")
@@ -343,13 +340,9 @@ async def get_account(
 ) -> WechatAccount:
     """The configured account of ``kind`` without its secrets."""
 
-    def read() -> WechatAccount:
-        with runtime.sessions() as session:
-            return wechat_accounts.get_account(
-                session=session, workspace_id=workspace.id, kind=kind
-            )
-
-    return await run_in_threadpool(read)
+    return await in_transaction(
+        runtime, wechat_accounts.get_account, workspace_id=workspace.id, kind=kind
+    )
 
 
 # -- staff in the loop and contacts (admin) ----------------------------------------------------
@@ -367,13 +360,13 @@ async def staff_stats(
     if end <= start:
         raise InvalidInputError("until must be after since", field="until")
 
-    def read() -> list[StaffStats]:
-        with runtime.sessions() as session:
-            return wecom_stats.staff_completion_stats(
-                session=session, workspace_id=workspace.id, since=start, until=end
-            )
-
-    return await run_in_threadpool(read)
+    return await in_transaction(
+        runtime,
+        wecom_stats.staff_completion_stats,
+        workspace_id=workspace.id,
+        since=start,
+        until=end,
+    )
 
 
 @router.get("/api/wechat/staff-tasks/{message_id}", summary="A WeCom staff task")
@@ -382,13 +375,9 @@ async def staff_task(
 ) -> StaffTaskView:
     """The staff task of an outbox message: status, reminders, when it settled."""
 
-    def read() -> StaffTaskView:
-        with runtime.sessions() as session:
-            return wecom_tasks.get_task(
-                session=session, workspace_id=workspace.id, message_id=message_id
-            )
-
-    return await run_in_threadpool(read)
+    return await in_transaction(
+        runtime, wecom_tasks.get_task, workspace_id=workspace.id, message_id=message_id
+    )
 
 
 @router.get("/api/wechat/contacts/{external_userid}", summary="A WeCom external contact")
@@ -397,13 +386,12 @@ async def wecom_contact(
 ) -> ContactRecord:
     """A contact: owner, staff still following, the first add's state."""
 
-    def read() -> ContactRecord:
-        with runtime.sessions() as session:
-            return wecom_contacts.get_contact(
-                session=session, workspace_id=workspace.id, external_userid=external_userid
-            )
-
-    return await run_in_threadpool(read)
+    return await in_transaction(
+        runtime,
+        wecom_contacts.get_contact,
+        workspace_id=workspace.id,
+        external_userid=external_userid,
+    )
 
 
 class QrSceneCreate(BaseModel):
