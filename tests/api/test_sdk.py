@@ -18,18 +18,14 @@ from siyu.core.runtime import open_runtime
 from siyu.workspaces import service as workspaces
 
 
-def app_client(tmp_path: Path, *, test_page: bool) -> Iterator[tuple[TestClient, str]]:
-    runtime = open_runtime(Settings(data_dir=tmp_path, sdk_test_page=test_page))
+@pytest.fixture
+def sdk_client(tmp_path: Path) -> Iterator[tuple[TestClient, str]]:
+    runtime = open_runtime(Settings(data_dir=tmp_path))
     with runtime.sessions() as session, session.begin():
         keys = workspaces.create_workspace(session=session, name="sdk", now=utcnow())
     with TestClient(create_app(runtime, flush_in_background=False)) as client:
         yield client, keys.write_key
     runtime.close()
-
-
-@pytest.fixture
-def sdk_client(tmp_path: Path) -> Iterator[tuple[TestClient, str]]:
-    yield from app_client(tmp_path, test_page=False)
 
 
 def test_siyu_js_is_gzipped_cached_and_revalidated(sdk_client: tuple[TestClient, str]) -> None:
@@ -62,18 +58,17 @@ def test_miniprogram_sdk_is_served(sdk_client: tuple[TestClient, str]) -> None:
     assert response.content == shipped.read_bytes(), "run `make sdk` to copy it into the package"
 
 
-def test_test_page_is_off_unless_enabled(
-    sdk_client: tuple[TestClient, str], tmp_path: Path
-) -> None:
+def test_test_page_is_off_unless_enabled(sdk_client: tuple[TestClient, str]) -> None:
     client, _ = sdk_client
     off = client.get("/sdk/test.html")
     assert off.status_code == 404
     assert "SIYU_SDK_TEST_PAGE" in off.json()["error"]["message"]
-    for client_on, _ in app_client(tmp_path / "on", test_page=True):
-        on = client_on.get("/sdk/test.html")
-        assert on.status_code == 200
-        assert on.headers["cache-control"] == "no-store"
-        assert '<script src="/sdk/siyu.js"></script>' in on.text
+    runtime = client.app.state.runtime  # type: ignore[attr-defined]
+    runtime.settings = runtime.settings.model_copy(update={"sdk_test_page": True})
+    on = client.get("/sdk/test.html")
+    assert on.status_code == 200
+    assert on.headers["cache-control"] == "no-store"
+    assert '<script src="/sdk/siyu.js"></script>' in on.text
 
 
 def test_collect_answers_cors_and_management_does_not(sdk_client: tuple[TestClient, str]) -> None:

@@ -32,9 +32,9 @@ def named(events: list[dict[str, Any]], name: str) -> list[dict[str, Any]]:
     return [e for e in events if e["event"] == name or (e["type"] == "page" and name == "page")]
 
 
-def queued_ids(page: Page, write_key: str) -> list[str]:
+def queued_ids(page: Page, write_key: str, event: str = "Offline Tapped") -> list[str]:
     stored = page.evaluate(f"localStorage.getItem('siyu_q_{write_key}')")
-    return [m["messageId"] for m in orjson.loads(stored or "[]")]
+    return [m["messageId"] for m in orjson.loads(stored or "[]") if m.get("event") == event]
 
 
 def test_autotrack_identify_and_first_touch(site: Site, browser_page: BrowserPage) -> None:
