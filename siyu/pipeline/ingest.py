@@ -17,6 +17,7 @@ from siyu.collect import service as collect
 from siyu.collect.models import CollectedEvent, IngestResult, MessageType
 from siyu.core.runtime import Runtime
 from siyu.identity import service as identity
+from siyu.pipeline.journeys import apply_journeys
 from siyu.pipeline.loyalty import apply_loyalty, apply_merges
 from siyu.profiles import service as profiles
 
@@ -61,6 +62,9 @@ def ingest_many(
             session=session, workspace_id=workspace_id, events=fresh, person_ids=person_ids, now=now
         )
         apply_loyalty(
+            session=session, workspace_id=workspace_id, events=fresh, person_ids=person_ids, now=now
+        )
+        apply_journeys(
             session=session, workspace_id=workspace_id, events=fresh, person_ids=person_ids, now=now
         )
         collect.enqueue(

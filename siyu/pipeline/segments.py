@@ -12,6 +12,8 @@ from siyu.collect import normalize
 from siyu.collect.models import IdType
 from siyu.core.runtime import Runtime
 from siyu.identity import service as identity
+from siyu.journeys.triggers import members_of
+from siyu.pipeline import journeys
 from siyu.pipeline.ingest import flush
 from siyu.pipeline.jobs import run_jobs
 from siyu.profiles import tags
@@ -87,13 +89,26 @@ def refresh_segment(
         runtime=runtime, workspace_id=workspace_id, definition=found.definition, now=now
     )
     with runtime.sessions() as session, session.begin():
-        return segments.store_members(
+        before = _members_if_journeys(session, workspace_id, found.id)
+        result = segments.store_members(
             session=session,
             workspace_id=workspace_id,
             segment_id=found.id,
             person_ids=members,
             now=now,
         )
+        if before is not None:  # journeys enter on this segment: in the same transaction
+            journeys.on_segment_refresh(session=session, workspace_id=workspace_id,
+                segment_id=found.id, before=before, after=set(members), now=now)  # fmt: skip
+        return result
+
+
+def _members_if_journeys(session: Session, workspace_id: str, segment_id: str) -> set[str] | None:
+    if not journeys.wants_segment(
+        session=session, workspace_id=workspace_id, segment_id=segment_id
+    ):
+        return None
+    return set(members_of(session, workspace_id, segment_id))
 
 
 def refresh_due(*, runtime: Runtime, workspace_id: str, now: datetime) -> list[RefreshResult]:
