@@ -179,3 +179,33 @@ def test_screenshot_is_saved(site: Site, browser_page: BrowserPage) -> None:
     path = browser_page.screenshot("test-page")
     assert path.exists() and path.stat().st_size > 1000
     assert isinstance(path, Path)
+
+
+SNIPPET = """<!doctype html><html><head><title>片段</title><script>
+  window.siyu = window.siyu || { q: [] };
+  ['init', 'track', 'identify', 'page', 'alias'].forEach(function (m) {
+    siyu[m] = siyu[m] || function () { siyu.q.push([m, arguments]); };
+  });
+  siyu.init({ writeKey: '%(key)s', flushInterval: 60000 });
+  siyu.track('Before Load', { early: true });
+</script><script async src="%(url)s/sdk/siyu.js"></script></head><body>片段</body></html>"""
+
+
+def test_async_snippet_and_beacon_on_leave(site: Site, browser_page: BrowserPage) -> None:
+    """Calls made before siyu.js loads are replayed; the host defaults to where siyu.js came
+    from; with a 60 s flush interval, Page Left (queued at pagehide) arrives only by sendBeacon."""
+    page = browser_page.page
+    page.goto(f"{site.url}/healthz")  # the page's origin; its content is replaced below
+    page.set_content(SNIPPET % {"key": site.keys["write_key"], "url": site.url})
+    page.wait_for_function("window.siyu && window.siyu.VERSION")
+    anonymous_id = page.evaluate("siyu.anonymousId()")
+    page.wait_for_timeout(200)
+    page.goto("about:blank")  # pagehide: Page Left, then the queue goes out as a beacon
+
+    def names() -> list[str]:
+        person = person_of(site, "anonymous_id", anonymous_id)
+        return sorted(e["event"] for e in events_of(site, person)) if person else []
+
+    assert wait_for(lambda: len(names()) >= 3), names()
+    assert names() == ["Before Load", "Page Left", "片段"]
+    assert browser_page.errors == []
