@@ -90,24 +90,28 @@ def test_an_empty_funnel_has_no_rows_so_the_card_shows_what_to_do() -> None:
     assert "Product Viewed" in (view.empty_hint or "")
 
 
-def test_retention_heat_map_cells_are_period_cohort_percent() -> None:
+def test_retention_heat_map_cells_are_period_cohort_percent_and_unreached_periods_blank() -> None:
     query = RetentionQuery(periods=2, start=NOW - timedelta(days=21), end=NOW)
     result = RetentionResult(
         query=query,
         cohorts=[
             Cohort(start=date(2026, 11, 2), persons=10, returned=[10, 4, 2], rates=[1, 0.4, 0.2]),
-            Cohort(start=date(2026, 11, 9), persons=5, returned=[5, 1], rates=[1, 0.2]),
+            Cohort(start=date(2026, 11, 9), persons=5, returned=[5, 1, 0], rates=[1, 0.2, 0]),
+            Cohort(start=date(2026, 11, 16), persons=4, returned=[4, 0, 0], rates=[1, 0, 0]),
         ],
         average=[1, 0.333, 0.2],
     )
+    assert analytics.observed(result) == [3, 2, 1]
     view = analytics.retention_view(result, "en")
     cells = view.options["series"][0]["data"]
     assert [1, 0, 40.0] in cells
     assert [1, 1, 20.0] in cells
-    assert len(cells) == 5
-    assert view.options["yAxis"]["data"] == ["2026-11-02", "2026-11-09"]
-    assert view.rows[0]["p1"] == "40.0%"
+    # The youngest cohort has only its own week; week 1 of the middle one is the last seen.
+    assert len(cells) == 6
+    assert view.options["yAxis"]["data"] == ["2026-11-02", "2026-11-09", "2026-11-16"]
+    assert view.rows[0]["p2"] == "20.0%"
     assert "p2" not in view.rows[1]
+    assert list(view.rows[2]) == ["key", "cohort", "persons", "p0"]
 
 
 def _score(person: str, r: int, f: int, segment: RfmSegment) -> RfmScore:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections import Counter
+from datetime import date
 from typing import Any
 
 from siyu.analytics.ltv import HistoricalLtv
-from siyu.analytics.models import FunnelResult, RetentionResult
+from siyu.analytics.models import FunnelResult, Period, RetentionResult
 from siyu.console.i18n import translate
 from siyu.console.views.common import ChartView, base_options, column, count, percent, yuan
 from siyu.segments.rfm import RfmScore, RfmSegment
@@ -77,14 +78,34 @@ def funnel_view(result: FunnelResult, lang: str) -> ChartView:
     )
 
 
+def _periods_between(first: date, last: date, period: Period) -> int:
+    if period is Period.MONTH:
+        return (last.year - first.year) * 12 + last.month - first.month
+    return (last - first).days // (7 if period is Period.WEEK else 1)
+
+
+def observed(result: RetentionResult) -> list[int]:
+    """Per cohort, how many periods it has been seen for: the youngest cohort's period is
+    still running, so later periods of younger cohorts are unknown, not 0%."""
+    if not result.cohorts:
+        return []
+    latest = max(cohort.start for cohort in result.cohorts)
+    cap = result.query.periods + 1
+    return [
+        min(cap, _periods_between(c.start, latest, result.query.period) + 1) for c in result.cohorts
+    ]
+
+
 def retention_view(result: RetentionResult, lang: str) -> ChartView:
-    """Cohorts (rows) × periods after (columns), coloured by the share that came back."""
+    """Cohorts (rows) × periods after (columns), coloured by the share that came back; a
+    period a cohort has not reached yet stays blank."""
     periods = result.query.periods + 1
     cohorts = [cohort.start.isoformat() for cohort in result.cohorts]
+    seen = observed(result)
     cells = [
         [k, i, round(rate * 100, 1)]
         for i, cohort in enumerate(result.cohorts)
-        for k, rate in enumerate(cohort.rates[:periods])
+        for k, rate in enumerate(cohort.rates[: seen[i]])
     ]
     options = base_options(lang) | {
         "tooltip": {"position": "top"},
@@ -110,10 +131,10 @@ def retention_view(result: RetentionResult, lang: str) -> ChartView:
         ],
     }
     rows: list[dict[str, Any]] = []
-    for cohort in result.cohorts:
+    for cohort, reached in zip(result.cohorts, seen, strict=True):
         row: dict[str, Any] = {"key": cohort.start.isoformat(), "cohort": cohort.start.isoformat()}
         row["persons"] = cohort.persons
-        for k, rate in enumerate(cohort.rates[:periods]):
+        for k, rate in enumerate(cohort.rates[:reached]):
             row[f"p{k}"] = percent(rate)
         rows.append(row)
     columns = [
