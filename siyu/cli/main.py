@@ -574,6 +574,7 @@ def _build_demo(rt: Runtime, keys: DemoKeys) -> DemoKeys:
 
 def _print_demo(keys: DemoKeys, data_dir: Path, host: str, port: int) -> None:
     base = f"http://{host}:{port}"
+    typer.echo(f"console       {base}/   (sign in with the secret_key below)")
     typer.echo(f"API docs      {base}/docs")
     if keys.sample_member_id:
         typer.echo(
