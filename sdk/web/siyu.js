@@ -253,9 +253,13 @@
       page: pageProps(),
       userAgent: nav.userAgent,
       locale: nav.language,
-      screen: { width: w.screen.width, height: w.screen.height, density: w.devicePixelRatio },
-      timezone: Intl.DateTimeFormat().resolvedOptions().timeZone
+      screen: { width: w.screen.width, height: w.screen.height, density: w.devicePixelRatio }
     };
+    try {
+      ctx.timezone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+    } catch (e) {
+      // an old browser without Intl: the message goes without it
+    }
     var first = get('ft') || user.ft;
     if (first) ctx.campaign = first;
     return ctx;
