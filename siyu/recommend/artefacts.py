@@ -1,11 +1,11 @@
 """Trained models on disk: ``<data_dir>/recommend/<workspace>/<trained-at>/`` plus a pointer.
 
 Each training writes a new directory named by its training time (UTC, ``%Y%m%dT%H%M%S%fZ``):
-``als.npz`` and ``bpr.npz`` (implicit's own ``save``), ``arrays.npz`` (the matrices,
-popularity and co-occurrence) and ``info.json`` (ids and :class:`ModelInfo`). Only then is
-``current.json`` replaced (temp file, fsync, rename), so a reader sees the old model or the
-new one, never half of one. The two newest directories are kept; older ones are removed.
-Every file is read with ``allow_pickle=False``.
+``als.npz`` and, when BPR is served, ``bpr.npz`` (implicit's own ``save``), ``arrays.npz``
+(the matrices, popularity and co-occurrence) and ``info.json`` (ids and :class:`ModelInfo`).
+Only then is ``current.json`` replaced (temp file, fsync, rename), so a reader sees the old
+model or the new one, never half of one. The two newest directories are kept; older ones
+are removed. Every file is read with ``allow_pickle=False``.
 """
 
 from __future__ import annotations
@@ -53,7 +53,8 @@ def save(
     target = root / info.trained_at.strftime("%Y%m%dT%H%M%S%fZ")
     target.mkdir(parents=True, exist_ok=True)
     trained.als.save(str(target / "als.npz"))
-    trained.bpr.save(str(target / "bpr.npz"))
+    if trained.bpr is not None:
+        trained.bpr.save(str(target / "bpr.npz"))
     arrays: dict[str, np.ndarray] = {
         "popularity": trained.popularity,
         "item_orders": trained.item_orders,
@@ -119,7 +120,8 @@ def load(data_dir: Path, workspace_id: str) -> tuple[Trained, ModelInfo, dict[st
     # Building a model checks the BLAS threads (a warning unless limited, as in training).
     with threadpool_limits(1, "blas"):
         als = AlternatingLeastSquares.load(str(where / "als.npz"))
-        bpr = BayesianPersonalizedRanking.load(str(where / "bpr.npz"))
+        bpr_path = where / "bpr.npz"
+        bpr = BayesianPersonalizedRanking.load(str(bpr_path)) if bpr_path.exists() else None
     trained = Trained(
         persons=list(meta["persons"]),
         products=list(meta["products"]),

@@ -124,7 +124,7 @@ def evaluate(
     after = ~before & (rows.at_us < _micros(until)) & (rows.kind == Kind.PURCHASE)
     if not before.any():
         raise InvalidInputError("no interactions before split_at to train on", field="split_at")
-    trained = train(rows.where(before), settings)
+    trained = train(rows.where(before), settings, with_bpr=True)
     test_rows, truth = _truth(trained, rows.where(after))
     methods = [Algorithm.ALS.value, Algorithm.BPR.value, "bought_together", "popular"]
     return Evaluation(

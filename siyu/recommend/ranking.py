@@ -70,7 +70,7 @@ def allowed_mask(
 
 def personal_scores(trained: Trained, algorithm: Algorithm, rows: Ints) -> Floats:
     """Persons (model rows) × products scores of the personal model."""
-    model = trained.als if algorithm is Algorithm.ALS else trained.bpr
+    model = trained.bpr if algorithm is Algorithm.BPR and trained.bpr is not None else trained.als
     n = len(trained.products)
     ids, scores = model.recommend(
         rows, trained.user_items[rows], N=n, filter_already_liked_items=False
@@ -131,8 +131,10 @@ def recommend(
             taken.add(i)
 
     if person_rows:
-        scores = personal_scores(trained, settings.algorithm, np.array(person_rows[:1]))[0]
-        take(scores, Reason(settings.algorithm.value), positive=False)
+        # A model trained while ALS was the setting has no BPR: it serves ALS until retrained.
+        algorithm = settings.algorithm if trained.bpr is not None else Algorithm.ALS
+        scores = personal_scores(trained, algorithm, np.array(person_rows[:1]))[0]
+        take(scores, Reason(algorithm.value), positive=False)
     if len(picked) < k and history.weights and not person_rows:
         take(
             together_scores(trained, history_row(trained, history))[0], Reason.BOUGHT_TOGETHER, True

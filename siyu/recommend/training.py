@@ -19,7 +19,7 @@ from numpy.typing import NDArray
 from threadpoolctl import threadpool_limits
 
 from siyu.recommend.interactions import Interactions, Kind
-from siyu.recommend.models import RecommendSettings
+from siyu.recommend.models import Algorithm, RecommendSettings
 
 Floats = NDArray[np.float64]
 
@@ -37,7 +37,7 @@ class Trained:
     user_items: sp.csr_matrix
     bought: sp.csr_matrix
     als: AlternatingLeastSquares
-    bpr: BayesianPersonalizedRanking
+    bpr: BayesianPersonalizedRanking | None  # fitted only when served or evaluated
     popularity: Floats
     together: sp.csr_matrix
     item_orders: Floats
@@ -135,8 +135,10 @@ def fit_bpr(user_items: sp.csr_matrix, settings: RecommendSettings) -> BayesianP
     return model
 
 
-def train(rows: Interactions, settings: RecommendSettings) -> Trained:
-    """Fit every model on ``rows`` (at least one interaction)."""
+def train(rows: Interactions, settings: RecommendSettings, *, with_bpr: bool = False) -> Trained:
+    """Fit the models on ``rows`` (at least one interaction): ALS, popularity and
+    bought-together always; BPR when it is the served algorithm or ``with_bpr`` (it takes
+    several times ALS's time and is only the better model on some data)."""
     persons, _ = _codes(rows.person)
     products, _ = _codes(rows.product)
     person_index = {p: i for i, p in enumerate(persons)}
@@ -152,7 +154,9 @@ def train(rows: Interactions, settings: RecommendSettings) -> Trained:
         user_items=user_items,
         bought=bought,
         als=fit_als(user_items, settings),
-        bpr=fit_bpr(user_items, settings),
+        bpr=fit_bpr(user_items, settings)
+        if with_bpr or settings.algorithm is Algorithm.BPR
+        else None,
         popularity=np.asarray(user_items.sum(axis=0), dtype=np.float64).ravel(),
         together=together,
         item_orders=item_orders,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from datetime import timedelta
 
@@ -25,7 +26,7 @@ def model(tmp_path_factory: pytest.TempPathFactory) -> Model:
         store, workspace_id="ws", since=NOW - timedelta(days=400), until=NOW
     )
     rows = interactions.from_rows(table, {})
-    return training.train(rows, SETTINGS), interactions.catalogue_of(table)
+    return training.train(rows, SETTINGS, with_bpr=True), interactions.catalogue_of(table)
 
 
 def _for(
@@ -59,6 +60,13 @@ def test_a_known_person_gets_their_groups_products_from_als(model: Model) -> Non
     assert all(product.startswith("b") for product, _ in found)
     bpr = _for(model, "p001", settings=SETTINGS.model_copy(update={"algorithm": Algorithm.BPR}))
     assert [reason for _, reason in bpr] == [Reason.BPR] * 3
+    # A model trained while ALS was the setting has no BPR and keeps serving ALS.
+    trained, derived = model
+    without = (dataclasses.replace(trained, bpr=None), derived)
+    served = _for(
+        without, "p001", settings=SETTINGS.model_copy(update={"algorithm": Algorithm.BPR})
+    )
+    assert [reason for _, reason in served] == [Reason.ALS] * 3
 
 
 def popular_order() -> list[str]:

@@ -46,8 +46,8 @@ def test_training_saves_a_model_with_its_time(loaded: tuple[Runtime, str]) -> No
         pairs |= {(e["person_id"], item["product_id"]) for item in props.get("products", [props])}
     assert info.orders == sum(e["event"] == "Order Completed" for e in source)
     assert info.interactions == len(pairs)
-    root = artefacts.workspace_dir(rt.settings.data_dir, ws)
-    assert (root / NOW.strftime("%Y%m%dT%H%M%S%fZ") / "als.npz").exists()
+    saved = artefacts.workspace_dir(rt.settings.data_dir, ws) / NOW.strftime("%Y%m%dT%H%M%S%fZ")
+    assert (saved / "als.npz").exists() and not (saved / "bpr.npz").exists()  # BPR not served
 
 
 def test_train_due_after_retrain_hours(loaded: tuple[Runtime, str]) -> None:
