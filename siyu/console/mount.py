@@ -17,6 +17,8 @@ from nicegui import app as nicegui_app
 from nicegui import core, storage
 from nicegui.middlewares import RedirectWithPrefixMiddleware, SetCacheControlMiddleware
 from nicegui.nicegui import _shutdown, _startup
+from starlette.routing import Match, Mount
+from starlette.types import Scope
 
 from siyu.core.runtime import Runtime
 
@@ -64,6 +66,23 @@ def _configure_once(runtime: Runtime) -> None:
     _configured.append(True)
 
 
+API_PREFIXES = ("/api", "/v1")
+
+
+class ConsoleMount(Mount):
+    """A mount at ``/`` that leaves the API's paths alone.
+
+    An unknown ``/api/…`` path keeps the API's JSON 404, and a known path asked with the wrong
+    method its 405, instead of falling through to the console's HTML pages.
+    """
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        path = str(scope.get("path", ""))
+        if any(path == prefix or path.startswith(prefix + "/") for prefix in API_PREFIXES):
+            return Match.NONE, {}
+        return super().matches(scope)
+
+
 def mount(app: FastAPI, runtime: Runtime) -> None:
     """Serve the console at ``/`` of ``app`` over ``runtime``'s stores.
 
@@ -72,7 +91,7 @@ def mount(app: FastAPI, runtime: Runtime) -> None:
     """
     _configure_once(runtime)
     nicegui_app.state.siyu_runtime = runtime
-    app.mount("/", core.app)
+    app.router.routes.append(ConsoleMount("/", app=core.app))
     inner = app.router.lifespan_context
 
     @asynccontextmanager

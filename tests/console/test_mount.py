@@ -36,6 +36,10 @@ def test_api_routes_still_answer_beside_the_console(client: TestClient) -> None:
     assert "/v1/batch" in paths
     assert not any(path.startswith("/_nicegui") for path in paths)
     assert client.get("/api/segments").status_code == 401  # still the API's own answer
+    unknown = client.get("/api/no-such-thing")
+    assert unknown.status_code == 404
+    assert unknown.headers["content-type"].startswith("application/json")
+    assert client.get("/v1/batch").status_code == 405  # POST only, as before the console
 
 
 def test_signed_out_pages_go_to_the_login_page(client: TestClient) -> None:
