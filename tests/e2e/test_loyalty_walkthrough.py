@@ -157,7 +157,10 @@ def eventually(check: Callable[[], Any], seconds: float = 20) -> Any:
 
 def send(brand: Brand, message: dict[str, Any]) -> None:
     answer = httpx.post(
-        f"{brand.http.base_url}/v1/{message['type']}", json=message, auth=(brand.write_key, "")
+        f"{brand.http.base_url}/v1/{message['type']}",
+        json=message,
+        auth=(brand.write_key, ""),
+        timeout=60,
     )
     assert answer.status_code == 200, answer.text
 
