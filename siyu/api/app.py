@@ -17,13 +17,16 @@ from siyu import __version__, pipeline
 from siyu.api import errors
 from siyu.api.routes import (
     analytics,
+    channels,
     collect,
     coupons,
+    journeys,
     layers,
     live_codes,
     loyalty,
     measure,
     membership,
+    messages,
     persons,
     recommendations,
     referrals,
@@ -35,6 +38,7 @@ from siyu.api.routes import (
 from siyu.console import mount as console
 from siyu.core.clock import utcnow
 from siyu.core.runtime import Runtime, open_runtime, tune_gc_for_ingest
+from siyu.pipeline import journey_jobs
 
 log = logging.getLogger("siyu.api")
 
@@ -85,6 +89,26 @@ class Scheduler(threading.Thread):
         self.join(timeout=30)
 
 
+class JourneyRunner(threading.Thread):
+    """Advances journeys, dispatches messages and polls staff tasks every ``interval``
+    seconds (``siyu serve`` on the embedded default; ``siyu worker`` does it at scale)."""
+
+    def __init__(self, runtime: Runtime, interval: float) -> None:
+        super().__init__(name="siyu-journeys", daemon=True)
+        self.runtime = runtime
+        self.interval = interval
+        self.jobs = journey_jobs.repeated_jobs(runtime, interval=interval)
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        while not self.stopped.wait(self.interval):
+            journey_jobs.run_round(self.runtime, self.jobs, utcnow())
+
+    def stop(self) -> None:
+        self.stopped.set()
+        self.join(timeout=30)
+
+
 def create_app(runtime: Runtime, *, flush_in_background: bool = True) -> FastAPI:
     """The app over ``runtime``'s stores."""
 
@@ -92,13 +116,16 @@ def create_app(runtime: Runtime, *, flush_in_background: bool = True) -> FastAPI
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         flusher = Flusher(runtime, runtime.settings.flush_interval_seconds)
         scheduler = Scheduler(runtime, runtime.settings.schedule_interval_seconds)
+        journey_runner = JourneyRunner(runtime, runtime.settings.schedule_interval_seconds)
         app.state.committer = pipeline.GroupCommitter(runtime)
         if flush_in_background:
             flusher.start()
             scheduler.start()
+            journey_runner.start()
         yield
         app.state.committer.close()
         if flush_in_background:
+            journey_runner.stop()
             scheduler.stop()
             flusher.stop()
 
@@ -125,10 +152,14 @@ def create_app(runtime: Runtime, *, flush_in_background: bool = True) -> FastAPI
     app.include_router(membership.tiers_router)
     app.include_router(membership.members_router)
     app.include_router(loyalty.router)
+    app.include_router(recommendations.router)
+    app.include_router(wechat.router)
+    app.include_router(journeys.router)
+    app.include_router(messages.router)
+    app.include_router(channels.router)
+    app.include_router(channels.public)
     app.include_router(sdk.router)
     app.add_middleware(sdk.CollectCorsMiddleware)
-    app.include_router(wechat.router)
-    app.include_router(recommendations.router)
 
     # The docs page's assets ship in a package: nothing is fetched from a CDN.
     app.mount("/static/swagger", StaticFiles(directory=swagger_ui_bundle.swagger_ui_path))

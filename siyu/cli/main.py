@@ -706,6 +706,8 @@ from siyu.cli.recommend import recommend_app  # noqa: E402
 
 app.add_typer(recommend_app, name="recommend")
 
+from siyu.cli import worker as _worker  # noqa: E402,F401  (registers ``siyu worker``)
+
 
 def main() -> None:  # pragma: no cover - console entry
     """Entry point for ``python -m siyu.cli.main``."""

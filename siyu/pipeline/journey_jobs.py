@@ -9,6 +9,7 @@ each batch in one transaction, trigger entries are keyed, staff settlements are 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -152,3 +153,42 @@ def _complete(session: Session, workspace_id: str, key: str, lapsed: bool, now: 
     except Exception:  # not a staff task node (a plain WeCom send): nothing to settle
         return 0
     return int(done)
+
+
+@dataclass(frozen=True)
+class RepeatedJob:
+    """A job the worker (and the server's thread) repeats: ``run(runtime, now) -> int``."""
+
+    name: str
+    run: Callable[[Runtime, datetime], int]
+    every: float
+
+
+def scheduled_refresh(runtime: Runtime, now: datetime) -> int:
+    """Due segments, rule tags and the loyalty/referral jobs (what the server's Scheduler runs)."""
+    from siyu.pipeline.segments import refresh_scheduled
+
+    return refresh_scheduled(runtime=runtime, now=now)
+
+
+def repeated_jobs(runtime: Runtime, *, interval: float = 2.0) -> list[RepeatedJob]:
+    """The journey and channel jobs, most urgent first, polling every ``interval`` seconds
+    when idle (trigger scans and staff polls less often)."""
+    return [
+        RepeatedJob("journeys_advance", advance_journeys, interval),
+        RepeatedJob("messages_dispatch", Dispatcher(runtime), interval),
+        RepeatedJob("staff_tasks", settle_staff_tasks, max(interval, 10.0)),
+        RepeatedJob("journeys_triggers", scan_journey_triggers, max(interval, 30.0)),
+    ]
+
+
+def run_round(runtime: Runtime, jobs: Sequence[RepeatedJob], now: datetime) -> dict[str, int]:
+    """Run each job once (a failing job is logged; the others still run); what each did."""
+    done: dict[str, int] = {}
+    for job in jobs:
+        try:
+            done[job.name] = job.run(runtime, now)
+        except Exception:
+            log.exception("job %s failed; the next round tries again", job.name)
+            done[job.name] = 0
+    return done

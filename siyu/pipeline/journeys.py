@@ -15,14 +15,19 @@ import logging
 from collections.abc import Sequence
 from datetime import datetime
 
+from pydantic import Field
 from sqlalchemy.orm import Session
 
 from siyu.channels import service as channels
 from siyu.channels.models import Channel, MessageRequest, Purpose
 from siyu.channels.outbox_models import TemplatePut
+from siyu.channels.restraint import CapsForecast
+from siyu.channels.restraint import PlannedSend as RestraintSend
 from siyu.collect.models import CollectedEvent
 from siyu.core.errors import SiyuError
-from siyu.journeys import reactions
+from siyu.core.runtime import Runtime
+from siyu.journeys import dryrun, reactions
+from siyu.journeys import service as journeys_service
 from siyu.journeys.actions import (
     Action,
     ActionFailure,
@@ -35,6 +40,7 @@ from siyu.journeys.actions import (
     SendMessage,
     StaffTask,
 )
+from siyu.journeys.dryrun import DryRun
 from siyu.journeys.models import SegmentEnteredTrigger, SegmentLeftTrigger
 from siyu.journeys.service import JourneyStatus, list_journeys
 from siyu.loyalty import coupon_service as coupons
@@ -297,3 +303,46 @@ def apply_journeys(
                       person_ids=person_ids, now=now)  # fmt: skip
     except Exception:
         log.exception("journeys could not react to an ingest batch of %s", workspace_id)
+
+
+class JourneyDryRun(DryRun):
+    """A dry run with the channels' caps forecast: how many sends would be held, and why."""
+
+    held_by_reason: dict[str, int] = Field(default_factory=dict)
+
+
+def dry_run_journey(
+    *, runtime: Runtime, workspace_id: str, journey_id: str, since: datetime, until: datetime,
+    now: datetime,
+) -> JourneyDryRun:  # fmt: skip
+    """What a saved journey's current version would do over [since, until), caps included.
+
+    Raises:
+        NotFoundError: no such journey. InvalidInputError: a bad range (``until``).
+    """
+    from siyu.pipeline.ingest import flush
+
+    flush(runtime=runtime)  # event triggers read the event store
+    forecast: list[CapsForecast] = []
+    with runtime.sessions() as session:
+        journey = journeys_service.get_journey(
+            session=session, workspace_id=workspace_id, journey_id=journey_id
+        )
+
+        def caps(planned: Sequence[dryrun.PlannedSend]) -> int:
+            sends = [
+                RestraintSend(p.person_id, p.channel, p.at, priority=p.priority, purpose=p.purpose)
+                for p in planned
+            ]
+            found = channels.forecast_holds(
+                session=session, workspace_id=workspace_id, planned=sends, now=now
+            )
+            forecast.append(found)
+            return found.held
+
+        result = dryrun.dry_run(
+            session=session, workspace_id=workspace_id, definition=journey.definition,
+            since=since, until=until, journey_id=journey.id, events=runtime.events, caps=caps,
+        )  # fmt: skip
+    reasons = forecast[0].by_reason if forecast else {}
+    return JourneyDryRun(**result.model_dump(), held_by_reason=reasons)
