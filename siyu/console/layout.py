@@ -60,7 +60,7 @@ def _header(workspace: WorkspaceRef) -> None:
                 on_change=lambda e: _switch_workspace(str(e.value)),
             ).props('dense dark outlined options-dense data-testid="workspace"').classes("w-48")
             ui.button(icon="add", on_click=lambda: ui.navigate.to("/login")).props(
-                "flat round dense color=white"
+                'flat round dense color=white data-testid="add-workspace"'
             ).tooltip(t("shell.add_workspace"))
             language_toggle()
             ui.button(t("shell.sign_out"), on_click=_sign_out).props(

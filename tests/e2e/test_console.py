@@ -12,7 +12,7 @@ import re
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,8 @@ from siyu.core.clock import utcnow
 from siyu.core.config import Settings
 from siyu.core.runtime import open_runtime
 from siyu.demo import build
+from siyu.demo.brand import WORKSPACE_NAME
+from siyu.workspaces import service as workspaces
 from tests.e2e.browser import BrowserPage
 from tests.e2e.conftest import Server, free_port
 
@@ -41,7 +43,7 @@ class Console:
     secret_key: str
     member_id: str
     http: httpx.Client
-    outside: list[str] = field(default_factory=list)
+    other_secret_key: str  # a second workspace, with no events
 
 
 def _start(server: Server) -> None:
@@ -70,6 +72,8 @@ def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
         report = build.build_demo(
             runtime, workspace_id=keys.workspace_id, users=USERS, seed=SEED, now=now
         )
+        with runtime.sessions() as session, session.begin():
+            other = workspaces.create_workspace(session=session, name="二号店", now=now)
     finally:
         runtime.close()
     assert report.sample_member_id is not None
@@ -81,7 +85,7 @@ def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
     drain.start()
     headers = {"Authorization": f"Bearer {keys.secret_key}"}
     with httpx.Client(base_url=server.url, headers=headers, timeout=30) as http:
-        yield Console(server.url, keys.secret_key, report.sample_member_id, http)
+        yield Console(server.url, keys.secret_key, report.sample_member_id, http, other.secret_key)
     server.stop()
 
 
@@ -140,6 +144,9 @@ def test_find_a_person_and_read_the_360_view(browser_page: BrowserPage, console:
     outside = _watch(page, console)
     _sign_in(page, console)
     page.get_by_test_id("nav-people").click()
+    page.get_by_test_id("search-value").fill("SC-nobody")
+    page.get_by_test_id("search-submit").click()
+    expect(page.locator(".q-notification")).to_contain_text("没有找到 SC-nobody")
     page.get_by_test_id("search-value").fill(console.member_id)
     page.get_by_test_id("search-submit").click()
     expect(page).to_have_url(re.compile(r"/people/p_"), timeout=WAIT_MS)
@@ -238,4 +245,26 @@ def test_open_the_funnel_and_its_table_view(browser_page: BrowserPage, console: 
     expect(rows.nth(2)).to_contain_text("Order Completed")
     expect(funnel.locator("canvas").first).to_be_hidden()
     browser_page.screenshot("funnel-table")
+    _clean(browser_page, outside)
+
+
+def test_sign_in_to_a_second_workspace_and_switch_back(
+    browser_page: BrowserPage, console: Console
+) -> None:
+    page = browser_page.page
+    outside = _watch(page, console)
+    _sign_in(page, console)
+    page.get_by_test_id("add-workspace").click()
+    expect(page).to_have_url(re.compile(r"/login$"))
+    page.get_by_test_id("login-key").fill(console.other_secret_key)
+    page.get_by_test_id("login-submit").click()
+    # A brand with no events yet: the overview says what to do next.
+    expect(page.get_by_test_id("empty-state").first).to_contain_text(
+        "最近两周没有任何事件", timeout=WAIT_MS
+    )
+    expect(page.get_by_test_id("workspace")).to_contain_text("二号店")
+    page.get_by_test_id("workspace").click()
+    page.get_by_role("option", name=WORKSPACE_NAME).click()
+    expect(page.get_by_test_id("workspace")).to_contain_text(WORKSPACE_NAME, timeout=WAIT_MS)
+    expect(page.get_by_test_id("kpi-gmv")).to_contain_text("¥", timeout=WAIT_MS)
     _clean(browser_page, outside)

@@ -8,6 +8,7 @@ from typing import Any
 from nicegui import ui
 from starlette.responses import RedirectResponse
 
+from siyu.collect import normalize
 from siyu.console import state
 from siyu.console.layout import frame
 from siyu.console.pages import loyalty_load as load
@@ -135,7 +136,7 @@ def _ledger_lookup(workspace: WorkspaceRef) -> None:
                 found = await state.call(
                     load.ledger, runtime=state.runtime(), workspace_id=workspace.id, member_id=value
                 )
-            except (NotFoundError, InvalidInputError):
+            except (NotFoundError, InvalidInputError, normalize.FieldError):
                 ui.notify(t("people.not_found", value=value), type="warning")
                 return
             result.clear()

@@ -8,6 +8,7 @@ from nicegui import ui
 from starlette.responses import RedirectResponse
 
 from siyu import pipeline
+from siyu.collect import normalize
 from siyu.collect.models import IdType
 from siyu.console import state
 from siyu.console.layout import frame
@@ -48,6 +49,9 @@ def _search_form(workspace: WorkspaceRef) -> None:
                 )
         except (NotFoundError, InvalidInputError):
             ui.notify(t("people.not_found", value=value), type="warning")
+            return
+        except normalize.FieldError as error:
+            ui.notify(t("people.invalid", reason=error.reason), type="warning")
             return
         ui.navigate.to(f"/people/{found.person_id}")
 

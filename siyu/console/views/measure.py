@@ -200,7 +200,13 @@ def pareto_view(pareto: Pareto, lang: str) -> ChartView:
         points.append([100.0, 100.0])
     options = base_options(lang) | {
         "tooltip": {"trigger": "item"},
-        "xAxis": {"type": "value", "name": translate(lang, "analytics.top_buyers"), "max": 100},
+        "xAxis": {
+            "type": "value",
+            "name": translate(lang, "analytics.top_buyers"),
+            "nameLocation": "middle",
+            "nameGap": 28,
+            "max": 100,
+        },
         "yAxis": {"type": "value", "name": translate(lang, "analytics.revenue_share"), "max": 100},
         "series": [
             {"name": translate(lang, "analytics.pareto"), "type": "line", "data": points},
