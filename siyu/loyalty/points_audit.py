@@ -13,9 +13,9 @@ from sqlalchemy.orm import Session
 from siyu.core.errors import ConflictError
 from siyu.loyalty import ledger
 from siyu.loyalty.ledger import EntryKind
-from siyu.loyalty.points import _append, _lock, _Write
 from siyu.loyalty.points_models import ExpiringPoints, ExpiryReport, Mismatch, VerifyReport
 from siyu.loyalty.points_tables import points_accounts, points_entries, points_lots
+from siyu.loyalty.points_write import _append, _lock, _Write
 
 _acc, _ent, _lot = points_accounts.c, points_entries.c, points_lots.c
 BATCH = 500

@@ -1,6 +1,6 @@
 """The PostgreSQL fast path of an earn, spend or adjustment: one call of ``siyu_points_post``.
 
-The portable path (:func:`siyu.loyalty.points._post`) takes four to five round trips and a few
+The portable path (:func:`siyu.loyalty.points_write._post`) takes four to five round trips and a few
 hundred microseconds of SQLAlchemy per write; on PostgreSQL the same steps run inside one
 PL/pgSQL call (see :data:`siyu.loyalty.points_tables.POINTS_POST_FUNCTION`). The function reports
 what it cannot do itself (no account yet, rules changed, key taken meanwhile) and the caller

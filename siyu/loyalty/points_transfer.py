@@ -14,9 +14,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from siyu.loyalty.ledger import EntryKind
-from siyu.loyalty.points import _append, _lock, _Write
 from siyu.loyalty.points_models import PointsTransfer
 from siyu.loyalty.points_tables import points_accounts, points_lots
+from siyu.loyalty.points_write import _append, _lock, _Write
 
 _acc, _lot = points_accounts.c, points_lots.c
 MERGE_REASON = "merge"

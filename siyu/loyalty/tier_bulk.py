@@ -21,7 +21,7 @@ from typing import Any
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
-from siyu.loyalty import ledger, membership, points
+from siyu.loyalty import ledger, membership, points, points_write
 from siyu.loyalty import tiers as rules
 from siyu.loyalty.ledger import CONTRA, EntryKind
 from siyu.loyalty.points_models import EarnRules
@@ -130,7 +130,7 @@ def _lock_accounts(
         found = dict(session.execute(query).all())
         missing = [pid for pid in chunk if pid not in found]
         if missing:
-            stmt = points._insert(session, points_accounts).on_conflict_do_nothing()
+            stmt = points_write._insert(session, points_accounts).on_conflict_do_nothing()
             session.execute(
                 stmt,
                 [
@@ -220,7 +220,7 @@ def _credit(
              "kind": EntryKind.EARN.value, "amount": amount,
              "contra_account": CONTRA[EntryKind.EARN], "reason": "order",
              "source": order.order_id, "idempotency_key": key, "lot_id": None,
-             "expires_at": points._expiry(earn_rules, now), "balance_after": member.balance,
+             "expires_at": points_write._expiry(earn_rules, now), "balance_after": member.balance,
              "created_at": now}
         )  # fmt: skip
     growth = order.amount_fen // 100
