@@ -17,6 +17,8 @@ ZH: dict[str, str] = {
     "chart.font": "PingFang SC, Microsoft YaHei, Noto Sans CJK SC, sans-serif",
     "chart.table_view": "表格视图",
     "chart.no_data": "暂无数据",
+    "table.rows_per_page": "每页行数",
+    "table.no_data": "没有数据",
     "chart.no_data_hint": "数据接入后这里会出现图表：用 SDK 或 /v1/batch 上报事件，或运行 siyu demo。",
     "shell.workspace": "工作空间",
     "shell.add_workspace": "登录另一个工作空间",
@@ -302,6 +304,8 @@ EN: dict[str, str] = {
     "chart.font": "Inter, Helvetica, Arial, sans-serif",
     "chart.table_view": "Table view",
     "chart.no_data": "No data yet",
+    "table.rows_per_page": "Rows per page",
+    "table.no_data": "No rows",
     "chart.no_data_hint": "Charts appear once events arrive: send them with an SDK or "
     "/v1/batch, or run siyu demo.",
     "shell.workspace": "Workspace",

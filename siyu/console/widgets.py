@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from nicegui import ui
 
 from siyu.console.state import t
@@ -30,6 +32,25 @@ def kpi(label: str, value: str, change: str | None = None, *, testid: str = "") 
             ui.label(change).classes(f"text-xs {colour}")
 
 
+def table(
+    columns: list[dict[str, Any]],
+    rows: list[dict[str, Any]],
+    *,
+    testid: str = "",
+    row_key: str = "key",
+    pagination: int = 10,
+) -> ui.table:
+    """A dense table whose own labels (rows per page, no data) are in the operator's language."""
+    return (
+        ui.table(columns=columns, rows=rows, row_key=row_key, pagination=pagination)
+        .classes("w-full")
+        .props(
+            f'dense flat rows-per-page-label="{t("table.rows_per_page")}" '
+            f'no-data-label="{t("table.no_data")}" data-testid="{testid}"'
+        )
+    )
+
+
 def chart_card(view: ChartView, *, testid: str, height: str = "320px") -> None:
     """An ECharts chart with a switch to the same numbers as a table."""
     with ui.card().classes("w-full").props(f'data-testid="chart-{testid}"'):
@@ -40,12 +61,10 @@ def chart_card(view: ChartView, *, testid: str, height: str = "320px") -> None:
             empty_state(t("chart.no_data"), view.empty_hint or t("chart.no_data_hint"))
             return
         chart = ui.echart(view.options).classes("w-full").style(f"height: {height}")
-        table = (
-            ui.table(columns=view.columns, rows=view.rows, row_key=view.row_key, pagination=20)
-            .classes("w-full")
-            .props(f'dense flat data-testid="table-{testid}"')
+        grid = table(
+            view.columns, view.rows, testid=f"table-{testid}", row_key=view.row_key, pagination=20
         )
         chart.bind_visibility_from(switch, "value", backward=lambda on: not on)
-        table.bind_visibility_from(switch, "value")
+        grid.bind_visibility_from(switch, "value")
         if view.note:
             ui.label(view.note).classes("text-xs text-grey-7")

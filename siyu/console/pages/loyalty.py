@@ -16,7 +16,7 @@ from siyu.console.state import WorkspaceRef, t
 from siyu.console.views import loyalty as views
 from siyu.console.views.common import column, count, yuan
 from siyu.console.views.people import local_time
-from siyu.console.widgets import chart_card, empty_state
+from siyu.console.widgets import chart_card, empty_state, table
 from siyu.core.clock import utcnow
 from siyu.core.errors import InvalidInputError, NotFoundError
 
@@ -29,9 +29,7 @@ def _card(title: str, testid: str) -> ui.card:
 
 
 def _table(columns: list[dict[str, Any]], rows: list[dict[str, Any]]) -> None:
-    ui.table(columns=columns, rows=rows, row_key="key", pagination=10).classes("w-full").props(
-        "dense flat"
-    )
+    table(columns, rows)
 
 
 def _tiers(programme: load.Programme) -> None:

@@ -16,7 +16,7 @@ from siyu.console.pages.person_file import PersonFile, add_note, load_person
 from siyu.console.state import WorkspaceRef, t
 from siyu.console.views import people as views
 from siyu.console.views.common import column, count, yuan
-from siyu.console.widgets import chart_card, empty_state
+from siyu.console.widgets import chart_card, empty_state, table
 from siyu.core.clock import utcnow
 from siyu.core.errors import InvalidInputError, NotFoundError
 
@@ -79,9 +79,7 @@ def people_page() -> RedirectResponse | None:
 
 
 def _table(columns: list[dict[str, Any]], rows: list[dict[str, Any]], testid: str) -> None:
-    ui.table(columns=columns, rows=rows, row_key="key", pagination=10).classes("w-full").props(
-        f'dense flat data-testid="{testid}"'
-    )
+    table(columns, rows, testid=testid)
 
 
 def _section(title: str, testid: str) -> ui.card:
@@ -169,9 +167,8 @@ def _layers_and_loyalty(file: PersonFile, zone: str) -> None:
         if file.member is None:
             ui.label(t("people.not_member")).classes("text-sm text-grey-7")
         else:
-            ui.label(t("people.tier", tier=file.member.tier, growth=file.member.growth)).classes(
-                "text-sm"
-            )
+            tier = file.tier_name or file.member.tier
+            ui.label(t("people.tier", tier=tier, growth=file.member.growth)).classes("text-sm")
         ui.label(t("people.balance", points=count(file.balance or 0))).classes("text-sm")
         _table(
             [

@@ -33,6 +33,7 @@ class PersonFile(BaseModel):
     notes: list[Note]
     transitions: list[Transition]
     member: Member | None = Field(description="None: not a loyalty member.")
+    tier_name: str | None = Field(default=None, description="The member's tier, by name.")
     balance: int | None
     ledger: list[PointsEntry]
     coupons: list[Coupon]
@@ -63,6 +64,15 @@ def _loyalty(
     return member, account.balance, ledger, held
 
 
+def _tier_name(runtime: Runtime, workspace_id: str, code: str) -> str:
+    with runtime.sessions() as session:
+        try:
+            ladder = membership.get_tiers(session=session, workspace_id=workspace_id)
+        except NotFoundError:
+            return code
+    return next((tier.name for tier in ladder.tiers if tier.code == code), code)
+
+
 def load_person(
     *, runtime: Runtime, workspace_id: str, person_id: str, now: datetime
 ) -> PersonFile:
@@ -77,6 +87,7 @@ def load_person(
             session=session, workspace_id=workspace_id, person_id=current, max_depth=3
         )
     member, balance, ledger, held = _loyalty(runtime, workspace_id, current, now)
+    tier_name = _tier_name(runtime, workspace_id, member.tier) if member else None
     return PersonFile(
         person=person,
         tags=held_tags,
@@ -85,6 +96,7 @@ def load_person(
             runtime=runtime, workspace_id=workspace_id, person_id=current, limit=20
         ),
         member=member,
+        tier_name=tier_name,
         balance=balance,
         ledger=ledger,
         coupons=held,

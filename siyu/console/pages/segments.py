@@ -16,7 +16,7 @@ from siyu.console.pages import segment_store as store
 from siyu.console.state import WorkspaceRef, t
 from siyu.console.views import segments as views
 from siyu.console.views.common import column, count
-from siyu.console.widgets import empty_state
+from siyu.console.widgets import empty_state, table
 from siyu.core.clock import utcnow
 from siyu.core.errors import InvalidInputError, SiyuError
 from siyu.segments.models import ComputedName, Condition
@@ -256,14 +256,14 @@ async def _saved(workspace: WorkspaceRef) -> None:
         if not found.tags:
             empty_state(t("segments.no_tags"), t("segments.no_tags_hint"))
             return
-        ui.table(
-            columns=[
+        table(
+            [
                 column("group", t("col.group")),
                 column("name", t("col.name")),
                 column("kind", t("col.kind")),
                 column("persons", t("col.persons"), align="right"),
             ],
-            rows=[
+            [
                 {
                     "key": tag.id,
                     "group": tag.group,
@@ -273,9 +273,7 @@ async def _saved(workspace: WorkspaceRef) -> None:
                 }
                 for tag in found.tags
             ],
-            row_key="key",
-            pagination=10,
-        ).classes("w-full").props("dense flat")
+        )
 
 
 @ui.page("/segments")
