@@ -12,6 +12,7 @@ entries, none is negative, no idempotency key appears twice, and ``verify`` find
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import random
 import time
@@ -115,22 +116,56 @@ def _seed(db: sessionmaker[Session], ws: str, person: str) -> None:
         )
 
 
-def _bare(engine: Engine, clients: int, rows: int) -> float:
+def _bare_client(engine: Engine, n: int, rows: int) -> None:
+    with engine.connect() as conn:
+        for i in range(rows):
+            conn.execute(
+                text("INSERT INTO bare_rows (k, v) VALUES (:k, :v)"), {"k": f"{n}-{i}", "v": i}
+            )
+            conn.commit()
+
+
+def _bare(engine: Engine, clients: int, rows: int, processes: int = 1) -> float:
     with engine.begin() as conn:
-        conn.execute(text("CREATE TABLE bare_rows (id bigserial primary key, k text, v bigint)"))
-
-    def insert(n: int) -> None:
-        with engine.connect() as conn:
-            for i in range(rows // clients):
-                conn.execute(
-                    text("INSERT INTO bare_rows (k, v) VALUES (:k, :v)"), {"k": f"{n}-{i}", "v": i}
-                )
-                conn.commit()
-
+        conn.execute(text("CREATE TABLE IF NOT EXISTS bare_rows (id bigserial primary key, "
+                          "k text, v bigint)"))  # fmt: skip
+    each = rows // clients
+    if processes > 1:
+        _, elapsed = _forked(engine, processes, clients, lambda e, n: _bare_client(e, n, each))
+        return each * clients / elapsed
     start = time.perf_counter()
     with ThreadPoolExecutor(clients) as pool:
-        list(pool.map(insert, range(clients)))
-    return (rows // clients * clients) / (time.perf_counter() - start)
+        list(pool.map(lambda n: _bare_client(engine, n, each), range(clients)))
+    return each * clients / (time.perf_counter() - start)
+
+
+def _forked(
+    engine: Engine, processes: int, clients: int, work: Callable[[Engine, int], Any]
+) -> tuple[list[Any], float]:
+    """Run ``work(engine, client)`` for ``clients`` clients spread over ``processes`` forked
+    processes (threads inside each), as several API workers would; the wall time from the
+    moment all are ready."""
+    ctx = multiprocessing.get_context("fork")
+    barrier = ctx.Barrier(processes + 1)
+    results: Any = ctx.Queue()
+    per = clients // processes
+
+    def child(p: int) -> None:
+        engine.dispose(close=False)  # the parent's pooled connections stay the parent's
+        with ThreadPoolExecutor(per) as pool:
+            barrier.wait()
+            results.put(list(pool.map(lambda t: work(engine, p * per + t), range(per))))
+
+    children = [ctx.Process(target=child, args=(p,)) for p in range(processes)]
+    for c in children:
+        c.start()
+    barrier.wait()
+    start = time.perf_counter()
+    out = [r for _ in children for r in results.get()]
+    elapsed = time.perf_counter() - start
+    for c in children:
+        c.join()
+    return out, elapsed
 
 
 def _invariants(db: sessionmaker[Session]) -> dict[str, Any]:
@@ -167,8 +202,32 @@ def _phase(
     }
 
 
-def run(clients: int = 32, ops_per_client: int = 500, members: int = 2000) -> dict[str, Any]:
-    """Ledger writes/s against bare INSERTs/s, and the invariants after."""
+def _phase_forked(
+    engine: Engine, ws: str, ids: list[str], clients: int, ops: int, processes: int
+) -> dict[str, Any]:
+    def work(e: Engine, n: int) -> dict[str, int]:
+        return _client(make_session_factory(e), ws, ids, n, ops, "m")
+
+    results, elapsed = _forked(engine, processes, clients, work)
+    totals: dict[str, Any] = {k: sum(r[k] for r in results) for k in results[0]}
+    attempts = totals["writes"] + totals["refused"] + totals["retries"]
+    return {
+        **totals,
+        "processes": processes,
+        "seconds": elapsed,
+        "writes_per_s": totals["writes"] / elapsed,
+        "requests_per_s": attempts / elapsed,
+    }
+
+
+def run(
+    clients: int = 32, ops_per_client: int = 500, members: int = 2000, processes: int = 1
+) -> dict[str, Any]:
+    """Ledger writes/s against bare INSERTs/s, and the invariants after.
+
+    With ``processes`` > 1 the fast path and the bare INSERTs are also measured with the same
+    clients spread over that many forked processes (several API workers), reported apart.
+    """
     engine = _engine(clients)
     try:
         metadata.create_all(engine)
@@ -182,8 +241,18 @@ def run(clients: int = 32, ops_per_client: int = 500, members: int = 2000) -> di
         fast = _phase(db, ws, ids, clients, ops_per_client, "f")
         attempts = fast["writes"] + fast["refused"] + fast["retries"]
         bare = _bare(engine, clients, attempts)
+        spread: dict[str, Any] = {}
+        if processes > 1:
+            forked = _phase_forked(engine, ws, ids, clients, ops_per_client, processes)
+            forked_bare = _bare(engine, clients, attempts, processes)
+            spread = {
+                "ledger_processes": forked,
+                "bare_insert_processes_per_s": forked_bare,
+                "processes_ratio_vs_bare": forked["writes_per_s"] / forked_bare,
+            }
         return {
             "clients": clients,
+            **spread,
             "ledger": fast,
             "ledger_portable_path": portable,
             "bare_insert_per_s": bare,

@@ -42,7 +42,9 @@ def main(argv: list[str]) -> None:
         "segments": lambda: segments.run(persons=20_000 if quick else 10_000_000),
         "funnel": lambda: funnel.run(events=50_000 if quick else 20_000_000),
         "ltv": lambda: ltv.run(customers=5_000 if quick else 100_000),
-        "ledger": lambda: ledger.run(clients=32, ops_per_client=20 if quick else 500),
+        "ledger": lambda: ledger.run(
+            clients=32, ops_per_client=20 if quick else 500, processes=1 if quick else 4
+        ),
     }
     console = Console()
     RESULTS.mkdir(exist_ok=True)

@@ -27,9 +27,10 @@ from siyu.demo.messages import Renderer, people_of
 from siyu.workspaces import service as workspaces
 
 CHUNK_MESSAGES = 5_000
-# The last share of the history flows with the loyalty programme on: each member order then
-# costs a few ms of ledger and tier work, so the whole history would take minutes.
-LOYALTY_SHARE = 0.006
+# The share of the history that flows with the loyalty programme on (the latest part). Loyalty
+# is applied per batch (siyu.loyalty.tier_bulk), so the whole history can: members reach every
+# tier from their own orders.
+LOYALTY_SHARE = 1.0
 LOYALTY_MIN_MESSAGES = 2_000  # … but at least these, so a small demo has members too
 KEYS_FILE = "demo-keys.json"
 

@@ -43,6 +43,7 @@ from siyu.referral.models import (
 )
 
 COUPON_EVERY = 20  # every 20th member (by member number) gets the member coupon
+MEMBER_COUPONS = 400  # … up to this many (every customer is a member now; keeps settle short)
 REDEEM_EVERY = 3  # … and every 3rd of those uses it
 MALL_BUYERS = 300
 SCANS = 500
@@ -296,7 +297,7 @@ def _coupons_and_mall(
             .where(m.workspace_id == workspace_id)
             .order_by(m.member_no)
         ).all()
-        for n, row in enumerate(rows[::COUPON_EVERY]):
+        for n, row in enumerate(rows[::COUPON_EVERY][:MEMBER_COUPONS]):
             coupon = coupon_service.issue_coupon(
                 session=session,
                 workspace_id=workspace_id,
