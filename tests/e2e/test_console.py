@@ -245,6 +245,17 @@ def test_open_the_funnel_and_its_table_view(browser_page: BrowserPage, console: 
     expect(rows.nth(2)).to_contain_text("Order Completed")
     expect(funnel.locator("canvas").first).to_be_hidden()
     browser_page.screenshot("funnel-table")
+
+    # RFM is computed on demand; the grid's table then lists buyers per segment.
+    page.get_by_test_id("run-rfm").click()
+    rfm = page.get_by_test_id("chart-rfm")
+    expect(rfm.locator("canvas").first).to_be_visible(timeout=WAIT_MS)
+    page.get_by_test_id("toggle-rfm").click()
+    segments = console.http.get("/api/layers/rfm").json()["segments"]
+    largest = max(segments, key=segments.get)
+    rows = page.get_by_test_id("table-rfm").locator("tbody tr")
+    expect(rows).to_have_count(len(segments))
+    expect(rows.filter(has_text=largest)).to_contain_text(str(segments[largest]))
     _clean(browser_page, outside)
 
 

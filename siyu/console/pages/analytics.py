@@ -83,6 +83,11 @@ def _rfm(workspace: WorkspaceRef) -> None:
             chart_card(views.rfm_view(grid.scores, grid.segments, lang), testid="rfm")
 
     async def fetch(loader: Callable[..., load.RfmGrid]) -> None:
+        if loader is load.run_rfm:  # scoring every buyer takes a while: say so
+            slot.clear()
+            with slot, ui.card().classes("w-full"), ui.row().classes("items-center gap-2"):
+                ui.spinner()
+                ui.label(t("analytics.rfm_running")).props('data-testid="rfm-running"')
         grid = await state.call(loader, runtime=state.runtime(), workspace=workspace, now=utcnow())
         draw(grid)
 
