@@ -109,8 +109,10 @@ class JourneyRunner(threading.Thread):
         self.join(timeout=30)
 
 
-def create_app(runtime: Runtime, *, flush_in_background: bool = True) -> FastAPI:
-    """The app over ``runtime``'s stores."""
+def create_app(
+    runtime: Runtime, *, flush_in_background: bool = True, with_console: bool = True
+) -> FastAPI:
+    """The app over ``runtime``'s stores (and the operator console at ``/``)."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -179,12 +181,15 @@ def create_app(runtime: Runtime, *, flush_in_background: bool = True) -> FastAPI
         return {"status": "ok", "version": __version__}
 
     # Last: the operator console answers every path no route above matched.
-    console.mount(app, runtime)
+    if with_console:
+        console.mount(app, runtime)
     return app
 
 
 def app_from_environment() -> FastAPI:
     """An app over the stores the environment names (for ``uvicorn --factory`` workers)."""
-    app = create_app(open_runtime(run_migrations=False))
+    # No console in multi-worker mode: a console page and its websocket must reach the same
+    # process, and uvicorn's workers share one port without sticky sessions.
+    app = create_app(open_runtime(run_migrations=False), with_console=False)
     tune_gc_for_ingest()
     return app

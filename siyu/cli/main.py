@@ -141,6 +141,7 @@ def serve(
     rt = runtime()  # migrates once, before any worker starts
     if workers > 1:
         rt.close()
+        typer.echo("the console is served with --workers 1 only; this runs the API alone")
         uvicorn.run(
             "siyu.api.app:app_from_environment",
             factory=True,
