@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import signal
 import threading
+from datetime import timedelta
 from typing import Annotated
 
 import typer
@@ -29,14 +30,21 @@ def worker(
     interval: Annotated[
         float, typer.Option("--interval", help="Seconds between polls when idle.")
     ] = 2.0,
+    lease: Annotated[
+        float,
+        typer.Option("--lease", help="Seconds a claimed message is held before a resend."),
+    ] = 300.0,
 ) -> None:
     """Run the scheduler and dispatchers: journeys, messages, staff tasks, scheduled jobs."""
     if interval <= 0:
         raise InvalidInputError("interval must be positive", field="interval")
     if max_rounds is not None and max_rounds < 1:
         raise InvalidInputError("max-rounds must be at least 1", field="max-rounds")
+    if lease < 1:
+        raise InvalidInputError("lease must be at least 1 second", field="lease")
     rt = runtime()
-    jobs = [Job(j.name, j.run, j.every) for j in journey_jobs.repeated_jobs(rt, interval=interval)]
+    found = journey_jobs.repeated_jobs(rt, interval=interval, lease=timedelta(seconds=lease))
+    jobs = [Job(j.name, j.run, j.every) for j in found]
     jobs.append(Job("scheduled", journey_jobs.scheduled_refresh, max(interval, 60.0)))
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from siyu.channels.dispatch import dispatch_due
+from siyu.channels.dispatch import RetryPolicy, dispatch_due
 from siyu.channels.models import Channel, MessageStatus
 from siyu.channels.tables import channel_messages
 from siyu.channels.wechat_transports import poll_all_staff_tasks
@@ -73,6 +73,7 @@ class Dispatcher:
 
     runtime: Runtime
     batch_size: int = 100
+    retry: RetryPolicy | None = None
     _transports: Transports | None = None
 
     def __call__(self, runtime: Runtime, now: datetime) -> int:
@@ -88,6 +89,7 @@ class Dispatcher:
             now=now,
             batch_size=self.batch_size,
             vault=runtime.vault,
+            retry=self.retry,
         )
         return report.claimed
 
@@ -171,14 +173,18 @@ def scheduled_refresh(runtime: Runtime, now: datetime) -> int:
     return refresh_scheduled(runtime=runtime, now=now)
 
 
-def repeated_jobs(runtime: Runtime, *, interval: float = 2.0) -> list[RepeatedJob]:
+def repeated_jobs(
+    runtime: Runtime, *, interval: float = 2.0, lease: timedelta | None = None
+) -> list[RepeatedJob]:
     """The journey and channel jobs, most urgent first, polling every ``interval`` seconds
-    when idle (trigger scans and staff polls less often)."""
+    when idle (trigger scans and staff polls less often). ``lease``: how long a dispatcher's
+    claim on a message lasts before another may send it again (a killed worker's claims)."""
+    retry = RetryPolicy(lease=lease) if lease is not None else None
     return [
         RepeatedJob("journeys_advance", advance_journeys, interval),
-        RepeatedJob("messages_dispatch", Dispatcher(runtime), interval),
-        RepeatedJob("staff_tasks", settle_staff_tasks, max(interval, 10.0)),
-        RepeatedJob("journeys_triggers", scan_journey_triggers, max(interval, 30.0)),
+        RepeatedJob("messages_dispatch", Dispatcher(runtime, retry=retry), interval),
+        RepeatedJob("staff_tasks", settle_staff_tasks, interval * 5),
+        RepeatedJob("journeys_triggers", scan_journey_triggers, interval * 15),
     ]
 
 
