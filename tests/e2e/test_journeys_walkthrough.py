@@ -27,7 +27,7 @@ import httpx
 import orjson
 import pytest
 from aiosmtpd.controller import Controller
-from wechatpy.enterprise.crypto import WeChatCrypto as WecomCrypto
+from wechatpy.enterprise.crypto import WeChatCrypto as WecomCrypto  # type: ignore[import-untyped]
 
 from siyu.channels.webhook import SIGNATURE_HEADER, verify_signature
 from siyu.channels.wechat_xml import parse_xml
