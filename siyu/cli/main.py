@@ -707,6 +707,10 @@ from siyu.cli.recommend import recommend_app  # noqa: E402
 
 app.add_typer(recommend_app, name="recommend")
 
+from siyu.cli.journeys import journeys_app  # noqa: E402
+
+app.add_typer(journeys_app, name="journeys")
+
 from siyu.cli import worker as _worker  # noqa: E402,F401  (registers ``siyu worker``)
 
 

@@ -21,6 +21,7 @@ from siyu import pipeline
 from siyu.collect import normalize
 from siyu.core.errors import NotFoundError
 from siyu.core.runtime import Runtime
+from siyu.demo import journeys as demo_journeys
 from siyu.demo import loyalty as demo_loyalty
 from siyu.demo.brand import WORKSPACE_NAME, Brand, draw_brand
 from siyu.demo.messages import Renderer, people_of
@@ -218,6 +219,9 @@ def build_demo(
     loyalty_started = time.perf_counter()
     made = demo_loyalty.settle(runtime, workspace_id=workspace_id, now=now)
     loyalty_seconds = time.perf_counter() - loyalty_started
+    if on_stage is not None:
+        on_stage("journeys: welcome series, repurchase reminder, win-back (A/B + holdout)", None)
+    demo_journeys.seed_journeys(runtime, workspace_id=workspace_id, now=now)
     stored = runtime.events.compact(workspace_id)
     return DemoReport(
         customers=users,
