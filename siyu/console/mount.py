@@ -13,6 +13,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI
+from fastapi.middleware.gzip import GZipMiddleware
 from nicegui import app as nicegui_app
 from nicegui import core, storage
 from nicegui.middlewares import RedirectWithPrefixMiddleware, SetCacheControlMiddleware
@@ -61,6 +62,8 @@ def _configure_once(runtime: Runtime) -> None:
     # Sessions and per-user storage live in the data directory, not in the working directory.
     storage.Storage.path = runtime.settings.data_dir / "console"
     storage.set_storage_secret(_storage_secret(runtime.settings.data_dir))
+    # Vue, Quasar and ECharts are a few megabytes of JavaScript: send them compressed.
+    core.app.add_middleware(GZipMiddleware)
     core.app.add_middleware(RedirectWithPrefixMiddleware)
     core.app.add_middleware(SetCacheControlMiddleware)
     _configured.append(True)

@@ -57,8 +57,10 @@ def test_login_page_is_chinese_and_loads_only_local_assets(client: TestClient) -
     assets = [url for url in ASSET.findall(page.text) if url.startswith("/")]
     assert any(url.endswith(".js") for url in assets)
     for url in assets:
-        response = client.get(url)
+        response = client.get(url, headers={"Accept-Encoding": "gzip"})
         assert response.status_code == 200, url
+        if len(response.content) > 10_000:
+            assert response.headers.get("content-encoding") == "gzip", url
         assert "cdn.jsdelivr" not in response.text and "unpkg.com" not in response.text, url
 
 
