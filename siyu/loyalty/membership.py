@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Row, delete, func, insert, select, update
+from sqlalchemy import Row, func, insert, select
 from sqlalchemy.orm import Session
 
 from siyu.collect.models import Identifier, IdType
@@ -21,7 +21,8 @@ from siyu.core.ids import new_id
 from siyu.identity import service as identity
 from siyu.loyalty import coupon_service as coupons
 from siyu.loyalty import points
-from siyu.loyalty import tiers as rules
+from siyu.loyalty.tier_evaluate import _evaluate, _paid_terms, evaluate, refresh_members
+from siyu.loyalty.tier_ladder import get_tiers, set_tiers
 from siyu.loyalty.tier_models import (
     BirthdayGift,
     GrowthCreate,
@@ -29,79 +30,34 @@ from siyu.loyalty.tier_models import (
     MemberEnrol,
     PaidMembership,
     PaidMembershipCreate,
-    RefreshResult,
     TierBenefits,
     TierCount,
-    TierDefinition,
     TierDistribution,
     TierHistoryEntry,
-    TierLadder,
 )
 from siyu.loyalty.tier_tables import (
-    loyalty_tier_policies,
     loyalty_tiers,
     member_growth,
     member_tier_history,
     members,
     paid_memberships,
 )
-from siyu.loyalty.tiers import TierChangeKind, TierPolicy
 
-# -- the ladder ------------------------------------------------------------------------------
-
-
-def set_tiers(
-    *, session: Session, workspace_id: str, ladder: TierLadder, now: datetime
-) -> TierLadder:
-    """Replace the workspace's tiers and policy; members move at their next evaluation.
-
-    Raises:
-        NotFoundError: an upgrade or birthday coupon template does not exist.
-    """
-    for tier in ladder.tiers:
-        for template_id in [*tier.upgrade_coupon_template_ids, tier.birthday_coupon_template_id]:
-            if template_id:
-                coupons.get_template(
-                    session=session, workspace_id=workspace_id, template_id=template_id
-                )
-    session.execute(delete(loyalty_tiers).where(loyalty_tiers.c.workspace_id == workspace_id))
-    session.execute(
-        insert(loyalty_tiers),
-        [{"workspace_id": workspace_id, **t.model_dump()} for t in ladder.tiers],
-    )
-    p = loyalty_tier_policies.c
-    session.execute(delete(loyalty_tier_policies).where(p.workspace_id == workspace_id))
-    session.execute(
-        insert(loyalty_tier_policies).values(
-            workspace_id=workspace_id, updated_at=now, **ladder.policy.model_dump()
-        )
-    )
-    return get_tiers(session=session, workspace_id=workspace_id)
-
-
-def get_tiers(*, session: Session, workspace_id: str) -> TierLadder:
-    """The workspace's ladder, lowest tier first.
-
-    Raises:
-        NotFoundError: no tiers are defined yet.
-    """
-    t = loyalty_tiers.c
-    rows = session.execute(
-        select(loyalty_tiers).where(t.workspace_id == workspace_id).order_by(t.min_growth, t.code)
-    ).all()
-    if not rows:
-        raise NotFoundError(
-            "no membership tiers are defined (PUT /api/loyalty/tiers)", field="tiers"
-        )
-    p = loyalty_tier_policies.c
-    policy = session.execute(
-        select(loyalty_tier_policies).where(p.workspace_id == workspace_id)
-    ).first()
-    return TierLadder(
-        policy=TierPolicy.model_validate(dict(policy._mapping)) if policy else TierPolicy(),
-        tiers=[TierDefinition.model_validate(dict(row._mapping)) for row in rows],
-    )
-
+__all__ = [
+    "add_growth",
+    "buy_membership",
+    "distribution",
+    "enrol_many",
+    "enrol_member",
+    "evaluate",
+    "get_member",
+    "get_tiers",
+    "grant_birthday_gift",
+    "points_multiplier_pct",
+    "refresh_members",
+    "set_tiers",
+    "tier_history",
+]
 
 # -- members ---------------------------------------------------------------------------------
 
@@ -291,16 +247,6 @@ def add_growth(
     return get_member(session=session, workspace_id=workspace_id, person_id=row.person_id, now=now)
 
 
-def _paid_terms(session: Session, workspace_id: str, person_id: str) -> list[PaidMembership]:
-    p = paid_memberships.c
-    rows = session.execute(
-        select(paid_memberships)
-        .where(p.workspace_id == workspace_id, p.person_id == person_id)
-        .order_by(p.starts_at)
-    )
-    return [PaidMembership.model_validate(dict(r._mapping)) for r in rows]
-
-
 def buy_membership(
     *,
     session: Session,
@@ -362,134 +308,6 @@ def buy_membership(
     )
     _evaluate(session, workspace_id, row.person_id, ladder, now)
     return term
-
-
-# -- evaluation ------------------------------------------------------------------------------
-
-
-def _evaluate(
-    session: Session, workspace_id: str, person_id: str, ladder: TierLadder, now: datetime
-) -> str:
-    """Replay the member's tier, store it, append new history and grant upgrade coupons."""
-    m = members.c
-    row = session.execute(
-        select(members)
-        .where(m.workspace_id == workspace_id, m.person_id == person_id)
-        .with_for_update()
-    ).one()
-    g = member_growth.c
-    entries = [
-        rules.GrowthPoint(r.at, r.amount)
-        for r in session.execute(
-            select(g.at, g.amount).where(g.workspace_id == workspace_id, g.person_id == person_id)
-        )
-    ]
-    paid = [
-        rules.PaidTerm(p.tier, p.starts_at, p.ends_at)
-        for p in _paid_terms(session, workspace_id, person_id)
-    ]
-    state = rules.replay(
-        tiers=[rules.TierRank(code=t.code, min_growth=t.min_growth) for t in ladder.tiers],
-        policy=ladder.policy,
-        entries=entries,
-        enrolled_at=row.enrolled_at,
-        now=now,
-        paid=paid,
-    )
-    h = member_tier_history.c
-    stored = {
-        (r.at, r.to_tier, r.change)
-        for r in session.execute(
-            select(h.at, h.to_tier, h.change).where(
-                h.workspace_id == workspace_id, h.person_id == person_id
-            )
-        )
-    }
-    last = max((at for at, _, _ in stored), default=None)
-    new = [
-        c
-        for c in state.changes
-        if (last is None or c.at >= last) and (c.at, c.to_tier, c.kind.value) not in stored
-    ]
-    if new:
-        session.execute(
-            insert(member_tier_history),
-            [
-                {
-                    "workspace_id": workspace_id,
-                    "person_id": person_id,
-                    "from_tier": c.from_tier,
-                    "to_tier": c.to_tier,
-                    "change": c.kind.value,
-                    "growth": c.growth,
-                    "at": c.at,
-                }
-                for c in new
-            ],
-        )
-    session.execute(
-        update(members)
-        .where(m.workspace_id == workspace_id, m.person_id == person_id)
-        .values(
-            tier=state.tier,
-            tier_since=state.since,
-            growth=state.growth,
-            downgrade_at=state.downgrade_at,
-            evaluated_at=now,
-        )
-    )
-    for change in new:
-        if change.kind in (TierChangeKind.UPGRADE, TierChangeKind.ENROL):
-            _grant_upgrade_coupons(session, workspace_id, person_id, ladder, change, now)
-    return (
-        "up"
-        if any(c.kind is TierChangeKind.UPGRADE for c in new)
-        else ("down" if any(c.kind is TierChangeKind.DOWNGRADE for c in new) else "same")
-    )
-
-
-def evaluate(
-    *, session: Session, workspace_id: str, person_id: str, ladder: TierLadder, now: datetime
-) -> str:
-    """Replay one member's tier now (history, upgrade coupons): ``up``, ``down`` or ``same``."""
-    return _evaluate(session, workspace_id, person_id, ladder, now)
-
-
-def _grant_upgrade_coupons(
-    session: Session,
-    workspace_id: str,
-    person_id: str,
-    ladder: TierLadder,
-    change: rules.TierChange,
-    now: datetime,
-) -> None:
-    tier = next((t for t in ladder.tiers if t.code == change.to_tier), None)
-    if tier is None or (change.kind is TierChangeKind.ENROL and tier.min_growth == 0):
-        return
-    for template_id in tier.upgrade_coupon_template_ids:
-        try:
-            coupons.issue_coupon(
-                session=session,
-                workspace_id=workspace_id,
-                template_id=template_id,
-                person_id=person_id,
-                now=now,
-                idempotency_key=f"tier:{person_id}:{tier.code}:{template_id}",
-                source="upgrade",
-            )
-        except (ConflictError, NotFoundError):
-            continue  # out of stock, over the limit or deleted: the tier still applies
-
-
-def refresh_members(*, session: Session, workspace_id: str, now: datetime) -> RefreshResult:
-    """Re-evaluate every member (the period-end job): downgrades due by ``now`` apply."""
-    ladder = get_tiers(session=session, workspace_id=workspace_id)
-    m = members.c
-    ids = list(session.execute(select(m.person_id).where(m.workspace_id == workspace_id)).scalars())
-    moved = [_evaluate(session, workspace_id, pid, ladder, now) for pid in ids]
-    return RefreshResult(
-        evaluated=len(ids), upgraded=moved.count("up"), downgraded=moved.count("down")
-    )
 
 
 def distribution(*, session: Session, workspace_id: str, now: datetime) -> TierDistribution:

@@ -21,7 +21,7 @@ from typing import Any
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
-from siyu.loyalty import ledger, membership, points, points_write
+from siyu.loyalty import ledger, points, points_write, tier_evaluate
 from siyu.loyalty import tiers as rules
 from siyu.loyalty.ledger import CONTRA, EntryKind
 from siyu.loyalty.points_models import EarnRules
@@ -164,7 +164,7 @@ def _used_keys(session: Session, workspace_id: str, keys: list[str], table: Any)
 def _evaluate(
     member: _Member, ladder: TierLadder, workspace_id: str, now: datetime, out: _Writes
 ) -> None:
-    """:func:`membership._evaluate` in memory: replay, new history, upgrades to reward."""
+    """:func:`tier_evaluate._evaluate` in memory: replay, new history, upgrades to reward."""
     row = member.row
     state = rules.replay(
         tiers=[rules.TierRank(code=t.code, min_growth=t.min_growth) for t in ladder.tiers],
@@ -282,7 +282,7 @@ def apply_batch(
     _write(session, workspace_id, state, out, now)
     for pid, member in state.items():
         for change in member.upgrades:
-            membership._grant_upgrade_coupons(session, workspace_id, pid, ladder, change, now)
+            tier_evaluate._grant_upgrade_coupons(session, workspace_id, pid, ladder, change, now)
     return {pid: member.row["tier"] for pid, member in state.items()}
 
 
