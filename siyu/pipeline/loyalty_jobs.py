@@ -11,7 +11,7 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, exists, func, select
+from sqlalchemy import and_, exists, select
 from sqlalchemy.orm import Session
 
 from siyu.collect.models import CollectedEvent, Identifier, MessageType
@@ -28,6 +28,7 @@ from siyu.profiles.tables import profile_traits
 REMIND_DAYS = 7  # remind a week before points expire
 _MAX_ROUNDS = 10_000  # expiry batches per run (500 lots each): a bound, never reached in practice
 _REMIND_BATCH = 500
+_EVALUATE_CHUNK = 200
 
 
 @dataclass
@@ -65,24 +66,54 @@ def _has_ladder(session: Session, workspace_id: str) -> bool:
     return True
 
 
+def _evaluate_in_chunks(
+    runtime: Runtime, workspace_id: str, person_ids: list[str], now: datetime
+) -> dict[str, int]:
+    """Re-evaluate members a chunk per transaction (never one transaction holding every
+    member row, or SQLite's single writer, for the whole job)."""
+    moved = {"evaluated": 0, "upgraded": 0, "downgraded": 0}
+    for start in range(0, len(person_ids), _EVALUATE_CHUNK):
+        with runtime.sessions() as session, session.begin():
+            ladder = membership.get_tiers(session=session, workspace_id=workspace_id)
+            for person_id in person_ids[start : start + _EVALUATE_CHUNK]:
+                change = membership.evaluate(
+                    session=session,
+                    workspace_id=workspace_id,
+                    person_id=person_id,
+                    ladder=ladder,
+                    now=now,
+                )
+                moved["evaluated"] += 1
+                moved["upgraded"] += change == "up"
+                moved["downgraded"] += change == "down"
+    return moved
+
+
 def refresh_tiers(runtime: Runtime, workspace_id: str, zone: str, now: datetime) -> Outcome:
     """The tier period end: re-evaluate every member, so downgrades past grace apply."""
-    with runtime.sessions() as session, session.begin():
+    with runtime.sessions() as session:
         if not _has_ladder(session, workspace_id):
             return Outcome("no tier ladder")
-        result = membership.refresh_members(session=session, workspace_id=workspace_id, now=now)
+        m = members.c
+        ids = list(
+            session.execute(
+                select(m.person_id).where(m.workspace_id == workspace_id).order_by(m.person_id)
+            ).scalars()
+        )
+    moved = _evaluate_in_chunks(runtime, workspace_id, ids, now)
     return Outcome(
-        f"evaluated {result.evaluated} members: {result.upgraded} up, {result.downgraded} down",
-        result.model_dump(),
+        f"evaluated {moved['evaluated']} members: {moved['upgraded']} up, "
+        f"{moved['downgraded']} down",
+        moved,
     )
 
 
-def _lapsed_paid_members(session: Session, workspace_id: str, now: datetime) -> int:
+def _lapsed_paid_members(session: Session, workspace_id: str, now: datetime) -> list[str]:
     """Members still holding a paid tier without a paid term running now."""
     ladder = membership.get_tiers(session=session, workspace_id=workspace_id)
     paid_tiers = [t.code for t in ladder.tiers if t.fee_fen is not None]
     if not paid_tiers:
-        return 0
+        return []
     m, p = members.c, paid_memberships.c
     running = exists().where(
         and_(
@@ -92,25 +123,25 @@ def _lapsed_paid_members(session: Session, workspace_id: str, now: datetime) -> 
             p.ends_at > now,
         )
     )
-    query = select(func.count()).where(
+    query = select(m.person_id).where(
         m.workspace_id == workspace_id, m.tier.in_(paid_tiers), ~running
     )
-    return int(session.execute(query).scalar_one())
+    return list(session.execute(query.order_by(m.person_id)).scalars())
 
 
 def end_paid_terms(runtime: Runtime, workspace_id: str, zone: str, now: datetime) -> Outcome:
-    """Paid membership expiry: when a member's paid term has ended, the tier it bought ends
-    with it (re-evaluated at once, not at the next period end)."""
-    with runtime.sessions() as session, session.begin():
+    """Paid membership expiry: members whose paid term has ended are re-evaluated at once
+    (the tier rules decide whether the tier it bought ends now or at its period end)."""
+    with runtime.sessions() as session:
         if not _has_ladder(session, workspace_id):
             return Outcome("no tier ladder")
         lapsed = _lapsed_paid_members(session, workspace_id, now)
-        if not lapsed:
-            return Outcome("no paid term ended", {"lapsed": 0})
-        result = membership.refresh_members(session=session, workspace_id=workspace_id, now=now)
+    if not lapsed:
+        return Outcome("no paid term ended", {"lapsed": 0})
+    moved = _evaluate_in_chunks(runtime, workspace_id, lapsed, now)
     return Outcome(
-        f"{lapsed} paid terms ended: {result.downgraded} members moved down",
-        {"lapsed": lapsed, **result.model_dump()},
+        f"{len(lapsed)} paid terms ended: {moved['downgraded']} members moved down",
+        {"lapsed": len(lapsed), **moved},
     )
 
 

@@ -141,7 +141,13 @@ def test_each_job_does_its_work_once_per_period(runtime: Runtime) -> None:
     assert {r.status for r in first.values()} == {"ran"}, first
     assert first["points_expiry"].detail == {"lots": 1, "points": 40}
     assert first["coupon_expiry"].detail == {"expired": 1}
-    assert first["paid_membership_expiry"].detail["lapsed"] == 1
+    assert first["paid_membership_expiry"].detail == {
+        "lapsed": 1,
+        "evaluated": 1,
+        "upgraded": 0,
+        "downgraded": 1,
+    }
+    assert first["tier_refresh"].detail == {"evaluated": 3, "upgraded": 0, "downgraded": 0}
     assert first["referral_payouts"].detail == {"paid": 1, "failed": 0}
     assert first["birthday_gifts"].detail["given"] == 1
     assert first["expiry_reminders"].detail == {"due": 1, "reminded": 1}
