@@ -90,7 +90,16 @@ def _react_state(
     """The first reaction of one state to its person's events; a state a worker stepped
     meanwhile (the guarded update lost) is read again and tried once more."""
     for _attempt in range(2):
-        later = sorted((e for e in events if e.timestamp >= state.entered_at), key=_at)
+        # The event a person entered on is not also their goal or wake-up (an order entering a
+        # repurchase journey whose timestamp equals the entry time would convert it at once).
+        later = sorted(
+            (
+                e
+                for e in events
+                if e.timestamp >= state.entered_at and e.message_id != state.entry_key
+            ),
+            key=_at,
+        )
         kind = next(filter(None, (_react(session, state, definition, e, now) for e in later)), None)
         if kind != "lost":
             return kind
