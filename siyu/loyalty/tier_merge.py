@@ -27,7 +27,7 @@ def _move_growth(
     session: Session, workspace_id: str, from_person: str, to_person: str, merge_key: str
 ) -> int:
     rows = session.execute(
-        select(_g.id, _g.amount, _g.at)
+        select(_g.id, _g.amount, _g.at, _g.idempotency_key)
         .where(_g.workspace_id == workspace_id, _g.person_id == from_person)
         .order_by(_g.id)
     ).all()
@@ -42,8 +42,9 @@ def _move_growth(
     moved = 0
     for row in rows:
         out_key, in_key = f"{merge_key}:g-out:{row.id}", f"{merge_key}:g-in:{row.id}"
-        if out_key in done or in_key in done or not row.amount:
-            continue
+        ours = (row.idempotency_key or "").startswith(f"{merge_key}:")
+        if ours or out_key in done or in_key in done or not row.amount:
+            continue  # written by this merge already, or nothing to move
         common = {"workspace_id": workspace_id, "reason": MERGE_REASON, "at": row.at}
         entries.append(
             {**common, "person_id": from_person, "amount": -row.amount, "idempotency_key": out_key}
