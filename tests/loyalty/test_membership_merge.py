@@ -62,7 +62,7 @@ def test_both_members_become_one_with_the_growth_of_both(db: Factory, now: datet
         sums = dict(s.execute(query.group_by(g.person_id)).all())
         assert sums == {a: 550, b: 0}
         history = membership.tier_history(session=s, workspace_id=ws, person_id=a)
-        assert [h.change for h in history].count("enrol") == 2  # both enrolments kept
+        assert [h.change.value for h in history].count("enrol") == 2  # both enrolments kept
         assert history[-1].to_tier == "gold"
 
 
