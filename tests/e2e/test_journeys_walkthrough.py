@@ -1,6 +1,8 @@
 """Issue 5's "done means" over a real ``siyu serve`` and ``siyu worker``: a welcome journey for
 new WeCom contacts runs through WeCom (a staff task confirmed in the fake WeCom), SMS (a signed
-Aliyun request to a fake gateway), email (a local SMTP server) and a signed webhook; the daily
+Aliyun request to a fake gateway), email (a local SMTP server), a signed webhook, an official
+account template message and a mini program subscription message (only to those whose accept
+event granted one; the others are held ``no_subscription``); the daily
 cap holds a second SMS and missing consent holds an email and a staff message (each with its
 reason, the latter taking the journey's fallback); a worker killed with SIGKILL in the middle
 of sending and restarted loses and duplicates nothing — every message reaches its fake
@@ -40,6 +42,7 @@ pytestmark = pytest.mark.slow
 
 N = 8  # new WeCom contacts
 TOKEN, AES, CORP = "siyuToken42", "jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C", "wwSIYUCORP"
+APPID = "wxFAKEAPP"  # the fake's official account / mini program appid
 SMS_SECRET = "aliyun-secret"
 WEBHOOK_SECRET = "whsec-0123456789abcdef"
 
@@ -164,8 +167,14 @@ JOURNEY = {
         {"type": "action", "id": "sms2", "next": "hook", "action": {
             "type": "send_message", "channel": "sms", "template": "hello",
             "params": {"name": "again"}}},
-        {"type": "action", "id": "hook", "next": "goal", "action": {
+        {"type": "action", "id": "hook", "next": "mp", "action": {
             "type": "call_webhook", "url": "HOOK", "payload": {"kind": "welcome"}}},
+        {"type": "action", "id": "mp", "next": "mini", "action": {
+            "type": "send_message", "channel": "mp_template", "template": "notice",
+            "params": {"first": "欢迎"}}},
+        {"type": "action", "id": "mini", "next": "goal", "action": {
+            "type": "send_message", "channel": "miniprogram", "template": "member_card",
+            "params": {"thing1": "会员卡已开通"}}},
         {"type": "goal", "id": "goal", "event": {"event": "Order Completed"}, "within": "P14D"},
     ],
 }  # fmt: skip
@@ -175,6 +184,13 @@ def _configure(api: httpx.Client, smtp_port: int, gw: str, hook: str, wx: str) -
     ok = [
         api.put("/api/wechat/accounts/wecom", json={"app_id": CORP, "token": TOKEN,
                 "encoding_aes_key": AES, "secret": "sec", "api_base_url": wx}),
+        *[api.put(f"/api/wechat/accounts/{kind}", json={"app_id": APPID, "token": TOKEN,
+                  "encoding_aes_key": AES, "secret": "appsecret", "api_base_url": wx})
+          for kind in ("mp", "miniprogram")],
+        api.put("/api/channels/templates", json={"channel": "mp_template", "name": "notice",
+                "provider_template_id": "TPL_NOTICE"}),
+        api.put("/api/channels/templates", json={"channel": "miniprogram",
+                "name": "member_card", "provider_template_id": "SUB_CARD"}),
         api.put("/api/channels/settings", json={"channel": "sms", "provider": "aliyun",
                 "access_key_id": "AK", "secret": SMS_SECRET, "sign_name": "品牌", "base_url": gw}),
         api.put("/api/channels/settings", json={"channel": "email", "host": "127.0.0.1",
@@ -203,8 +219,16 @@ def _people(api: httpx.Client, write_key: str) -> list[str]:
     batch = [
         {"type": "identify", "userId": f"c{i}", "messageId": f"id-{i}",
          "traits": {"phone": f"1380000{i:04d}", "email": f"c{i}@example.com"},
-         "context": {"externalIds": [{"type": "wecom_external_userid", "id": f"wm{i}"}]}}
+         "context": {"externalIds": [
+             {"type": "wecom_external_userid", "id": f"wm{i}"},
+             {"type": "wechat_openid", "id": f"o{i}", "collection": APPID},
+             {"type": "mp_openid", "id": f"m{i}", "collection": APPID}]}}
         for i in range(N)
+    ] + [
+        # Even contacts accepted the mini program's one-time subscription (one send each).
+        {"type": "track", "userId": f"c{i}", "messageId": f"sub-{i}",
+         "event": "mp_subscribe_accepted", "properties": {"template_ids": ["SUB_CARD"]}}
+        for i in range(0, N, 2)
     ]  # fmt: skip
     sent = api.post("/v1/batch", json={"batch": batch}, auth=(write_key, ""))
     assert sent.status_code == 200 and not sent.json()["rejected"], sent.text
@@ -215,7 +239,7 @@ def _people(api: httpx.Client, write_key: str) -> list[str]:
         )
         ids.append(found.json()["person_id"])
     for i, person in enumerate(ids):
-        channels = ["sms", "email", "wecom"]
+        channels = ["sms", "email", "wecom", "mp_template"]
         if i == 0:
             channels.remove("wecom")  # no WeCom consent: the staff message is held, fallback
         if i == 1:
@@ -272,7 +296,13 @@ def test_journey_end_to_end_with_a_killed_worker(tmp_path: Path, fakes: Any) -> 
                    and len(inbox.by_id) == N - 1, 40,
                    lambda: f"not every message arrived: {gateway.accepted} {receiver.accepted} "
                    f"{inbox.by_id}")  # fmt: skip
+            _until(lambda: len(_sent(wx, "subscribe")) == N // 2, 20, "mini program sends")
             time.sleep(1.0)  # anything doubled would arrive now
+            templates = Counter(r.body["client_msg_id"] for r in _sent(wx, "template") if r.body)
+            assert len(templates) == N and set(templates.values()) == {1}
+            subscribed = Counter(r.body["touser"] for r in _sent(wx, "subscribe") if r.body)
+            assert sorted(subscribed) == [f"m{i}" for i in range(0, N, 2)]
+            assert set(subscribed.values()) == {1}
             assert set(gateway.accepted.values()) == {1}
             assert len(gateway.accepted) == N and len(inbox.by_id) == N - 1
             assert set(inbox.by_id.values()) == {1}
@@ -287,6 +317,10 @@ def test_journey_end_to_end_with_a_killed_worker(tmp_path: Path, fakes: Any) -> 
         srv.stop()
 
 
+def _sent(wx: FakeState, kind: str) -> list[Any]:
+    return wx.calls(f"/cgi-bin/message/{kind}/send")
+
+
 def _check_outbox(api: httpx.Client, jid: str, people: list[str]) -> None:
     messages = api.get("/api/messages", params={"journey_id": jid, "limit": 500}).json()
     by_node = Counter((m["source"].rsplit(":", 1)[1], m["status"], m["reason"]) for m in messages)
@@ -295,6 +329,8 @@ def _check_outbox(api: httpx.Client, jid: str, people: list[str]) -> None:
     assert by_node[("greet", "held", "no_consent")] == 1
     assert by_node[("greet", "sent", None)] == N - 1  # confirmed by staff
     assert sum(n for (node, _, _), n in by_node.items() if node == "sms") == N
+    # No subscription left (never granted): held, never sent — WeChat would refuse it.
+    assert by_node[("mini", "held", "no_subscription")] == N // 2
     held = [m for m in messages if m["source"].endswith(":mail") and m["status"] == "held"]
     assert [m["person_id"] for m in held] == [people[1]]
 
