@@ -30,6 +30,8 @@ from siyu.loyalty.coupon_models import CouponTemplateCreate
 from siyu.pipeline import journey_jobs
 from siyu.profiles import tags
 from siyu.profiles.tag_models import TagCreate, TagGroupCreate
+from siyu.segments import service as segments
+from siyu.segments.models import CONDITION, SegmentCreate
 from siyu.workspaces import service as workspaces
 
 NOW = datetime.fromisoformat("2026-11-28T02:30:00+00:00")
@@ -201,3 +203,41 @@ def test_staff_task_that_cannot_go_takes_fallback(runtime: Runtime) -> None:
     with runtime.sessions() as s:
         states = s.execute(select(journey_states.c.status)).scalars().all()
     assert states == ["exited"]
+
+
+def test_segment_refresh_enters_segment_journeys(runtime: Runtime) -> None:
+    ws, _ = _setup(runtime)
+    rule = {"type": "trait", "name": "city", "op": "eq", "value": "杭州"}
+    with runtime.sessions() as s, s.begin():
+        seg = segments.create_segment(
+            session=s, workspace_id=ws, now=NOW,
+            segment=SegmentCreate(name="杭州", definition=CONDITION.validate_python(rule)),
+        ).id  # fmt: skip
+    entered = _journey(runtime, ws, {
+        "name": "in", "trigger": {"type": "segment_entered", "segment_id": seg}, "start": "end",
+        "nodes": [{"type": "exit", "id": "end"}]})  # fmt: skip
+    left = _journey(runtime, ws, {
+        "name": "out", "trigger": {"type": "segment_left", "segment_id": seg}, "start": "end",
+        "nodes": [{"type": "exit", "id": "end"}]})  # fmt: skip
+    for n, city in ((1, "杭州"), (2, "上海")):
+        pipeline.ingest(runtime=runtime, workspace_id=ws, received_at=NOW, messages=[
+            {"type": "identify", "messageId": f"i{n}", "userId": f"u{n}",
+             "traits": {"city": city}}])  # fmt: skip
+    pipeline.refresh_segment(runtime=runtime, workspace_id=ws, segment_id=seg, now=NOW)
+    pipeline.refresh_segment(runtime=runtime, workspace_id=ws, segment_id=seg, now=NOW)
+
+    def entries(journey_id: str) -> int:
+        with runtime.sessions() as s:
+            return len(
+                s.execute(
+                    select(journey_states.c.id).where(journey_states.c.journey_id == journey_id)
+                ).all()
+            )
+
+    assert (entries(entered), entries(left)) == (1, 0)  # a second refresh changes nothing
+    later = NOW + timedelta(hours=1)
+    pipeline.ingest(runtime=runtime, workspace_id=ws, received_at=later, messages=[
+        {"type": "identify", "messageId": "i3", "userId": "u1", "traits": {"city": "上海"},
+         "timestamp": later.isoformat()}])  # fmt: skip
+    pipeline.refresh_segment(runtime=runtime, workspace_id=ws, segment_id=seg, now=later)
+    assert (entries(entered), entries(left)) == (1, 1)
