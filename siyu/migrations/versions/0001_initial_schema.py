@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-29 03:04:24.159704
+Create Date: 2026-11-29 03:32:59.218168
 """
 
 from collections.abc import Sequence
