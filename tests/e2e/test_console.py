@@ -210,9 +210,14 @@ def test_build_a_segment_and_see_its_size(browser_page: BrowserPage, console: Co
     page.get_by_test_id("segment-save").click()
     saved = page.get_by_test_id("saved-segments")
     expect(saved).to_contain_text("近30天复购", timeout=WAIT_MS)
-    expect(saved).to_contain_text(f"{recent['count']:,} 人")
+    expect(
+        saved.locator('[data-testid^="segment-"]').filter(has_text="近30天复购")
+    ).to_contain_text(f"{recent['count']:,} 人")
     browser_page.screenshot("segment-builder")
-    saved.get_by_text("成员与导出").click()
+    # The demo brand may bring segments of its own: open the one just saved.
+    mine = saved.locator('[data-testid^="segment-"]').filter(has_text="近30天复购")
+    expect(mine).to_have_count(1)
+    mine.get_by_role("button", name="成员与导出").click()
     members = page.get_by_test_id("segment-members")
     expect(members.locator("a")).to_have_count(min(recent["count"], 200), timeout=WAIT_MS)
     with page.expect_download() as download:

@@ -3,7 +3,7 @@ and CSV export, and the workspace's tags."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, Literal
 
 from nicegui import ui
@@ -169,7 +169,7 @@ def _defaults(kind: str) -> tuple[str, str, str]:
     }[kind]
 
 
-def _save_row(builder: Builder, on_saved: Callable[[], object]) -> None:
+def _save_row(builder: Builder, on_saved: Callable[[], Awaitable[None]]) -> None:
     async def save() -> None:
         try:
             definition = builder.definition()
@@ -185,7 +185,7 @@ def _save_row(builder: Builder, on_saved: Callable[[], object]) -> None:
             ui.notify(str(error), type="warning")
             return
         ui.notify(t("segments.saved", name=saved.name, n=count(saved.members)), type="positive")
-        on_saved()
+        await on_saved()
 
     with ui.row().classes("items-end gap-3") as row:
         builder.size.move(row)
@@ -239,15 +239,37 @@ def _members_dialog(workspace: WorkspaceRef, segment_id: str, name: str) -> None
     ui.button(t("segments.members"), on_click=open_members).props("flat dense color=teal-9")
 
 
-@ui.refreshable
-async def _saved(workspace: WorkspaceRef) -> None:
-    found = await state.call(store.listing, runtime=state.runtime(), workspace_id=workspace.id)
+class SavedList:
+    """Saved segments and tags, read again after a save.
+
+    The read happens before the old list is cleared, and clearing and drawing run without a
+    pause between them, so two reloads at once can never draw the list twice.
+    """
+
+    def __init__(self, workspace: WorkspaceRef) -> None:
+        self.workspace = workspace
+        self.box = ui.column().classes("w-full gap-4")
+
+    async def reload(self) -> None:
+        found = await state.call(
+            store.listing, runtime=state.runtime(), workspace_id=self.workspace.id
+        )
+        self.box.clear()
+        with self.box:
+            _draw_saved(self.workspace, found)
+
+
+def _draw_saved(workspace: WorkspaceRef, found: store.Listing) -> None:
     with ui.card().classes("w-full").props('data-testid="saved-segments"'):
         ui.label(t("segments.saved_title")).classes("text-base font-medium")
         if not found.segments:
             empty_state(t("segments.none"), t("segments.none_hint"))
         for segment in found.segments:
-            with ui.row().classes("w-full items-center justify-between"):
+            with (
+                ui.row()
+                .classes("w-full items-center justify-between")
+                .props(f'data-testid="segment-{segment.id}"')
+            ):
                 ui.label(segment.name).classes("font-medium")
                 ui.label(t("segments.member_count", n=count(segment.members))).classes("text-sm")
                 _members_dialog(workspace, segment.id, segment.name)
@@ -285,9 +307,11 @@ async def segments_page() -> RedirectResponse | None:
         tag_names = await state.call(
             store.tag_names, runtime=state.runtime(), workspace_id=workspace.id
         )
+        lists: list[SavedList] = []  # drawn below the builder, reloaded by its save button
         with ui.column().classes("w-full gap-2"):
             builder = Builder(workspace, tag_names)
-            _builder_card(builder, lambda: _save_row(builder, _saved.refresh))
-        await _saved(workspace)
+            _builder_card(builder, lambda: _save_row(builder, lambda: lists[0].reload()))
+        lists.append(SavedList(workspace))
+        await lists[0].reload()
         ui.timer(0.01, builder.preview, once=True)
     return None
