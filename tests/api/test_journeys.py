@@ -8,9 +8,11 @@ import json
 
 from fastapi.testclient import TestClient
 
+from siyu.channels import service as channels
+from siyu.channels.models import Channel
 from siyu.core.clock import utcnow
 from siyu.core.runtime import Runtime
-from siyu.pipeline import journey_jobs
+from siyu.pipeline import channel_settings, journey_jobs
 from siyu.workspaces.models import WorkspaceCreated
 from tests.api.test_coupons import members
 from tests.api.test_identity import admin
@@ -134,3 +136,27 @@ def test_messages_consent_settings(client: TestClient, keys: WorkspaceCreated) -
     listed = client.get("/api/channels/settings", headers=h)
     assert "very-secret" not in listed.text
     assert client.get("/unsubscribe", params={"token": "bad"}).status_code in (401, 403)
+
+
+def test_unsubscribe_link_and_sms_reply(
+    client: TestClient, keys: WorkspaceCreated, runtime: Runtime
+) -> None:
+    h = admin(keys)
+    (person,) = members(client, keys, 1)
+    phone = {"userId": "u0", "messageId": "ph", "traits": {"phone": "13800138000"}}
+    client.post("/v1/identify", auth=(keys.write_key, ""), json=phone)
+    for channel in ("email", "sms"):
+        client.put(f"/api/channels/consent/{person}", headers=h,
+                   json={"channel": channel, "status": "granted"})  # fmt: skip
+    token = channels.unsubscribe_token(
+        secret=channel_settings.unsubscribe_secret(runtime.vault),
+        workspace_id=keys.workspace_id, person_id=person, channel=Channel.EMAIL,
+    )  # fmt: skip
+    page = client.post("/unsubscribe", params={"token": token})
+    assert page.status_code == 200 and "退订" in page.text
+    reply = client.post("/api/channels/sms/inbound", headers=h,
+                        data={"phone": "13800138000", "text": "TD"})  # fmt: skip
+    assert reply.status_code == 200, reply.text
+    assert reply.json()["unsubscribed"] is True
+    current = client.get(f"/api/channels/consent/{person}", headers=h).json()["consents"]
+    assert {c["channel"]: c["status"] for c in current} == {"email": "revoked", "sms": "revoked"}
