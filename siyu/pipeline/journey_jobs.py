@@ -131,13 +131,18 @@ def _move_settled(session: Session, workspace_id: str, now: datetime) -> int:
     if not keys:
         return 0
     state_ids = {key.split(":")[1]: key for key in keys if key.count(":") == 3}
-    waiting = session.execute(
-        select(_s.id, _s.node_id).where(
-            _s.workspace_id == workspace_id,
-            _s.id.in_(list(state_ids)),
-            _s.status == StateStatus.WAITING.value,
-        )
-    ).all()
+    ids = list(state_ids)
+    waiting = [
+        row
+        for i in range(0, len(ids), 1000)
+        for row in session.execute(
+            select(_s.id, _s.node_id).where(
+                _s.workspace_id == workspace_id,
+                _s.id.in_(ids[i : i + 1000]),
+                _s.status == StateStatus.WAITING.value,
+            )
+        ).all()
+    ]
     moved = 0
     for state_id, node_id in waiting:
         key = state_ids[state_id]

@@ -79,6 +79,10 @@ def apply_actions(
         except SiyuError as exc:
             failures.append(ActionFailure(key=action.key, reason=_why(exc)))
             continue
+        except Exception as exc:  # a fault, not bad input: logged, and this person alone fails
+            log.exception("journey action %s failed", action.key)
+            failures.append(ActionFailure(key=action.key, reason=f"{type(exc).__name__}"))
+            continue
         if request is not None:
             requests.append((action.key, request))
     failures.extend(_enqueue(session, workspace_id, requests, now))
