@@ -32,9 +32,10 @@ from siyu.analytics.pareto import revenue_shares
 from siyu.analytics.periods import Period
 from siyu.analytics.roi import ChannelReturn, RoiQuery, RoiResult
 from siyu.collect.models import IdType
-from siyu.console.views import analytics, loyalty, measure, overview, people
+from siyu.console.views import analytics, journeys, loyalty, measure, overview, people
 from siyu.console.views.common import change, percent, yuan
 from siyu.identity.models import IdentifierView
+from siyu.journeys.dryrun import ChannelDay, DryRun
 from siyu.loyalty.tier_models import TierCount, TierDistribution
 from siyu.referral.models import LeaderRow, ReferralSummary, TreeNode
 from siyu.segments.rfm import RfmScore, RfmSegment
@@ -453,3 +454,26 @@ def test_every_view_title_is_in_the_language(lang: str) -> None:
     zh = analytics.funnel_view(_funnel([1, 1, 1]), "zh").title
     view = analytics.funnel_view(_funnel([1, 1, 1]), lang)
     assert (view.title == zh) is (lang == "zh")
+
+
+def test_dry_run_stacks_messages_per_channel_and_day() -> None:
+    run = DryRun(
+        since=NOW - timedelta(days=7),
+        until=NOW,
+        entries=5,
+        entries_by_day={date(2026, 11, 27): 5},
+        messages=[
+            ChannelDay(day=date(2026, 11, 27), channel="wecom", messages=3),
+            ChannelDay(day=date(2026, 11, 26), channel="sms", messages=2),
+            ChannelDay(day=date(2026, 11, 27), channel="sms", messages=1),
+        ],
+        messages_total=6,
+        staff_tasks=0,
+    )
+    view = journeys.dry_run_view(run, "en")
+    assert view.options["xAxis"]["data"] == ["11-26", "11-27"]
+    series = {s["name"]: s["data"] for s in view.options["series"]}
+    assert series == {"sms": [2, 1], "wecom": [0, 3]}
+    assert [row["messages"] for row in view.rows] == [2, 1, 3]
+    empty = run.model_copy(update={"messages": [], "messages_total": 0})
+    assert journeys.dry_run_view(empty, "zh").rows == []

@@ -101,9 +101,15 @@ def _watch(page: Page, console: Console) -> list[str]:
     return outside
 
 
+def _ready(page: Page) -> None:
+    """Wait for the page's websocket: NiceGUI drops a click made before it connects."""
+    page.wait_for_function("() => window.did_handshake === true", timeout=WAIT_MS)
+
+
 def _sign_in(page: Page, console: Console) -> None:
     page.goto(console.url + "/")
     expect(page).to_have_url(re.compile(r"/login$"))
+    _ready(page)
     page.get_by_test_id("login-key").fill(console.secret_key)
     page.get_by_test_id("login-submit").click()
     expect(page.get_by_test_id("page-title")).to_have_text("概览", timeout=WAIT_MS)
@@ -119,6 +125,7 @@ def test_sign_in_overview_and_switch_language(browser_page: BrowserPage, console
     page = browser_page.page
     outside = _watch(page, console)
     page.goto(console.url + "/login")
+    _ready(page)
     page.get_by_test_id("login-key").fill("sk_not_a_key")
     page.get_by_test_id("login-submit").click()
     expect(page.get_by_test_id("login-error")).to_have_text("密钥无效：请检查后重试")
@@ -144,6 +151,7 @@ def test_find_a_person_and_read_the_360_view(browser_page: BrowserPage, console:
     outside = _watch(page, console)
     _sign_in(page, console)
     page.get_by_test_id("nav-people").click()
+    _ready(page)
     page.get_by_test_id("search-value").fill("SC-nobody")
     page.get_by_test_id("search-submit").click()
     expect(page.locator(".q-notification")).to_contain_text("没有找到 SC-nobody")
@@ -270,8 +278,10 @@ def test_sign_in_to_a_second_workspace_and_switch_back(
     page = browser_page.page
     outside = _watch(page, console)
     _sign_in(page, console)
+    _ready(page)
     page.get_by_test_id("add-workspace").click()
     expect(page).to_have_url(re.compile(r"/login$"))
+    _ready(page)
     page.get_by_test_id("login-key").fill(console.other_secret_key)
     page.get_by_test_id("login-submit").click()
     # A brand with no events yet: the overview says what to do next.
@@ -283,4 +293,34 @@ def test_sign_in_to_a_second_workspace_and_switch_back(
     page.get_by_role("option", name=WORKSPACE_NAME).click()
     expect(page.get_by_test_id("workspace")).to_contain_text(WORKSPACE_NAME, timeout=WAIT_MS)
     expect(page.get_by_test_id("kpi-gmv")).to_contain_text("¥", timeout=WAIT_MS)
+    _clean(browser_page, outside)
+
+
+def test_dry_run_a_journey_then_pause_and_launch_it(
+    browser_page: BrowserPage, console: Console
+) -> None:
+    page = browser_page.page
+    outside = _watch(page, console)
+    listed = console.http.get("/api/journeys").json()
+    journeys = listed["items"] if isinstance(listed, dict) else listed
+    welcome = next(j for j in journeys if "Welcome" in j["name"])
+    _sign_in(page, console)
+    page.get_by_test_id("nav-journeys").click()
+    card = page.get_by_test_id(f"journey-{welcome['id']}")
+    expect(card).to_contain_text("运行中", timeout=WAIT_MS)
+    card.get_by_test_id(f"dry-run-button-{welcome['id']}").click()
+    summary = card.get_by_test_id(f"dry-run-{welcome['id']}")
+    expect(summary).to_contain_text(re.compile(r"进入 [\d,]+ 人 · 发送 [\d,]+ 条"), timeout=WAIT_MS)
+    browser_page.screenshot("journey-dry-run")
+
+    card.get_by_role("button", name="暂停").click()
+    expect(page.get_by_test_id(f"journey-{welcome['id']}")).to_contain_text(
+        "已暂停", timeout=WAIT_MS
+    )
+    assert console.http.get(f"/api/journeys/{welcome['id']}").json()["status"] == "paused"
+    page.get_by_test_id(f"journey-{welcome['id']}").get_by_role("button", name="启动").click()
+    expect(page.get_by_test_id(f"journey-{welcome['id']}")).to_contain_text(
+        "运行中", timeout=WAIT_MS
+    )
+    assert console.http.get(f"/api/journeys/{welcome['id']}").json()["status"] == "active"
     _clean(browser_page, outside)

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import importlib
 
-PAGES = ("login", "overview", "people", "segments", "analytics", "loyalty", "later")
+PAGES = (
+    "login",
+    "overview",
+    "people",
+    "segments",
+    "analytics",
+    "loyalty",
+    "journeys",
+    "later",
+)
 
 
 def register() -> None:

@@ -1,4 +1,4 @@
-"""Journeys and channels: pages that say honestly that their backend is still to come."""
+"""Channels and settings: a page that says honestly that its backend is still to come."""
 
 from __future__ import annotations
 
@@ -9,16 +9,6 @@ from siyu.console import state
 from siyu.console.layout import frame
 from siyu.console.state import t
 from siyu.console.widgets import empty_state
-
-
-@ui.page("/journeys")
-def journeys_page() -> RedirectResponse | None:
-    """Placeholder until the journeys service lands."""
-    if state.current() is None:
-        return RedirectResponse("/login")
-    with frame("/journeys", "nav.journeys"):
-        empty_state(t("later.journeys"), t("later.journeys_hint"), testid="journeys-later")
-    return None
 
 
 @ui.page("/channels")
