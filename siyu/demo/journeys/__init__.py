@@ -4,13 +4,15 @@ split and a holdout — with the templates, coupons and at-risk segment they use
 The definitions are the YAML files next to this module; ``${…}`` placeholders are filled with
 the workspace's coupon template ids, the at-risk segment's id and the brand's median
 repurchase interval (from the analytics repurchase query over the last year; 30 days when the
-data has too few repeat orders). Delivery settings are left unconfigured: the demo's messages
-stay queued in the outbox (no traffic leaves the machine) until an operator configures SMS,
-email or WeChat accounts.
+data has too few repeat orders). Most of the win-back audience has opted in to SMS and WeCom
+(a stable share; the others' messages are held ``no_consent``). Delivery settings are left
+unconfigured: the demo's messages stay queued in the outbox (no traffic leaves the machine)
+until an operator configures SMS, email or WeChat accounts.
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
 from datetime import datetime, timedelta
 from importlib import resources
@@ -26,9 +28,11 @@ from siyu.analytics.models import RepurchaseQuery
 from siyu.channels import service as channels
 from siyu.channels.models import Channel
 from siyu.channels.outbox_models import TemplatePut
+from siyu.channels.restraint import ConsentStatus
 from siyu.core.runtime import Runtime
 from siyu.journeys import service as journeys
 from siyu.journeys.definition import parse_definition
+from siyu.journeys.triggers import members_of
 from siyu.loyalty import coupon_service
 from siyu.loyalty.coupon_models import CouponTemplateCreate
 from siyu.segments import service as segments
@@ -71,6 +75,7 @@ class SeededJourneys(BaseModel):
     journeys: dict[str, str] = Field(description="Name → journey id (active).")
     segment_id: str
     repurchase_days: int
+    consents: int = Field(default=0, description="Opt-ins recorded for the win-back audience.")
 
 
 def median_repurchase_days(runtime: Runtime, *, workspace_id: str, now: datetime) -> int:
@@ -134,7 +139,30 @@ def seed_journeys(runtime: Runtime, *, workspace_id: str, now: datetime) -> Seed
         made = _journeys(session, workspace_id, definitions(values), now)
     pipeline.refresh_segment(runtime=runtime, workspace_id=workspace_id, segment_id=segment_id,
                              now=now)  # fmt: skip
-    return SeededJourneys(journeys=made, segment_id=segment_id, repurchase_days=days)
+    with runtime.sessions() as session, session.begin():
+        granted = _consents(session, workspace_id, segment_id, now)
+    return SeededJourneys(
+        journeys=made, segment_id=segment_id, repurchase_days=days, consents=granted
+    )
+
+
+# Shares of at-risk members who opted in when they joined (the rest are held no_consent).
+CONSENT_SHARES = {Channel.SMS: 80, Channel.WECOM: 70}
+
+
+def _consents(session: Session, workspace_id: str, segment_id: str, now: datetime) -> int:
+    """Record the sign-up opt-ins of the win-back audience (a stable share per channel)."""
+    granted = 0
+    for person_id in members_of(session, workspace_id, segment_id):
+        for channel, share in CONSENT_SHARES.items():
+            digest = hashlib.sha256(f"{person_id}:{channel.value}".encode()).digest()
+            if digest[0] * 100 < share * 256:
+                channels.set_consent(session=session, workspace_id=workspace_id,
+                                     person_id=person_id, channel=channel,
+                                     status=ConsentStatus.GRANTED, source="demo:signup",
+                                     now=now)  # fmt: skip
+                granted += 1
+    return granted
 
 
 def _journeys(
