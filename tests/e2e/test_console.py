@@ -181,6 +181,14 @@ def test_find_a_person_and_read_the_360_view(browser_page: BrowserPage, console:
     newest = people_views.event_name(events["events"][0])
     expect(timeline.locator("tbody tr").first).to_contain_text(newest)
     expect(page.get_by_test_id("person-loyalty")).to_be_visible()
+    sent = console.http.get("/api/messages", params={"person_id": person_id}).json()
+    messages = page.get_by_test_id("person-messages")
+    if sent:
+        rows = page.get_by_test_id("messages").locator("tbody tr")
+        expect(rows).to_have_count(min(len(sent), 10))
+        expect(rows.first).to_contain_text(sent[0]["template"])
+    else:
+        expect(messages).to_contain_text("还没有给此人发过消息")
     browser_page.screenshot("person-360")
     _clean(browser_page, outside)
 

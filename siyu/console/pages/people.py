@@ -197,9 +197,37 @@ def _layers_and_loyalty(file: PersonFile, zone: str) -> None:
             ).classes("text-xs")
 
 
+def _messages(file: PersonFile, zone: str) -> None:
+    with _section(t("people.messages"), "person-messages"):
+        if not file.messages:
+            ui.label(t("people.no_messages")).classes("text-sm text-grey-7")
+            return
+        _table(
+            [
+                column("time", t("col.time")),
+                column("channel", t("col.channel")),
+                column("template", t("people.template")),
+                column("source", t("people.source")),
+                column("status", t("people.status")),
+            ],
+            [
+                {
+                    "key": message.id,
+                    "time": views.local_time(message.created_at, zone),
+                    "channel": message.channel.value,
+                    "template": message.template,
+                    "source": message.source,
+                    "status": message.status.value
+                    + (f" · {message.reason.value}" if message.reason else ""),
+                }
+                for message in file.messages
+            ],
+            "messages",
+        )
+
+
 def _timeline(file: PersonFile, zone: str) -> None:
     with _section(t("people.timeline"), "person-timeline"):
-        ui.label(t("people.messages_later")).classes("text-xs text-grey-7")
         _table(
             [
                 column("time", t("col.time")),
@@ -232,6 +260,7 @@ def _draw(file: PersonFile, workspace: WorkspaceRef) -> None:
             testid="referral-tree",
             height="260px",
         )
+    _messages(file, zone)
     _timeline(file, zone)
 
 

@@ -9,6 +9,8 @@ from pydantic import BaseModel, Field
 
 from siyu import pipeline
 from siyu.analytics import layers_service as layers
+from siyu.channels import service as channels
+from siyu.channels.outbox_models import Message
 from siyu.core.errors import NotFoundError
 from siyu.core.runtime import Runtime
 from siyu.loyalty import coupon_service as coupons
@@ -40,6 +42,7 @@ class PersonFile(BaseModel):
     ancestors: list[TreeNode]
     subtree: list[TreeNode]
     events: list[dict[str, Any]]
+    messages: list[Message] = Field(description="Outbox messages to the person, newest first.")
 
 
 def _loyalty(
@@ -86,6 +89,9 @@ def load_person(
         below = referral.subtree(
             session=session, workspace_id=workspace_id, person_id=current, max_depth=3
         )
+        sent = channels.list_messages(
+            session=session, workspace_id=workspace_id, person_id=current, limit=TIMELINE
+        )
     member, balance, ledger, held = _loyalty(runtime, workspace_id, current, now)
     tier_name = _tier_name(runtime, workspace_id, member.tier) if member else None
     return PersonFile(
@@ -102,6 +108,7 @@ def load_person(
         coupons=held,
         ancestors=above,
         subtree=below,
+        messages=sent,
         events=pipeline.person_events(
             runtime=runtime,
             workspace_id=workspace_id,
