@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 MESSAGES: dict[str, str] = {
-    "app.name": "思域 siyu",
+    "app.name": "私域 siyu",
     "chart.font": "PingFang SC, Microsoft YaHei, Noto Sans CJK SC, sans-serif",
     "chart.table_view": "表格视图",
     "chart.no_data": "暂无数据",

@@ -133,7 +133,7 @@ def test_sms_goes_out_decrypted_and_a_receipt_marks_it_delivered(
 
     with serve(gateway) as gw, httpx.Client(timeout=5) as client:
         sms = SmsTransport(
-            AliyunSms("id", "s", base_url=gw.url, client=client), default_sign="思域"
+            AliyunSms("id", "s", base_url=gw.url, client=client), default_sign="私域"
         )
         report = dispatch_due(
             session_factory=db, transports={Channel.SMS: sms}, now=NOON, vault=VAULT

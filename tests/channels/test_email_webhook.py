@@ -88,7 +88,7 @@ def test_email_reaches_a_real_smtp_server_with_unsubscribe_headers(smtp: tuple[I
     inbox, port = smtp
     link = unsubscribe_link("https://shop.example/u", b"k" * 32)
     transport = EmailTransport(
-        SmtpSettings(host="127.0.0.1", port=port, from_name="思域"), link, lambda: AT
+        SmtpSettings(host="127.0.0.1", port=port, from_name="私域"), link, lambda: AT
     )
     first = transport.send(mail())
     again = transport.send(mail())  # a resend carries the same Message-ID

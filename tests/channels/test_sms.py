@@ -39,7 +39,7 @@ def message(**kw: object) -> OutboundMessage:
         "recipient": "13800138000",
         "template": "SMS_153055065",
         "params": {"code": "1234", "name": "李雷"},
-        "sender": "思域商城",
+        "sender": "私域商城",
         "idempotency_key": "journey:j1:n1:p_1",
     }
     return OutboundMessage(**(base | kw))  # type: ignore[arg-type]
@@ -106,7 +106,7 @@ def test_aliyun_signed_send_and_errors_against_a_verifying_gateway() -> None:
         delivery = sms.send(message())
         assert delivery.provider_message_id == "biz-1"
         form = dict(parse_qsl(gw.received[0].body.decode()))
-        assert form["PhoneNumbers"] == "13800138000" and form["SignName"] == "思域商城"
+        assert form["PhoneNumbers"] == "13800138000" and form["SignName"] == "私域商城"
         assert json.loads(form["TemplateParam"]) == {"code": "1234", "name": "李雷"}
         assert form["Timestamp"] == "2026-11-26T04:00:05Z" and form["OutId"] == "journey:j1:n1:p_1"
         # The same key again (a resend after a crash): the gateway refuses the nonce, and that
