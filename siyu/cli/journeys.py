@@ -58,11 +58,10 @@ def list_(workspace: WorkspaceOption = None, as_json: JsonOption = False) -> Non
     if as_json:
         typer.echo(orjson.dumps([j.model_dump(mode="json") for j in found]).decode())
         return
-    table = Table("name", "status", "version", "trigger", "nodes")
+    table = Table("name", "status", "v", "trigger")
     table.add_column("id", no_wrap=True, min_width=30)  # ids are copied: never cut them
     for j in found:
-        table.add_row(j.name, j.status.value, str(j.current_version), j.trigger_type,
-                      str(len(j.definition.nodes)), j.id)  # fmt: skip
+        table.add_row(j.name, j.status.value, str(j.current_version), j.trigger_type, j.id)
     out.print(table)
 
 
