@@ -36,6 +36,7 @@ from siyu.channels.wechat_xml import parse_xml
 from tests.channels.fake_http import FakeServer, Received, serve
 from tests.channels.fake_wechat import FakeState, serve_fake_wechat
 from tests.channels.test_sms import ref_aliyun_sign
+from tests.conftest import fresh_pg_schema
 from tests.e2e.conftest import Server, free_port, siyu
 
 pytestmark = pytest.mark.slow
@@ -269,8 +270,15 @@ def _add_contacts(api: httpx.Client, ws: str) -> None:
         assert answer.status_code == 200, answer.text
 
 
-def test_journey_end_to_end_with_a_killed_worker(tmp_path: Path, fakes: Any) -> None:
+@pytest.mark.parametrize(
+    "backend", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+)
+def test_journey_end_to_end_with_a_killed_worker(
+    tmp_path: Path, fakes: Any, backend: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     gateway, gw, receiver, hook, inbox, smtp_port, wx_url, wx = fakes
+    if backend == "postgresql":  # the server, the workers and the CLI read it from the env
+        monkeypatch.setenv("SIYU_DATABASE_URL", fresh_pg_schema(f"siyu_e2e_jny_{os.getpid()}"))
     keys = orjson.loads(siyu(tmp_path, "workspace", "create", "e2e", "--json").stdout)
     srv = _start_server(tmp_path)
     worker: subprocess.Popen[bytes] | None = None
