@@ -5,6 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import engine_from_config, pool
 
+from siyu.loyalty.points_tables import POINTS_POST_FUNCTION
 from siyu.migrations.registry import metadata
 
 config = context.config
@@ -19,6 +20,15 @@ def _run(connection: object) -> None:
     )
     with context.begin_transaction():
         context.run_migrations()
+        _replace_functions()
+
+
+def _replace_functions() -> None:
+    # Stored functions are "repeatable migrations" (Flyway's R__ scripts): their text lives
+    # beside the tables they serve and is re-created on every upgrade, so a change to it
+    # needs no revision. CREATE OR REPLACE makes this idempotent.
+    if context.get_context().dialect.name == "postgresql":
+        context.execute(POINTS_POST_FUNCTION)
 
 
 def run_migrations_online() -> None:
