@@ -27,6 +27,7 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -312,6 +313,66 @@ class DuckDBEventStore:
             manifest.retired.extend((s.name, time.time()) for s in mine)
             self._publish(manifest)
             return changed
+
+    def rewrite_without(
+        self,
+        workspace_id: str,
+        *,
+        person_ids: Sequence[str] = (),
+        id_keys: Sequence[str] = (),
+        before: datetime | None = None,
+    ) -> int:
+        """Drop events from the workspace's segments; returns the rows dropped.
+
+        An event goes when its person is in ``person_ids``, when any of its raw ids
+        (``type:key``) is in ``id_keys``, or when its timestamp is before ``before``. Crash-safe
+        like a merge: the new segment is complete and fsynced before the manifest that names
+        it is published, under the writers' lock. Unlike a merge, the replaced segments (and
+        every segment already retired) are deleted at once, not after the grace period — the
+        point is that the dropped events leave the disk; a reader still scanning them fails
+        with :class:`StoreError` and can retry.
+        """
+        with self._locked() as manifest:
+            mine = [s for s in manifest.segments if s.workspace_id == workspace_id]
+            if not mine:
+                return 0
+            # Streamed Parquet to Parquet (as in a merge), so the workspace's events never sit
+            # in Python memory.
+            name = f"{new_id('seg')}.parquet"
+            path = self.directory / name
+            tmp = path.with_name(name + ".tmp")
+            result = self._connection().execute(
+                "COPY (SELECT * FROM read_parquet($files) WHERE NOT ("
+                "list_contains($persons, person_id) OR len(list_intersect(ids, $keys)) > 0 "
+                "OR ($before IS NOT NULL AND timestamp < $before)) "
+                "ORDER BY person_id, timestamp) TO '"
+                + str(tmp).replace("'", "''")
+                + "' (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 131072)",
+                {
+                    "files": [str(self.directory / s.name) for s in mine],
+                    "persons": list(person_ids),
+                    "keys": list(id_keys),
+                    "before": before,
+                },
+            )
+            copied = result.fetchone()
+            kept = int(copied[0]) if copied else 0
+            dropped = sum(s.rows for s in mine) - kept
+            if dropped == 0:
+                tmp.unlink(missing_ok=True)
+                return 0
+            with open(tmp, "rb+") as handle:
+                os.fsync(handle.fileno())
+            tmp.replace(path)
+            manifest.segments = [s for s in manifest.segments if s.workspace_id != workspace_id]
+            manifest.segments.append(Segment(name, workspace_id, kept, sorted=True))
+            gone = [s.name for s in mine] + [name for name, _ in manifest.retired]
+            manifest.retired = []
+            self._publish(manifest)
+            for name in gone:
+                (self.directory / name).unlink(missing_ok=True)
+            _fsync_dir(self.directory)
+            return dropped
 
     # -- reading -------------------------------------------------------------------------
 
