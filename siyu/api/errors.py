@@ -18,7 +18,9 @@ from siyu.collect.normalize import FieldError
 from siyu.core.errors import (
     AuthError,
     ConflictError,
+    ForbiddenError,
     InvalidInputError,
+    LockedOutError,
     NotFoundError,
     PayloadTooLargeError,
     SiyuError,
@@ -28,6 +30,8 @@ from siyu.core.errors import (
 STATUS: list[tuple[type[SiyuError], int]] = [
     (PayloadTooLargeError, 413),
     (InvalidInputError, 400),
+    (ForbiddenError, 403),
+    (LockedOutError, 429),
     (AuthError, 401),
     (NotFoundError, 404),
     (ConflictError, 409),
@@ -41,6 +45,14 @@ def status_of(error: SiyuError) -> int:
         if isinstance(error, cls):
             return status
     return 500
+
+
+def _auth_headers(exc: SiyuError) -> dict[str, str] | None:
+    if isinstance(exc, LockedOutError):
+        return {"Retry-After": str(exc.details.get("retry_after", 60))}
+    if isinstance(exc, ForbiddenError) or not isinstance(exc, AuthError):
+        return None
+    return {"WWW-Authenticate": "Basic"}
 
 
 def error_body(kind: str, message: str, field: str | None, **extra: Any) -> dict[str, Any]:
@@ -62,7 +74,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(SiyuError)
     async def _siyu(_: Request, exc: SiyuError) -> Response:
-        headers = {"WWW-Authenticate": "Basic"} if isinstance(exc, AuthError) else None
+        headers = _auth_headers(exc)
         body = error_body(type(exc).__name__, exc.message, exc.field, **exc.details)
         return json_response(body, status_code=status_of(exc), headers=headers)
 
