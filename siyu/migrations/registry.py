@@ -12,6 +12,7 @@ from siyu.loyalty import points_tables as loyalty_points_tables
 from siyu.loyalty import tier_tables as loyalty_tier_tables
 from siyu.pipeline import channel_tables as pipeline_channel_tables
 from siyu.pipeline import job_tables as pipeline_job_tables
+from siyu.privacy import tables as privacy_tables
 from siyu.profiles import tables as profiles_tables
 from siyu.profiles import tag_tables as profiles_tag_tables
 from siyu.referral import tables as referral_tables
@@ -32,6 +33,7 @@ __all__ = [
     "metadata",
     "pipeline_channel_tables",
     "pipeline_job_tables",
+    "privacy_tables",
     "profiles_tables",
     "profiles_tag_tables",
     "referral_tables",

@@ -1,0 +1,1 @@
+"""Personal-information protection: the audit log, erasure receipts and event retention."""

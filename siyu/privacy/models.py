@@ -1,0 +1,78 @@
+"""Privacy shapes that cross boundaries: audit entries, erasure receipts, exports, retention."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+AuditAction = Literal["export", "unmasked_view", "erase"]
+
+
+class AuditEntry(BaseModel):
+    """One access to a person's personal information."""
+
+    id: int
+    actor: str = Field(description="Who: the account or the API key's fingerprint.")
+    action: AuditAction
+    subject: str = Field(
+        description="The person id; after an erasure, the erasure's subject digest."
+    )
+    detail: dict[str, Any] = Field(default_factory=dict)
+    at: datetime
+
+
+class AuditPage(BaseModel):
+    """A page of the audit log, newest first."""
+
+    entries: list[AuditEntry]
+    next_before_id: int | None = Field(description="Pass as ?before_id= for the next page.")
+
+
+class ErasureReceipt(BaseModel):
+    """Proof of one erasure: what was removed where, when, hashed and signed.
+
+    ``receipt_hash`` is the SHA-256 of the canonical JSON of the other fields (sorted keys,
+    no spaces); ``signature`` is an HMAC-SHA256 of that hash under the workspace vault's key,
+    so the operator can show the receipt was issued by this installation and not altered.
+    """
+
+    id: str
+    workspace_id: str
+    subject_digest: str = Field(description="Keyed hash of the erased person id (not PII).")
+    counts: dict[str, int] = Field(description="Rows removed or anonymised, per store.table.")
+    erased_at: datetime
+    receipt_hash: str
+    signature: str
+    replayed: bool = Field(default=False, description="True when this answers a retried call.")
+
+
+class PersonExport(BaseModel):
+    """Everything siyu holds about one person (data-subject access request)."""
+
+    workspace_id: str
+    person_id: str
+    person_ids: list[str] = Field(description="The person and every person it absorbed.")
+    exported_at: datetime
+    identities: list[dict[str, Any]] = Field(description="Identifiers, PII decrypted.")
+    tables: dict[str, list[dict[str, Any]]] = Field(
+        description="Rows about the person in the operational store, per table."
+    )
+    events: list[dict[str, Any]] = Field(description="Raw events from the event store and inbox.")
+
+
+class RetentionPolicy(BaseModel):
+    """How long a workspace keeps raw events."""
+
+    workspace_id: str
+    event_retention_days: int | None = Field(description="None: raw events are kept.")
+
+
+class RetentionRun(BaseModel):
+    """What one retention pass dropped."""
+
+    workspace_id: str
+    event_retention_days: int | None
+    cutoff: datetime | None = Field(description="Events before this instant were dropped.")
+    events_dropped: int

@@ -1,0 +1,216 @@
+"""Privacy service: the audit log, erasure receipts and retention policies."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from siyu.core.errors import InvalidInputError
+from siyu.core.ids import new_id
+from siyu.privacy import receipt
+from siyu.privacy.models import (
+    AuditAction,
+    AuditEntry,
+    AuditPage,
+    ErasureReceipt,
+    RetentionPolicy,
+)
+from siyu.privacy.tables import privacy_audit, privacy_erasures, privacy_settings
+
+_aud = privacy_audit.c
+_era = privacy_erasures.c
+_set = privacy_settings.c
+MAX_RETENTION_DAYS = 36_500
+
+
+def record_access(
+    *,
+    session: Session,
+    workspace_id: str,
+    actor: str,
+    action: AuditAction,
+    person_id: str,
+    now: datetime,
+    detail: dict[str, Any] | None = None,
+) -> None:
+    """Write one audit row: ``actor`` did ``action`` on ``person_id`` at ``now``."""
+    session.execute(
+        privacy_audit.insert().values(
+            workspace_id=workspace_id,
+            actor=actor[:200],
+            action=action,
+            subject=person_id,
+            detail=detail or {},
+            at=now,
+        )
+    )
+
+
+def list_audit(
+    *,
+    session: Session,
+    workspace_id: str,
+    limit: int,
+    before_id: int | None = None,
+    person_id: str | None = None,
+) -> AuditPage:
+    """The workspace's audit log, newest first (optionally one person's)."""
+    if not 1 <= limit <= 1000:
+        raise InvalidInputError("limit must be 1..1000", field="limit")
+    query = select(privacy_audit).where(_aud.workspace_id == workspace_id)
+    if before_id is not None:
+        query = query.where(_aud.id < before_id)
+    if person_id is not None:
+        query = query.where(_aud.subject == person_id)
+    rows = session.execute(query.order_by(_aud.id.desc()).limit(limit)).all()
+    entries = [
+        AuditEntry(
+            id=int(r.id),
+            actor=r.actor,
+            action=r.action,
+            subject=r.subject,
+            detail=r.detail or {},
+            at=r.at,
+        )
+        for r in rows
+    ]
+    more = len(entries) == limit
+    return AuditPage(entries=entries, next_before_id=entries[-1].id if more and entries else None)
+
+
+def pseudonymise_audit(
+    *, session: Session, workspace_id: str, person_ids: Sequence[str], digest: str
+) -> int:
+    """Replace the person ids in the audit log with the erasure's subject digest."""
+    result = session.execute(
+        update(privacy_audit)
+        .where(_aud.workspace_id == workspace_id, _aud.subject.in_(list(person_ids)))
+        .values(subject=digest)
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def _receipt_fields(
+    *, receipt_id: str, workspace_id: str, digest: str, counts: dict[str, int], at: datetime
+) -> dict[str, Any]:
+    return {
+        "id": receipt_id,
+        "workspace_id": workspace_id,
+        "subject_digest": digest,
+        "counts": counts,
+        "erased_at": at,
+    }
+
+
+def store_receipt(
+    *,
+    session: Session,
+    key: bytes,
+    workspace_id: str,
+    digest: str,
+    counts: dict[str, int],
+    actor: str,
+    idempotency_key: str | None,
+    now: datetime,
+) -> ErasureReceipt:
+    """Hash, sign and keep an erasure receipt; returns it."""
+    receipt_id = new_id("era")
+    fields = _receipt_fields(
+        receipt_id=receipt_id, workspace_id=workspace_id, digest=digest, counts=counts, at=now
+    )
+    digest_hex = receipt.receipt_hash(fields)
+    signature = receipt.sign(key, digest_hex)
+    session.execute(
+        privacy_erasures.insert().values(
+            id=receipt_id,
+            workspace_id=workspace_id,
+            subject_digest=digest,
+            idempotency_key=idempotency_key,
+            actor=actor[:200],
+            counts=counts,
+            receipt_hash=digest_hex,
+            signature=signature,
+            erased_at=now,
+        )
+    )
+    return ErasureReceipt(**fields, receipt_hash=digest_hex, signature=signature)
+
+
+def _to_receipt(row: Any) -> ErasureReceipt:
+    return ErasureReceipt(
+        id=row.id,
+        workspace_id=row.workspace_id,
+        subject_digest=row.subject_digest,
+        counts={str(k): int(v) for k, v in (row.counts or {}).items()},
+        erased_at=row.erased_at,
+        receipt_hash=row.receipt_hash,
+        signature=row.signature,
+        replayed=True,
+    )
+
+
+def find_receipt(
+    *,
+    session: Session,
+    workspace_id: str,
+    idempotency_key: str | None = None,
+    digest: str | None = None,
+) -> ErasureReceipt | None:
+    """The stored receipt for an idempotency key, or the latest for a subject digest."""
+    query = select(privacy_erasures).where(_era.workspace_id == workspace_id)
+    if idempotency_key is not None:
+        query = query.where(_era.idempotency_key == idempotency_key)
+    elif digest is not None:
+        query = query.where(_era.subject_digest == digest)
+    else:
+        return None
+    row = session.execute(query.order_by(_era.erased_at.desc()).limit(1)).first()
+    return _to_receipt(row) if row else None
+
+
+def verify_receipt(*, key: bytes, receipt_model: ErasureReceipt) -> bool:
+    """Whether a receipt's hash matches its fields and its signature is ours."""
+    fields = _receipt_fields(
+        receipt_id=receipt_model.id,
+        workspace_id=receipt_model.workspace_id,
+        digest=receipt_model.subject_digest,
+        counts=receipt_model.counts,
+        at=receipt_model.erased_at,
+    )
+    return receipt.verify(key, fields, receipt_model.receipt_hash, receipt_model.signature)
+
+
+def get_retention(*, session: Session, workspace_id: str) -> RetentionPolicy:
+    """The workspace's retention policy for raw events (None days: keep them)."""
+    days = session.execute(
+        select(_set.event_retention_days).where(_set.workspace_id == workspace_id)
+    ).scalar_one_or_none()
+    return RetentionPolicy(workspace_id=workspace_id, event_retention_days=days)
+
+
+def set_retention(
+    *, session: Session, workspace_id: str, days: int | None, now: datetime
+) -> RetentionPolicy:
+    """Keep raw events ``days`` days (None: forever).
+
+    Raises:
+        InvalidInputError: ``days`` is not 1..36500.
+    """
+    if days is not None and not 1 <= days <= MAX_RETENTION_DAYS:
+        raise InvalidInputError(f"days must be 1..{MAX_RETENTION_DAYS}", field="days")
+    updated = session.execute(
+        update(privacy_settings)
+        .where(_set.workspace_id == workspace_id)
+        .values(event_retention_days=days, updated_at=now)
+    )
+    if not updated.rowcount:  # type: ignore[attr-defined]
+        session.execute(
+            privacy_settings.insert().values(
+                workspace_id=workspace_id, event_retention_days=days, updated_at=now
+            )
+        )
+    return RetentionPolicy(workspace_id=workspace_id, event_retention_days=days)
