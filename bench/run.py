@@ -13,7 +13,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from bench import collect, funnel, identity_rebuild, ledger, ltv, segments
+from bench import collect, funnel, identity_rebuild, journeys, ledger, ltv, segments
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -45,6 +45,7 @@ def main(argv: list[str]) -> None:
         "ledger": lambda: ledger.run(
             clients=32, ops_per_client=20 if quick else 500, processes=1 if quick else 4
         ),
+        "journeys": lambda: journeys.run(20_000 if quick else 1_000_000),
     }
     console = Console()
     RESULTS.mkdir(exist_ok=True)
