@@ -1,0 +1,1 @@
+"""Accounts: users, roles per workspace, sessions, login throttling and API keys."""
