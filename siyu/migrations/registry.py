@@ -1,6 +1,7 @@
 """Imports every domain's tables so :data:`siyu.core.db.metadata` is complete."""
 
 from siyu.accounts import tables as accounts_tables
+from siyu.activities import tables as activities_tables
 from siyu.analytics import spend_tables as analytics_spend_tables
 from siyu.channels import tables as channels_tables
 from siyu.channels import wechat_tables as channels_wechat_tables
@@ -23,6 +24,7 @@ from siyu.workspaces import tables as workspaces_tables
 
 __all__ = [
     "accounts_tables",
+    "activities_tables",
     "analytics_spend_tables",
     "channels_tables",
     "channels_wechat_tables",
