@@ -3,6 +3,7 @@
 from siyu.accounts import tables as accounts_tables
 from siyu.activities import tables as activities_tables
 from siyu.analytics import spend_tables as analytics_spend_tables
+from siyu.assistant import tables as assistant_tables
 from siyu.channels import tables as channels_tables
 from siyu.channels import wechat_tables as channels_wechat_tables
 from siyu.collect import tables as collect_tables
@@ -26,6 +27,7 @@ __all__ = [
     "accounts_tables",
     "activities_tables",
     "analytics_spend_tables",
+    "assistant_tables",
     "channels_tables",
     "channels_wechat_tables",
     "collect_tables",

@@ -1,0 +1,113 @@
+"""Tables of the assistant: knowledge entries, synonyms, keyword rules, settings, groups,
+opt-outs, unanswered questions and group activity."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    Float,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+)
+
+from siyu.core.db import UTCDateTime, metadata
+
+assistant_entries = Table(
+    "assistant_entries",
+    metadata,
+    Column("workspace_id", String(40), primary_key=True),
+    Column("id", String(60), primary_key=True),
+    Column("question", String(500), nullable=False),
+    Column("alternatives", JSON(), nullable=False),
+    Column("answer", Text(), nullable=False),
+    Column("tags", JSON(), nullable=False),
+    Column("enabled", Boolean(), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+)
+
+assistant_synonyms = Table(
+    "assistant_synonyms",
+    metadata,
+    Column("workspace_id", String(40), primary_key=True),
+    Column("word", String(50), primary_key=True),
+    Column("canonical", String(50), nullable=False),
+)
+
+assistant_rules = Table(
+    "assistant_rules",
+    metadata,
+    Column("workspace_id", String(40), primary_key=True),
+    Column("id", String(60), primary_key=True),
+    Column("pattern", String(300), nullable=False),
+    Column("is_regex", Boolean(), nullable=False),
+    Column("answer", Text(), nullable=False),
+    Column("priority", Integer(), nullable=False),
+    Column("enabled", Boolean(), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+)
+
+assistant_settings = Table(
+    "assistant_settings",
+    metadata,
+    Column("workspace_id", String(40), primary_key=True),
+    Column("threshold", Float(), nullable=False),
+    Column("min_margin", Float(), nullable=False),
+    Column("handover_text", Text(), nullable=False),
+    Column("welcome_text", Text(), nullable=False),
+    Column("robot_webhook_url", String(500)),
+    Column("updated_at", UTCDateTime(), nullable=False),
+)
+
+assistant_groups = Table(
+    "assistant_groups",
+    metadata,
+    Column("workspace_id", String(40), primary_key=True),
+    Column("chat_id", String(100), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("robot_webhook_url", String(500)),
+    Column("muted", Boolean(), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+)
+
+assistant_optouts = Table(
+    "assistant_optouts",
+    metadata,
+    Column("workspace_id", String(40), primary_key=True),
+    Column("member_id", String(100), primary_key=True),
+    Column("at", UTCDateTime(), nullable=False),
+)
+
+assistant_unanswered = Table(
+    "assistant_unanswered",
+    metadata,
+    Column("workspace_id", String(40), primary_key=True),
+    Column("question_key", String(200), primary_key=True),
+    Column("question", String(500), nullable=False),
+    Column("count", Integer(), nullable=False),
+    Column("best_entry_id", String(60)),
+    Column("best_confidence", Float(), nullable=False),
+    Column("chat_id", String(100)),
+    Column("first_at", UTCDateTime(), nullable=False),
+    Column("last_at", UTCDateTime(), nullable=False),
+)
+
+# One row per callback event (a message, a join, a leave), keyed by WeCom's id so a
+# retried callback is counted once; ``outcome`` says what the assistant did with a message.
+assistant_activity = Table(
+    "assistant_activity",
+    metadata,
+    Column("workspace_id", String(40), primary_key=True),
+    Column("event_key", String(200), primary_key=True),
+    Column("chat_id", String(100), nullable=False),
+    Column("kind", String(20), nullable=False),
+    Column("member_id", String(100), nullable=False),
+    Column("outcome", String(20)),
+    Column("at", UTCDateTime(), nullable=False),
+    Index("ix_assistant_activity_chat", "workspace_id", "chat_id", "at"),
+)
