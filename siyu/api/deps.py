@@ -1,9 +1,11 @@
-"""Dependencies declared once: the runtime, and the workspace a key authenticates."""
+"""Dependencies declared once: the runtime, the caller a credential authenticates, and the
+permission each management route requires (``dependencies=[Require("segments:write")]``)."""
 
 from __future__ import annotations
 
 import base64
 import binascii
+import time
 from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
 
@@ -11,9 +13,12 @@ from fastapi import Depends, Header, Request
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.exc import IntegrityError
 
-from siyu.core.errors import AuthError
+from siyu.accounts import keys, sessions
+from siyu.accounts.models import Principal
+from siyu.accounts.permissions import check_known
+from siyu.core.clock import utcnow
+from siyu.core.errors import AuthError, ForbiddenError
 from siyu.core.runtime import Runtime
-from siyu.workspaces import service as workspaces
 from siyu.workspaces.models import Workspace
 
 
@@ -48,32 +53,79 @@ def write_key_workspace(request: Request, runtime: RuntimeDep) -> Workspace:
     return _cached_workspace(request, runtime, write_key)
 
 
+# Keys are looked up on every batch; a small per-process cache keeps that off the DB. An entry
+# lives a minute, so a revoked write key stops collecting within a minute on every process.
+WRITE_KEY_CACHE_SECONDS = 60.0
+
+
 def _cached_workspace(request: Request, runtime: Runtime, write_key: str) -> Workspace:
-    # Keys are looked up on every batch; a small per-process cache keeps that off the DB.
-    cache: dict[str, Workspace] = request.app.state.write_keys
-    workspace = cache.get(write_key)
-    if workspace is None:
-        with runtime.sessions() as session:
-            workspace = workspaces.authenticate_write_key(session=session, write_key=write_key)
-        if len(cache) > 1000:
-            cache.clear()
-        cache[write_key] = workspace
+    cache: dict[str, tuple[Workspace, float]] = request.app.state.write_keys
+    hit = cache.get(write_key)
+    if hit is not None and time.monotonic() - hit[1] < WRITE_KEY_CACHE_SECONDS:
+        return hit[0]
+    with runtime.sessions() as session:
+        workspace = keys.authenticate_write_key(session=session, write_key=write_key)
+    if len(cache) > 1000:
+        cache.clear()
+    cache[write_key] = (workspace, time.monotonic())
     return workspace
 
 
-def secret_key_workspace(request: Request, runtime: RuntimeDep) -> Workspace:
-    """The workspace of the secret key sent as ``Authorization: Bearer <key>``."""
+def current_principal(request: Request, runtime: RuntimeDep) -> Principal:
+    """The caller behind ``Authorization: Bearer <token>``: a session token (``ss_…``, from
+    POST /api/auth/login) or a secret key (``sk_…``)."""
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    token = token.strip()
     if scheme.lower() != "bearer" or not token:
         raise AuthError(
-            "send the secret key as 'Authorization: Bearer <key>'", field="authorization"
+            "send a session token or secret key as 'Authorization: Bearer <token>'",
+            field="authorization",
         )
     with runtime.sessions() as session:
-        return workspaces.authenticate_secret_key(session=session, secret_key=token.strip())
+        if token.startswith(sessions.SESSION_PREFIX):
+            return sessions.authenticate_session(session=session, token=token, now=utcnow())
+        return keys.authenticate_secret_key(session=session, secret_key=token)
+
+
+PrincipalDep = Annotated[Principal, Depends(current_principal)]
+
+
+def secret_key_workspace(principal: PrincipalDep) -> Workspace:
+    """The workspace of the caller (FastAPI authenticates once per request: the principal is
+    shared with the route's ``Require``)."""
+    return principal.workspace
+
+
+class _Permission:
+    """A dependency that refuses (403) a caller without ``permission``."""
+
+    def __init__(self, permission: str) -> None:
+        if check_known([permission]):
+            raise ValueError(f"{permission!r} is not in siyu.accounts.permissions")
+        self.permission = permission
+
+    def __call__(self, principal: PrincipalDep) -> Principal:
+        if not principal.may(self.permission):
+            raise ForbiddenError(
+                f"this credential lacks the permission {self.permission}",
+                field="authorization",
+                permission=self.permission,
+            )
+        return principal
+
+    def __repr__(self) -> str:
+        return f"Require({self.permission!r})"
+
+
+def Require(permission: str) -> Any:
+    """The dependency a management route declares: ``dependencies=[Require("tags:write")]``,
+    or ``principal: Annotated[Principal, Require("users:write")]`` to use the caller."""
+    return Depends(_Permission(permission))
 
 
 WriteWorkspaceDep = Annotated[Workspace, Depends(write_key_workspace)]
 AdminWorkspaceDep = Annotated[Workspace, Depends(secret_key_workspace)]
+"""The caller's workspace; every route using it also declares its ``Require``."""
 
 # The narrowest column a client's key lands in is 200 characters (loyalty_request_keys.key,
 # live_codes / live_code_scans / member_growth .idempotency_key; points entries and mall
