@@ -12,6 +12,7 @@ PAGES = (
     "analytics",
     "loyalty",
     "journeys",
+    "journey_canvas",
     "later",
 )
 

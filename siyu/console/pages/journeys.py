@@ -1,5 +1,6 @@
 """Journeys: the workspace's journeys with their status, a dry run over the last seven days
-(entries, sends per channel, what the caps would hold back), launch and pause."""
+(entries, sends per channel, what the caps would hold back), launch and pause, and a link to
+each journey's canvas (:mod:`siyu.console.pages.journey_canvas`)."""
 
 from __future__ import annotations
 
@@ -61,7 +62,8 @@ def _dry_run_box(workspace: WorkspaceRef, journey: Journey) -> None:
     )
 
 
-def _status_button(workspace: WorkspaceRef, journey: Journey) -> None:
+def status_button(workspace: WorkspaceRef, journey: Journey) -> None:
+    """Launch a paused or draft journey, pause an active one (nothing for an archived one)."""
     if journey.status is JourneyStatus.ARCHIVED:
         return
     target = (
@@ -102,7 +104,12 @@ def _journey_card(workspace: WorkspaceRef, journey: Journey) -> None:
                 ).classes("text-xs text-grey-7")
             with ui.row().classes("items-center gap-2"):
                 ui.badge(t(f"journeys.status.{journey.status.value}")).props("color=teal-7")
-                _status_button(workspace, journey)
+                status_button(workspace, journey)
+                ui.button(
+                    t("flow.open"),
+                    icon="account_tree",
+                    on_click=lambda: ui.navigate.to(f"/journeys/{journey.id}"),
+                ).props(f'color=teal-9 dense data-testid="open-canvas-{journey.id}"')
         _dry_run_box(workspace, journey)
 
 
@@ -122,7 +129,6 @@ def journeys_page() -> RedirectResponse | None:
             )
             body.clear()
             with body:
-                ui.label(t("journeys.later")).classes("text-xs text-grey-7")
                 if not found:
                     empty_state(t("journeys.none"), t("journeys.none_hint"), testid="no-journeys")
                 for journey in found:

@@ -1,12 +1,19 @@
-"""The blocking calls of the journeys page: list, dry run, activate and pause."""
+"""The blocking calls of the journeys pages: list, dry run, activate and pause, a journey's
+statistics, and publishing an edited definition."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from pydantic import BaseModel
+
 from siyu.core.runtime import Runtime
 from siyu.journeys import service as journeys
+from siyu.journeys import stats
+from siyu.journeys.definition import load_definition
+from siyu.journeys.models import JourneyDefinition
 from siyu.journeys.service import Journey, JourneyStatus
+from siyu.journeys.stats import JourneyStats
 from siyu.pipeline.journeys import JourneyDryRun, dry_run_journey
 
 DRY_RUN_DAYS = 7
@@ -42,5 +49,48 @@ def set_status(
             workspace_id=workspace_id,
             journey_id=journey_id,
             status=status,
+            now=now,
+        )
+
+
+class JourneyBoard(BaseModel):
+    """A journey and its statistics, as the canvas shows them."""
+
+    journey: Journey
+    stats: JourneyStats
+
+
+def board(*, runtime: Runtime, workspace_id: str, journey_id: str) -> JourneyBoard:
+    """The journey's current version and its per-node and per-variant statistics.
+
+    Raises:
+        NotFoundError: no such journey in the workspace.
+    """
+    with runtime.sessions() as session:
+        journey = journeys.get_journey(
+            session=session, workspace_id=workspace_id, journey_id=journey_id
+        )
+        found = stats.journey_stats(
+            session=session, workspace_id=workspace_id, journey_id=journey_id
+        )
+    return JourneyBoard(journey=journey, stats=found)
+
+
+def validate(*, text: str) -> JourneyDefinition:
+    """The editor's text (JSON or YAML) as a definition; InvalidInputError names the field."""
+    return load_definition(text, fmt="auto")
+
+
+def publish(
+    *, runtime: Runtime, workspace_id: str, journey_id: str, text: str, now: datetime
+) -> Journey:
+    """Validate the editor's text and publish it as the journey's next version."""
+    definition = validate(text=text)
+    with runtime.sessions() as session, session.begin():
+        return journeys.publish_version(
+            session=session,
+            workspace_id=workspace_id,
+            journey_id=journey_id,
+            definition=definition,
             now=now,
         )
