@@ -17,6 +17,7 @@ from siyu import __version__, pipeline
 from siyu.api import errors
 from siyu.api.routes import (
     analytics,
+    assistant,
     channels,
     collect,
     coupons,
@@ -156,6 +157,8 @@ def create_app(
     app.include_router(loyalty.router)
     app.include_router(recommendations.router)
     app.include_router(wechat.router)
+    app.include_router(assistant.callbacks)
+    app.include_router(assistant.router)
     app.include_router(journeys.router)
     app.include_router(messages.router)
     app.include_router(channels.router)
