@@ -19,7 +19,12 @@ from siyu.privacy.models import (
     ErasureReceipt,
     RetentionPolicy,
 )
-from siyu.privacy.tables import privacy_audit, privacy_erasures, privacy_settings
+from siyu.privacy.tables import (
+    privacy_audit,
+    privacy_erased_subjects,
+    privacy_erasures,
+    privacy_settings,
+)
 
 _aud = privacy_audit.c
 _era = privacy_erasures.c
@@ -116,8 +121,13 @@ def store_receipt(
     actor: str,
     idempotency_key: str | None,
     now: datetime,
+    covered: Sequence[str] = (),
 ) -> ErasureReceipt:
-    """Hash, sign and keep an erasure receipt; returns it."""
+    """Hash, sign and keep an erasure receipt; returns it.
+
+    ``covered`` are the digests of every other person id the erasure removed, so a request
+    naming any of them later answers this receipt.
+    """
     receipt_id = new_id("era")
     fields = _receipt_fields(
         receipt_id=receipt_id, workspace_id=workspace_id, digest=digest, counts=counts, at=now
@@ -136,6 +146,13 @@ def store_receipt(
             signature=signature,
             erased_at=now,
         )
+    )
+    session.execute(
+        privacy_erased_subjects.insert(),
+        [
+            {"workspace_id": workspace_id, "digest": d, "erasure_id": receipt_id}
+            for d in dict.fromkeys([digest, *covered])
+        ],
     )
     return ErasureReceipt(**fields, receipt_hash=digest_hex, signature=signature)
 
@@ -165,7 +182,11 @@ def find_receipt(
     if idempotency_key is not None:
         query = query.where(_era.idempotency_key == idempotency_key)
     elif digest is not None:
-        query = query.where(_era.subject_digest == digest)
+        covered = select(privacy_erased_subjects.c.erasure_id).where(
+            privacy_erased_subjects.c.workspace_id == workspace_id,
+            privacy_erased_subjects.c.digest == digest,
+        )
+        query = query.where(_era.id.in_(covered))
     else:
         return None
     row = session.execute(query.order_by(_era.erased_at.desc()).limit(1)).first()

@@ -54,3 +54,13 @@ privacy_settings = Table(
     Column("event_retention_days", Integer(), nullable=True),  # NULL = keep raw events
     Column("updated_at", UTCDateTime(), nullable=False),
 )
+
+# Every person id an erasure covered (the requested one and those it had absorbed), by keyed
+# digest: a repeated request for any of them answers the stored receipt.
+privacy_erased_subjects = Table(
+    "privacy_erased_subjects",
+    metadata,
+    Column("workspace_id", String(40), primary_key=True),
+    Column("digest", String(80), primary_key=True),
+    Column("erasure_id", String(40), nullable=False),
+)

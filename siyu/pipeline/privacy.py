@@ -1,0 +1,320 @@
+"""Data-subject requests and retention: export a person, erase a person everywhere (operational
+store, event store and inbox, identity) with a signed receipt, the audit log, and dropping raw
+events past a workspace's retention period.
+
+Erasure order, and why: the event store first (after a flush), so a crash before the database
+commit leaves the person fully present and a retry does everything again; then one database
+transaction removes or anonymises every row, scrubs the inbox and stores the receipt, so the
+operational store is never half erased; then a second event-store pass removes events that
+arrived for the old person ids while the first pass ran.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+
+from siyu.collect import service as collect
+from siyu.core.errors import InvalidInputError, NotFoundError
+from siyu.core.ids import new_id
+from siyu.core.runtime import Runtime
+from siyu.identity import service as identity
+from siyu.pipeline import privacy_store
+from siyu.pipeline.ingest import flush
+from siyu.pipeline.loyalty_jobs import Outcome
+from siyu.privacy import service as privacy
+from siyu.privacy.models import (
+    AuditAction,
+    AuditPage,
+    ErasureReceipt,
+    PersonExport,
+    RetentionPolicy,
+    RetentionRun,
+)
+
+log = logging.getLogger("siyu.privacy")
+RECOMMEND_DIR = "recommend"
+
+
+def subject_digest(runtime: Runtime, workspace_id: str, person_id: str) -> str:
+    """The keyed hash that names an erased person in receipts and the audit log."""
+    return runtime.vault.lookup_hash("erasure", f"{workspace_id}:{person_id}")
+
+
+def _subject(runtime: Runtime, workspace_id: str, person_id: str) -> privacy_store.Subject:
+    with runtime.sessions() as session:
+        current = identity.current_person_id(
+            session=session, workspace_id=workspace_id, person_id=person_id
+        )
+        members = identity.person_ids_of(
+            session=session, workspace_id=workspace_id, person_id=current
+        )
+        return privacy_store.subject_of(
+            session=session, workspace_id=workspace_id, person_ids=members
+        )
+
+
+def _events_of(runtime: Runtime, subject: privacy_store.Subject) -> list[dict[str, Any]]:
+    stored: list[dict[str, Any]] = runtime.events.query(
+        subject.workspace_id,
+        "SELECT * FROM events WHERE list_contains($persons, person_id) "
+        "OR len(list_intersect(ids, $keys)) > 0 ORDER BY timestamp",
+        {"persons": list(subject.person_ids), "keys": subject.event_keys},
+    ).to_pylist()
+    with runtime.sessions() as session:
+        pending = collect.pending_events(
+            session=session, workspace_id=subject.workspace_id, person_ids=subject.person_ids
+        )
+    seen = {row["message_id"] for row in stored}
+    return stored + [row for row in pending if row["message_id"] not in seen]
+
+
+def record_access(
+    *,
+    runtime: Runtime,
+    workspace_id: str,
+    actor: str,
+    action: AuditAction,
+    person_id: str,
+    now: datetime,
+    detail: dict[str, Any] | None = None,
+) -> None:
+    """Write an audit row for an unmasked view (or export) before the data is shown."""
+    with runtime.sessions() as session, session.begin():
+        privacy.record_access(
+            session=session,
+            workspace_id=workspace_id,
+            actor=actor,
+            action=action,
+            person_id=person_id,
+            now=now,
+            detail=detail,
+        )
+
+
+def export_person(
+    *, runtime: Runtime, workspace_id: str, person_id: str, actor: str, now: datetime
+) -> PersonExport:
+    """Everything siyu holds about ``person_id`` and every person it absorbed, as one document.
+
+    The export is audited (committed before the data is returned).
+
+    Raises:
+        NotFoundError: no such person.
+    """
+    subject = _subject(runtime, workspace_id, person_id)
+    with runtime.sessions() as session:
+        identities = privacy_store.export_identities(
+            session=session, subject=subject, decrypt=runtime.vault.decrypt
+        )
+        tables = privacy_store.export_rows(session=session, subject=subject)
+    events = _events_of(runtime, subject)
+    record_access(
+        runtime=runtime,
+        workspace_id=workspace_id,
+        actor=actor,
+        action="export",
+        person_id=subject.person_ids[0],
+        now=now,
+        detail={"requested": person_id, "events": len(events), "tables": len(tables)},
+    )
+    return PersonExport(
+        workspace_id=workspace_id,
+        person_id=subject.person_ids[0],
+        person_ids=list(subject.person_ids),
+        exported_at=now,
+        identities=identities,
+        tables=tables,
+        events=events,
+    )
+
+
+def _replayed(
+    runtime: Runtime, workspace_id: str, digest: str, idempotency_key: str | None
+) -> ErasureReceipt | None:
+    with runtime.sessions() as session:
+        if idempotency_key is not None:
+            found = privacy.find_receipt(
+                session=session, workspace_id=workspace_id, idempotency_key=idempotency_key
+            )
+            if found is not None:
+                return found
+        return privacy.find_receipt(session=session, workspace_id=workspace_id, digest=digest)
+
+
+def _drop_recommend_model(runtime: Runtime, workspace_id: str) -> int:
+    # The trained recommender lists person ids; the hourly job retrains without the person.
+    where = runtime.settings.data_dir / RECOMMEND_DIR / workspace_id
+    if not where.exists():
+        return 0
+    shutil.rmtree(where)
+    return 1
+
+
+def erase_person(
+    *,
+    runtime: Runtime,
+    workspace_id: str,
+    person_id: str,
+    actor: str,
+    now: datetime,
+    idempotency_key: str | None = None,
+) -> ErasureReceipt:
+    """Erase ``person_id`` and every person it absorbed, everywhere; returns the receipt.
+
+    A retry (same idempotency key, or the same person id once erased) answers the stored
+    receipt with ``replayed`` set and changes nothing.
+
+    Raises:
+        NotFoundError: no such person, and no erasure of it on record.
+    """
+    digest = subject_digest(runtime, workspace_id, person_id)
+    try:
+        subject = _subject(runtime, workspace_id, person_id)
+    except NotFoundError:
+        done = _replayed(runtime, workspace_id, digest, idempotency_key)
+        if done is None:
+            raise
+        return done
+    if idempotency_key is not None and (
+        done := _replayed(runtime, workspace_id, digest, idempotency_key)
+    ):
+        return done
+    flush(runtime=runtime)
+    counts = {
+        "events.store": runtime.events.rewrite_without(
+            workspace_id, person_ids=subject.person_ids, id_keys=subject.event_keys
+        ),
+        "files.recommend_model": _drop_recommend_model(runtime, workspace_id),
+    }
+    try:
+        receipt = _erase_operational(
+            runtime, subject, digest, counts, actor=actor, key=idempotency_key, now=now
+        )
+    except IntegrityError:  # a concurrent call with the same key committed first
+        done = _replayed(runtime, workspace_id, digest, idempotency_key)
+        if done is None:
+            raise
+        return done
+    late = runtime.events.rewrite_without(
+        workspace_id, person_ids=subject.person_ids, id_keys=subject.event_keys
+    )
+    if late:
+        log.warning("erasure %s: %d late events removed after the receipt", receipt.id, late)
+    return receipt
+
+
+def _erase_operational(
+    runtime: Runtime,
+    subject: privacy_store.Subject,
+    digest: str,
+    counts: dict[str, int],
+    *,
+    actor: str,
+    key: str | None,
+    now: datetime,
+) -> ErasureReceipt:
+    anon = {person: new_id("anon") for person in subject.person_ids}
+    with runtime.sessions() as session, session.begin():
+        counts = counts | privacy_store.erase_rows(session=session, subject=subject, anon=anon)
+        counts["operational.privacy_audit"] = privacy.pseudonymise_audit(
+            session=session,
+            workspace_id=subject.workspace_id,
+            person_ids=subject.person_ids,
+            digest=digest,
+        )
+        privacy.record_access(
+            session=session,
+            workspace_id=subject.workspace_id,
+            actor=actor,
+            action="erase",
+            person_id=digest,
+            now=now,
+        )
+        return privacy.store_receipt(
+            session=session,
+            key=runtime.vault.key,
+            workspace_id=subject.workspace_id,
+            digest=digest,
+            counts={name: n for name, n in sorted(counts.items()) if n},
+            actor=actor,
+            idempotency_key=key,
+            now=now,
+            covered=[subject_digest(runtime, subject.workspace_id, p) for p in subject.person_ids],
+        )
+
+
+def verify_receipt(*, runtime: Runtime, receipt: ErasureReceipt) -> bool:
+    """Whether the receipt is unaltered and signed with this installation's key."""
+    return privacy.verify_receipt(key=runtime.vault.key, receipt_model=receipt)
+
+
+def list_audit(
+    *,
+    runtime: Runtime,
+    workspace_id: str,
+    limit: int = 100,
+    before_id: int | None = None,
+    person_id: str | None = None,
+) -> AuditPage:
+    """The workspace's audit log of unmasked views, exports and erasures, newest first."""
+    with runtime.sessions() as session:
+        return privacy.list_audit(
+            session=session,
+            workspace_id=workspace_id,
+            limit=limit,
+            before_id=before_id,
+            person_id=person_id,
+        )
+
+
+def set_retention(
+    *, runtime: Runtime, workspace_id: str, days: int | None, now: datetime
+) -> RetentionPolicy:
+    """Keep the workspace's raw events ``days`` days (None: keep them forever)."""
+    with runtime.sessions() as session, session.begin():
+        return privacy.set_retention(session=session, workspace_id=workspace_id, days=days, now=now)
+
+
+def apply_retention(
+    *, runtime: Runtime, workspace_id: str, now: datetime, days: int | None = None
+) -> RetentionRun:
+    """Drop the workspace's raw events older than its retention period (or ``days``).
+
+    Aggregates in the operational store (profiles' counts and spend, RFM, lifecycle, the
+    ledger) are not touched; only raw events leave the event store.
+
+    Raises:
+        InvalidInputError: ``days`` is below 1.
+    """
+    if days is not None and days < 1:
+        raise InvalidInputError("days must be at least 1", field="days")
+    if days is None:
+        with runtime.sessions() as session:
+            days = privacy.get_retention(
+                session=session, workspace_id=workspace_id
+            ).event_retention_days
+    if days is None:
+        return RetentionRun(
+            workspace_id=workspace_id, event_retention_days=None, cutoff=None, events_dropped=0
+        )
+    cutoff = now - timedelta(days=days)
+    dropped = runtime.events.rewrite_without(workspace_id, before=cutoff)
+    return RetentionRun(
+        workspace_id=workspace_id, event_retention_days=days, cutoff=cutoff, events_dropped=dropped
+    )
+
+
+def drop_expired_events(runtime: Runtime, workspace_id: str, zone: str, now: datetime) -> Outcome:
+    """The retention job: drop raw events past the workspace's retention period."""
+    run = apply_retention(runtime=runtime, workspace_id=workspace_id, now=now)
+    if run.event_retention_days is None:
+        return Outcome("no retention period set", {"dropped": 0})
+    return Outcome(
+        f"dropped {run.events_dropped} events older than {run.event_retention_days} days",
+        {"dropped": run.events_dropped, "days": run.event_retention_days},
+    )
