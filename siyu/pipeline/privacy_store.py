@@ -27,6 +27,8 @@ import pyarrow.compute as pc
 from sqlalchemy import ColumnElement, Table, Text, cast, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
+from siyu.activities import tables as activities_tables
+from siyu.assistant import tables as assistant_tables
 from siyu.channels import tables as channels_tables
 from siyu.channels import wechat_tables
 from siyu.collect.tables import event_inbox
@@ -103,6 +105,21 @@ PLAN: tuple[PersonRows, ...] = (
         "anonymise",
         keys_with_person=("idempotency_key",),
     ),
+    # activities: entries, quotas and teams' members go; prizes paid out stay anonymised
+    PersonRows(activities_tables.activity_entries, ("person_id",)),
+    PersonRows(activities_tables.activity_members, ("person_id",)),
+    PersonRows(activities_tables.activity_quotas, ("person_id",)),
+    PersonRows(activities_tables.activity_refusals, ("person_id",)),
+    PersonRows(activities_tables.activity_teams, ("leader_id",), "anonymise"),
+    PersonRows(
+        activities_tables.activity_rewards,
+        ("person_id",),
+        "anonymise",
+        keys_with_person=("idempotency_key",),
+    ),
+    # community assistant: a group member is a WeCom external_userid
+    PersonRows(assistant_tables.assistant_optouts, (), by_external_userid="member_id"),
+    PersonRows(assistant_tables.assistant_activity, (), by_external_userid="member_id"),
     # loyalty: membership and counters go; points, coupons and fees stay anonymised
     PersonRows(_tier.members, ("person_id",)),
     PersonRows(_tier.member_growth, ("person_id",)),
