@@ -1,0 +1,81 @@
+"""Management API for data-subject requests and the audit log (PIPL)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from fastapi.concurrency import run_in_threadpool
+
+from siyu.accounts.models import Principal
+from siyu.api.deps import IdempotencyKeyDep, Require, RuntimeDep
+from siyu.core.clock import utcnow
+from siyu.pipeline import privacy
+from siyu.privacy.models import AuditPage, ErasureReceipt, PersonExport
+
+router = APIRouter(prefix="/api", tags=["privacy"])
+
+
+def actor_of(principal: Principal) -> str:
+    """Who, as the audit log records it: the user, or the API key."""
+    if principal.user_id:
+        return f"user:{principal.user_id}"
+    return f"key:{principal.key_id or principal.kind}"
+
+
+@router.post("/persons/{person_id}/export", summary="Export all data of a person (JSON)")
+async def export_person(
+    person_id: str,
+    runtime: RuntimeDep,
+    principal: Annotated[Principal, Require("persons:export")],
+) -> PersonExport:
+    """Everything siyu holds about the person and every person it absorbed: identifiers in
+    clear, rows of every domain, raw events. The export is written to the audit log first."""
+    return await run_in_threadpool(
+        privacy.export_person,
+        runtime=runtime,
+        workspace_id=principal.workspace.id,
+        person_id=person_id,
+        actor=actor_of(principal),
+        now=utcnow(),
+    )
+
+
+@router.post("/persons/{person_id}/erase", summary="Erase a person everywhere")
+async def erase_person(
+    person_id: str,
+    runtime: RuntimeDep,
+    principal: Annotated[Principal, Require("persons:erase")],
+    idempotency_key: IdempotencyKeyDep = None,
+) -> ErasureReceipt:
+    """Delete or anonymise the person in the operational store, the event store and the inbox;
+    answers the signed receipt. A retry (same key, or the same person again) answers the
+    stored receipt with ``replayed: true``."""
+    return await run_in_threadpool(
+        privacy.erase_person,
+        runtime=runtime,
+        workspace_id=principal.workspace.id,
+        person_id=person_id,
+        actor=actor_of(principal),
+        now=utcnow(),
+        idempotency_key=idempotency_key,
+    )
+
+
+@router.get("/audit", summary="The audit log of unmasked views, exports and erasures")
+async def list_audit(
+    runtime: RuntimeDep,
+    principal: Annotated[Principal, Require("users:read")],
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    before_id: Annotated[int | None, Query(ge=1, description="Page before this id.")] = None,
+    person_id: Annotated[str | None, Query(max_length=80)] = None,
+) -> AuditPage:
+    """Newest first; ``person_id`` filters one person (or an erasure's subject digest)."""
+    return await run_in_threadpool(
+        privacy.list_audit,
+        runtime=runtime,
+        workspace_id=principal.workspace.id,
+        limit=limit,
+        before_id=before_id,
+        person_id=person_id,
+    )
