@@ -29,6 +29,7 @@ from siyu.api.routes import (
     membership,
     messages,
     persons,
+    privacy,
     recommendations,
     referrals,
     sdk,
@@ -144,6 +145,7 @@ def create_app(
     errors.install(app)
     app.include_router(collect.router)
     app.include_router(persons.router)
+    app.include_router(privacy.router)
     app.include_router(measure.router)
     app.include_router(analytics.router)
     app.include_router(layers.router)
