@@ -138,6 +138,19 @@ def _node_item(
     }
 
 
+def _link(
+    source: str, target: str, text: str, placed: dict[str, tuple[int, int]]
+) -> dict[str, Any]:
+    # An edge that skips columns bends away from the nodes it would otherwise run through.
+    span = (placed[target][0] - placed[source][0]) // COLUMN_GAP
+    return {
+        "source": source,
+        "target": target,
+        "label": {"show": bool(text), "formatter": text},
+        "lineStyle": {"curveness": 0.3 if span > 1 else 0.05},
+    }
+
+
 def flow_view(definition: JourneyDefinition, stats: JourneyStats | None, lang: str) -> ChartView:
     """The journey as a layered graph whose nodes show live counts; the same as a table."""
     by_id = {row.node_id: row for row in stats.nodes} if stats else {}
@@ -145,7 +158,7 @@ def flow_view(definition: JourneyDefinition, stats: JourneyStats | None, lang: s
     nodes = definition.node_map()
     items = [_node_item(nodes[i], at, by_id.get(i), lang) for i, at in placed.items()]
     links = [
-        {"source": node_id, "target": target, "label": {"show": bool(text), "formatter": text}}
+        _link(node_id, target, text, placed)
         for node_id in placed
         for target, text in edge_labels(nodes[node_id], lang)
     ]
@@ -162,7 +175,7 @@ def flow_view(definition: JourneyDefinition, stats: JourneyStats | None, lang: s
                 "edgeSymbol": ["none", "arrow"],
                 "edgeSymbolSize": 9,
                 "edgeLabel": {"fontSize": 11, "color": "#334155"},
-                "lineStyle": {"color": "#94a3b8", "width": 1.5, "curveness": 0.08},
+                "lineStyle": {"color": "#94a3b8", "width": 1.5},
                 "data": items,
                 "links": links,
             }

@@ -1,0 +1,159 @@
+"""Operating the demo brand in a real headless Chromium: a journey's canvas with live node
+counts, its A/B results and editor (an invalid definition refused naming the field, a valid
+one published), and the channels page (caps and quiet hours saved, read back through the API).
+
+Shares the sign-in and checks of :mod:`tests.e2e.test_console`; the demo's journeys are
+stepped once before the server starts, so the canvas has people at its nodes.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from playwright.sync_api import Page, expect
+
+from siyu.core.clock import utcnow
+from siyu.core.config import Settings
+from siyu.core.runtime import open_runtime
+from siyu.demo import build
+from siyu.pipeline.journey_jobs import advance_journeys
+from tests.e2e.browser import BrowserPage
+from tests.e2e.conftest import Server, free_port
+from tests.e2e.test_console import (
+    SEED,
+    USERS,
+    WAIT_MS,
+    Console,
+    _clean,
+    _sign_in,
+    _start,
+    _watch,
+)
+
+
+@pytest.fixture(scope="module")
+def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
+    data_dir = Path(tmp_path_factory.mktemp("operate"))
+    now = utcnow()
+    runtime = open_runtime(Settings(data_dir=data_dir))
+    try:
+        keys, _ = build.prepare_workspace(runtime, users=USERS, seed=SEED, rebuild=False, now=now)
+        report = build.build_demo(
+            runtime, workspace_id=keys.workspace_id, users=USERS, seed=SEED, now=now
+        )
+        assert advance_journeys(runtime, now) > 0
+    finally:
+        runtime.close()
+    server = Server(data_dir, f"http://127.0.0.1:{free_port()}")
+    _start(server)
+    assert server.process is not None and server.process.stderr is not None
+    threading.Thread(target=server.process.stderr.read, daemon=True).start()
+    headers = {"Authorization": f"Bearer {keys.secret_key}"}
+    with httpx.Client(base_url=server.url, headers=headers, timeout=30) as http:
+        yield Console(server.url, keys.secret_key, report.sample_member_id or "", http, "")
+    server.stop()
+
+
+def _type_into_editor(page: Page, text: str) -> None:
+    """Replace the CodeMirror editor's text (as a person would: select all, paste)."""
+    editor = page.get_by_test_id("editor-text").locator(".cm-content")
+    editor.click()
+    page.keyboard.press("Control+a")
+    page.keyboard.insert_text(text)
+
+
+def _node_counts(console: Console, journey_id: str) -> list[list[str]]:
+    stats = console.http.get(f"/api/journeys/{journey_id}/stats").json()
+    return [[n["node_id"], str(n["entered"]), str(n["waiting"])] for n in stats["nodes"]]
+
+
+def _wait_for_table_to_match_the_api(page: Page, console: Console, journey_id: str) -> None:
+    deadline = time.monotonic() + WAIT_MS / 1000
+    shown: list[list[str]] = []
+    while time.monotonic() < deadline:
+        cells = (
+            page.get_by_test_id("table-flow")
+            .locator("tbody tr")
+            .evaluate_all(
+                "rows => rows.map(r => [...r.querySelectorAll('td')].map(c => c.innerText.trim()))"
+            )
+        )
+        shown = [[row[0], row[2], row[3]] for row in cells]
+        if shown == _node_counts(console, journey_id):
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"table {shown} != API {_node_counts(console, journey_id)}")
+
+
+def _definition(console: Console, journey_id: str) -> dict[str, Any]:
+    detail = console.http.get(f"/api/journeys/{journey_id}").json()
+    found: dict[str, Any] = detail["versions"][-1]["definition"]
+    return found
+
+
+def test_a_journeys_canvas_counts_ab_results_and_editing(
+    browser_page: BrowserPage, console: Console
+) -> None:
+    page = browser_page.page
+    outside = _watch(page, console)
+    winback = next(j for j in console.http.get("/api/journeys").json() if "Win-back" in j["name"])
+    journey_id = winback["id"]
+    stats = console.http.get(f"/api/journeys/{journey_id}/stats").json()
+    assert stats["entries"] > 0 and stats["variants"]
+    _sign_in(page, console)
+    page.get_by_test_id("nav-journeys").click()
+    page.get_by_test_id(f"open-canvas-{journey_id}").click()
+    flow = page.get_by_test_id("chart-flow")
+    expect(flow.locator("canvas").first).to_be_visible(timeout=WAIT_MS)
+    expect(page.get_by_test_id("flow-summary")).to_contain_text(
+        f"累计进入 {stats['entries']:,} 人", timeout=WAIT_MS
+    )
+    expect(page.get_by_test_id("chart-ab").locator("canvas").first).to_be_visible()
+    page.mouse.move(0, 0)
+    browser_page.screenshot("journey-canvas", full_page=False)
+
+    # The same numbers as a table: every node with the API's counts. The server's workers
+    # keep stepping people (staff tasks lapse to their fallback), so the page catches up.
+    page.get_by_test_id("toggle-flow").click()
+    rows = page.get_by_test_id("table-flow").locator("tbody tr")
+    expect(rows).to_have_count(len(stats["nodes"]))
+    _wait_for_table_to_match_the_api(page, console, journey_id)
+    page.get_by_test_id("toggle-ab").click()
+    variants = page.get_by_test_id("table-ab").locator("tbody tr")
+    expect(variants).to_have_count(len(stats["variants"]))
+    control = next(v for v in stats["variants"] if v["control"])
+    expect(variants.filter(has_text=control["variant"])).to_contain_text("对照组")
+
+    # An invalid definition is refused, naming the field; nothing is published.
+    definition = _definition(console, journey_id)
+    broken = copy.deepcopy(definition)
+    broken["nodes"][0]["variants"][0]["weight"] = 0
+    _type_into_editor(page, json.dumps(broken, ensure_ascii=False))
+    page.get_by_test_id("editor-validate").click()
+    result = page.get_by_test_id("editor-result")
+    expect(result).to_contain_text("字段 nodes.0.split.variants.0.weight", timeout=WAIT_MS)
+    page.get_by_test_id("editor-publish").click()
+    expect(result).to_contain_text("字段 nodes.0.split.variants.0.weight", timeout=WAIT_MS)
+    assert console.http.get(f"/api/journeys/{journey_id}").json()["current_version"] == 1
+
+    # A valid one becomes version 2.
+    fixed = copy.deepcopy(definition)
+    goal = next(n for n in fixed["nodes"] if n["type"] == "goal")
+    goal["within"] = "P10D"
+    _type_into_editor(page, json.dumps(fixed, ensure_ascii=False))
+    page.get_by_test_id("editor-publish").click()
+    expect(result).to_contain_text("已发布第 2 版", timeout=WAIT_MS)
+    detail = console.http.get(f"/api/journeys/{journey_id}").json()
+    assert detail["current_version"] == 2
+    published = next(n for n in detail["versions"][-1]["definition"]["nodes"] if n["id"] == "goal")
+    assert published["within"] in ("P10D", 864000.0, 864000)
+    browser_page.screenshot("journey-published")
+    _clean(browser_page, outside)
