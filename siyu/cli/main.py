@@ -711,6 +711,10 @@ from siyu.cli.journeys import journeys_app  # noqa: E402
 
 app.add_typer(journeys_app, name="journeys")
 
+from siyu.cli.privacy import privacy_app  # noqa: E402
+
+app.add_typer(privacy_app, name="privacy")
+
 from siyu.cli import worker as _worker  # noqa: E402,F401  (registers ``siyu worker``)
 
 
