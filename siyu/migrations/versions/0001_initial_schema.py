@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-29 03:49:31.735020
+Create Date: 2026-11-29 03:53:03.576082
 """
 
 from collections.abc import Sequence
@@ -167,6 +167,97 @@ def upgrade() -> None:
             "ix_activity_teams_status", ["workspace_id", "status", "deadline"], unique=False
         )
 
+    op.create_table(
+        "assistant_activity",
+        sa.Column("workspace_id", sa.String(length=40), nullable=False),
+        sa.Column("event_key", sa.String(length=200), nullable=False),
+        sa.Column("chat_id", sa.String(length=100), nullable=False),
+        sa.Column("kind", sa.String(length=20), nullable=False),
+        sa.Column("member_id", sa.String(length=100), nullable=False),
+        sa.Column("outcome", sa.String(length=20), nullable=True),
+        sa.Column("at", siyu.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("workspace_id", "event_key", name=op.f("pk_assistant_activity")),
+    )
+    with op.batch_alter_table("assistant_activity", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_assistant_activity_chat", ["workspace_id", "chat_id", "at"], unique=False
+        )
+
+    op.create_table(
+        "assistant_entries",
+        sa.Column("workspace_id", sa.String(length=40), nullable=False),
+        sa.Column("id", sa.String(length=60), nullable=False),
+        sa.Column("question", sa.String(length=500), nullable=False),
+        sa.Column("alternatives", sa.JSON(), nullable=False),
+        sa.Column("answer", sa.Text(), nullable=False),
+        sa.Column("tags", sa.JSON(), nullable=False),
+        sa.Column("enabled", sa.Boolean(), nullable=False),
+        sa.Column("created_at", siyu.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", siyu.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("workspace_id", "id", name=op.f("pk_assistant_entries")),
+    )
+    op.create_table(
+        "assistant_groups",
+        sa.Column("workspace_id", sa.String(length=40), nullable=False),
+        sa.Column("chat_id", sa.String(length=100), nullable=False),
+        sa.Column("name", sa.String(length=200), nullable=False),
+        sa.Column("robot_webhook_url", sa.String(length=500), nullable=True),
+        sa.Column("muted", sa.Boolean(), nullable=False),
+        sa.Column("created_at", siyu.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("workspace_id", "chat_id", name=op.f("pk_assistant_groups")),
+    )
+    op.create_table(
+        "assistant_optouts",
+        sa.Column("workspace_id", sa.String(length=40), nullable=False),
+        sa.Column("member_id", sa.String(length=100), nullable=False),
+        sa.Column("at", siyu.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("workspace_id", "member_id", name=op.f("pk_assistant_optouts")),
+    )
+    op.create_table(
+        "assistant_rules",
+        sa.Column("workspace_id", sa.String(length=40), nullable=False),
+        sa.Column("id", sa.String(length=60), nullable=False),
+        sa.Column("pattern", sa.String(length=300), nullable=False),
+        sa.Column("is_regex", sa.Boolean(), nullable=False),
+        sa.Column("answer", sa.Text(), nullable=False),
+        sa.Column("priority", sa.Integer(), nullable=False),
+        sa.Column("enabled", sa.Boolean(), nullable=False),
+        sa.Column("created_at", siyu.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("workspace_id", "id", name=op.f("pk_assistant_rules")),
+    )
+    op.create_table(
+        "assistant_settings",
+        sa.Column("workspace_id", sa.String(length=40), nullable=False),
+        sa.Column("threshold", sa.Float(), nullable=False),
+        sa.Column("min_margin", sa.Float(), nullable=False),
+        sa.Column("handover_text", sa.Text(), nullable=False),
+        sa.Column("welcome_text", sa.Text(), nullable=False),
+        sa.Column("robot_webhook_url", sa.String(length=500), nullable=True),
+        sa.Column("updated_at", siyu.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("workspace_id", name=op.f("pk_assistant_settings")),
+    )
+    op.create_table(
+        "assistant_synonyms",
+        sa.Column("workspace_id", sa.String(length=40), nullable=False),
+        sa.Column("word", sa.String(length=50), nullable=False),
+        sa.Column("canonical", sa.String(length=50), nullable=False),
+        sa.PrimaryKeyConstraint("workspace_id", "word", name=op.f("pk_assistant_synonyms")),
+    )
+    op.create_table(
+        "assistant_unanswered",
+        sa.Column("workspace_id", sa.String(length=40), nullable=False),
+        sa.Column("question_key", sa.String(length=200), nullable=False),
+        sa.Column("question", sa.String(length=500), nullable=False),
+        sa.Column("count", sa.Integer(), nullable=False),
+        sa.Column("best_entry_id", sa.String(length=60), nullable=True),
+        sa.Column("best_confidence", sa.Float(), nullable=False),
+        sa.Column("chat_id", sa.String(length=100), nullable=True),
+        sa.Column("first_at", siyu.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("last_at", siyu.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint(
+            "workspace_id", "question_key", name=op.f("pk_assistant_unanswered")
+        ),
+    )
     op.create_table(
         "channel_consent_history",
         sa.Column(
@@ -792,6 +883,13 @@ def upgrade() -> None:
     with op.batch_alter_table("privacy_audit", schema=None) as batch_op:
         batch_op.create_index("ix_privacy_audit_workspace_at", ["workspace_id", "at"], unique=False)
 
+    op.create_table(
+        "privacy_erased_subjects",
+        sa.Column("workspace_id", sa.String(length=40), nullable=False),
+        sa.Column("digest", sa.String(length=80), nullable=False),
+        sa.Column("erasure_id", sa.String(length=40), nullable=False),
+        sa.PrimaryKeyConstraint("workspace_id", "digest", name=op.f("pk_privacy_erased_subjects")),
+    )
     op.create_table(
         "privacy_erasures",
         sa.Column("id", sa.String(length=40), nullable=False),
@@ -1701,6 +1799,7 @@ def downgrade() -> None:
         batch_op.drop_index("ix_privacy_erasures_subject")
 
     op.drop_table("privacy_erasures")
+    op.drop_table("privacy_erased_subjects")
     with op.batch_alter_table("privacy_audit", schema=None) as batch_op:
         batch_op.drop_index("ix_privacy_audit_workspace_at")
 
@@ -1802,6 +1901,17 @@ def downgrade() -> None:
         batch_op.drop_index("ix_channel_consent_history_person")
 
     op.drop_table("channel_consent_history")
+    op.drop_table("assistant_unanswered")
+    op.drop_table("assistant_synonyms")
+    op.drop_table("assistant_settings")
+    op.drop_table("assistant_rules")
+    op.drop_table("assistant_optouts")
+    op.drop_table("assistant_groups")
+    op.drop_table("assistant_entries")
+    with op.batch_alter_table("assistant_activity", schema=None) as batch_op:
+        batch_op.drop_index("ix_assistant_activity_chat")
+
+    op.drop_table("assistant_activity")
     with op.batch_alter_table("activity_teams", schema=None) as batch_op:
         batch_op.drop_index("ix_activity_teams_status")
 
