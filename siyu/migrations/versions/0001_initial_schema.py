@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-29 03:53:03.576082
+Create Date: 2026-11-29 03:53:11.749977
 """
 
 from collections.abc import Sequence
