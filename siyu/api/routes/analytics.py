@@ -26,7 +26,7 @@ from siyu.analytics.models import (
     RetentionQuery,
     RetentionResult,
 )
-from siyu.api.deps import AdminWorkspaceDep, RuntimeDep
+from siyu.api.deps import AdminWorkspaceDep, Require, RuntimeDep
 from siyu.core.clock import utcnow
 from siyu.core.errors import InvalidInputError
 
@@ -35,7 +35,7 @@ router = APIRouter(prefix="/api/analytics", tags=["analytics"])
 EngineQuery = Annotated[Dialect, Query(description="duckdb or clickhouse.")]
 
 
-@router.post("/funnel", summary="A conversion funnel")
+@router.post("/funnel", summary="A conversion funnel", dependencies=[Require("analytics:read")])
 async def funnel(
     query: FunnelQuery,
     runtime: RuntimeDep,
@@ -53,7 +53,11 @@ async def funnel(
     )
 
 
-@router.post("/fission", summary="A fission (referral) funnel across referrer and invitee")
+@router.post(
+    "/fission",
+    summary="A fission (referral) funnel across referrer and invitee",
+    dependencies=[Require("analytics:read")],
+)
 async def fission(
     query: FissionQuery,
     runtime: RuntimeDep,
@@ -72,7 +76,7 @@ async def fission(
     )
 
 
-@router.post("/retention", summary="Retention cohorts")
+@router.post("/retention", summary="Retention cohorts", dependencies=[Require("analytics:read")])
 async def retention(
     query: RetentionQuery,
     runtime: RuntimeDep,
@@ -99,7 +103,11 @@ def _local_range(first: date, last: date, zone: str) -> tuple[datetime, datetime
     return start, end
 
 
-@router.get("/repurchase", summary="Repurchase rate and purchase intervals")
+@router.get(
+    "/repurchase",
+    summary="Repurchase rate and purchase intervals",
+    dependencies=[Require("analytics:read")],
+)
 async def repurchase(
     runtime: RuntimeDep,
     workspace: AdminWorkspaceDep,

@@ -18,7 +18,7 @@ from siyu.analytics import ltv
 from siyu.analytics import value_service as value
 from siyu.analytics.engine import Dialect
 from siyu.analytics.pareto import DEFAULT_TOPS
-from siyu.api.deps import AdminWorkspaceDep, RuntimeDep
+from siyu.api.deps import AdminWorkspaceDep, Require, RuntimeDep
 from siyu.api.zones import in_zone
 from siyu.core.clock import ensure_utc, utcnow
 from siyu.core.errors import InvalidInputError
@@ -38,7 +38,11 @@ class LtvFitRequest(BaseModel):
     time_unit: ltv.TimeUnit = Field(default="week", description="day or week.")
 
 
-@router.get("/layers/rfm", summary="RFM segments and scored buyers (last run)")
+@router.get(
+    "/layers/rfm",
+    summary="RFM segments and scored buyers (last run)",
+    dependencies=[Require("segments:read")],
+)
 async def rfm_report(
     runtime: RuntimeDep,
     workspace: AdminWorkspaceDep,
@@ -58,7 +62,11 @@ async def rfm_report(
     return in_zone(report, workspace.timezone)
 
 
-@router.post("/layers/rfm/run", summary="Score RFM now and write the RFM tags")
+@router.post(
+    "/layers/rfm/run",
+    summary="Score RFM now and write the RFM tags",
+    dependencies=[Require("segments:write")],
+)
 async def rfm_run(
     runtime: RuntimeDep, workspace: AdminWorkspaceDep, dialect: DialectQuery = Dialect.DUCKDB
 ) -> layers.RfmRun:
@@ -69,7 +77,7 @@ async def rfm_run(
     return in_zone(run, workspace.timezone)
 
 
-@router.get("/layers/rfm/settings", summary="RFM settings")
+@router.get("/layers/rfm/settings", summary="RFM settings", dependencies=[Require("segments:read")])
 async def rfm_settings(runtime: RuntimeDep, workspace: AdminWorkspaceDep) -> RfmSettings:
     """Quantile or fixed cut points, and the high/low bar."""
     return await run_in_threadpool(
@@ -77,7 +85,9 @@ async def rfm_settings(runtime: RuntimeDep, workspace: AdminWorkspaceDep) -> Rfm
     )
 
 
-@router.put("/layers/rfm/settings", summary="Change RFM settings")
+@router.put(
+    "/layers/rfm/settings", summary="Change RFM settings", dependencies=[Require("segments:write")]
+)
 async def put_rfm_settings(
     body: RfmSettings, runtime: RuntimeDep, workspace: AdminWorkspaceDep
 ) -> RfmSettings:
@@ -91,7 +101,11 @@ async def put_rfm_settings(
     )
 
 
-@router.get("/layers/lifecycle", summary="Lifecycle stages, activity and recent moves")
+@router.get(
+    "/layers/lifecycle",
+    summary="Lifecycle stages, activity and recent moves",
+    dependencies=[Require("segments:read")],
+)
 async def lifecycle_report(
     runtime: RuntimeDep,
     workspace: AdminWorkspaceDep,
@@ -107,7 +121,11 @@ async def lifecycle_report(
     return in_zone(report, workspace.timezone)
 
 
-@router.post("/layers/lifecycle/run", summary="Place every person now; write lifecycle tags")
+@router.post(
+    "/layers/lifecycle/run",
+    summary="Place every person now; write lifecycle tags",
+    dependencies=[Require("segments:write")],
+)
 async def lifecycle_run(
     runtime: RuntimeDep, workspace: AdminWorkspaceDep, dialect: DialectQuery = Dialect.DUCKDB
 ) -> layers.LifecycleRun:
@@ -122,7 +140,11 @@ async def lifecycle_run(
     return in_zone(run, workspace.timezone)
 
 
-@router.get("/layers/lifecycle/settings", summary="Lifecycle thresholds")
+@router.get(
+    "/layers/lifecycle/settings",
+    summary="Lifecycle thresholds",
+    dependencies=[Require("segments:read")],
+)
 async def lifecycle_settings(
     runtime: RuntimeDep, workspace: AdminWorkspaceDep
 ) -> LifecycleSettings:
@@ -132,7 +154,11 @@ async def lifecycle_settings(
     )
 
 
-@router.put("/layers/lifecycle/settings", summary="Change lifecycle thresholds")
+@router.put(
+    "/layers/lifecycle/settings",
+    summary="Change lifecycle thresholds",
+    dependencies=[Require("segments:write")],
+)
 async def put_lifecycle_settings(
     body: LifecycleSettings, runtime: RuntimeDep, workspace: AdminWorkspaceDep
 ) -> LifecycleSettings:
@@ -146,7 +172,11 @@ async def put_lifecycle_settings(
     )
 
 
-@router.get("/persons/{person_id}/lifecycle", summary="A person's lifecycle transitions")
+@router.get(
+    "/persons/{person_id}/lifecycle",
+    summary="A person's lifecycle transitions",
+    dependencies=[Require("persons:read")],
+)
 async def person_lifecycle(
     person_id: str,
     runtime: RuntimeDep,
@@ -164,7 +194,11 @@ async def person_lifecycle(
     return [in_zone(t, workspace.timezone) for t in found]
 
 
-@router.get("/analytics/pareto", summary="Revenue from the top buyers; KOC candidates")
+@router.get(
+    "/analytics/pareto",
+    summary="Revenue from the top buyers; KOC candidates",
+    dependencies=[Require("analytics:read")],
+)
 async def pareto(
     runtime: RuntimeDep,
     workspace: AdminWorkspaceDep,
@@ -190,7 +224,11 @@ async def pareto(
     return in_zone(report, workspace.timezone)
 
 
-@router.get("/analytics/ltv", summary="Historical LTV: revenue and margin per customer by cohort")
+@router.get(
+    "/analytics/ltv",
+    summary="Historical LTV: revenue and margin per customer by cohort",
+    dependencies=[Require("analytics:read")],
+)
 async def historical_ltv(
     runtime: RuntimeDep,
     workspace: AdminWorkspaceDep,
@@ -206,7 +244,11 @@ async def historical_ltv(
     )
 
 
-@router.post("/analytics/ltv/fit", summary="Fit BG/NBD + Gamma-Gamma for this workspace")
+@router.post(
+    "/analytics/ltv/fit",
+    summary="Fit BG/NBD + Gamma-Gamma for this workspace",
+    dependencies=[Require("analytics:write")],
+)
 async def ltv_fit(
     body: LtvFitRequest,
     runtime: RuntimeDep,
@@ -226,7 +268,11 @@ async def ltv_fit(
     return in_zone(model, workspace.timezone)
 
 
-@router.get("/analytics/ltv/predictions", summary="Predicted value per buyer (stored model)")
+@router.get(
+    "/analytics/ltv/predictions",
+    summary="Predicted value per buyer (stored model)",
+    dependencies=[Require("analytics:read")],
+)
 async def ltv_predictions(
     runtime: RuntimeDep,
     workspace: AdminWorkspaceDep,
@@ -251,7 +297,11 @@ async def ltv_predictions(
     return in_zone(found, workspace.timezone)
 
 
-@router.get("/analytics/ltv/settings", summary="Value settings (margin rate)")
+@router.get(
+    "/analytics/ltv/settings",
+    summary="Value settings (margin rate)",
+    dependencies=[Require("analytics:read")],
+)
 async def ltv_settings(runtime: RuntimeDep, workspace: AdminWorkspaceDep) -> ltv.LtvSettings:
     """The default gross margin rate."""
     return await run_in_threadpool(
@@ -259,7 +309,11 @@ async def ltv_settings(runtime: RuntimeDep, workspace: AdminWorkspaceDep) -> ltv
     )
 
 
-@router.put("/analytics/ltv/settings", summary="Change value settings")
+@router.put(
+    "/analytics/ltv/settings",
+    summary="Change value settings",
+    dependencies=[Require("analytics:write")],
+)
 async def put_ltv_settings(
     body: ltv.LtvSettings, runtime: RuntimeDep, workspace: AdminWorkspaceDep
 ) -> ltv.LtvSettings:

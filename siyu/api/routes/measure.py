@@ -23,7 +23,7 @@ from siyu.analytics.gmv import GmvDecomposition, GmvQuery
 from siyu.analytics.periods import Period, period_of
 from siyu.analytics.roi import RoiQuery, RoiResult
 from siyu.analytics.spend import SpendEntry
-from siyu.api.deps import AdminWorkspaceDep, RuntimeDep
+from siyu.api.deps import AdminWorkspaceDep, Require, RuntimeDep
 from siyu.core.clock import utcnow
 from siyu.workspaces.models import Workspace
 
@@ -56,7 +56,11 @@ def _comparison(period: Period, first: date | None, last: date | None) -> Period
     return Period(first_day=first, last_day=last, timezone=period.timezone)
 
 
-@router.get("/analytics/gmv", summary="GMV decomposition, period over period")
+@router.get(
+    "/analytics/gmv",
+    summary="GMV decomposition, period over period",
+    dependencies=[Require("analytics:read")],
+)
 async def gmv(
     runtime: RuntimeDep,
     workspace: AdminWorkspaceDep,
@@ -75,7 +79,11 @@ async def gmv(
     )
 
 
-@router.get("/analytics/attribution", summary="Orders credited to channels")
+@router.get(
+    "/analytics/attribution",
+    summary="Orders credited to channels",
+    dependencies=[Require("analytics:read")],
+)
 async def attribution(
     runtime: RuntimeDep,
     workspace: AdminWorkspaceDep,
@@ -100,7 +108,11 @@ async def attribution(
     )
 
 
-@router.get("/analytics/roi", summary="CAC, ROI, ROAS and payback per channel")
+@router.get(
+    "/analytics/roi",
+    summary="CAC, ROI, ROAS and payback per channel",
+    dependencies=[Require("analytics:read")],
+)
 async def roi(
     runtime: RuntimeDep,
     workspace: AdminWorkspaceDep,
@@ -150,7 +162,9 @@ ActivationQuery = Annotated[
 ]
 
 
-@router.get("/analytics/boards/aarrr", summary="AARRR board")
+@router.get(
+    "/analytics/boards/aarrr", summary="AARRR board", dependencies=[Require("analytics:read")]
+)
 async def aarrr(
     runtime: RuntimeDep,
     workspace: AdminWorkspaceDep,
@@ -165,7 +179,9 @@ async def aarrr(
     )
 
 
-@router.get("/analytics/boards/rarra", summary="RARRA board")
+@router.get(
+    "/analytics/boards/rarra", summary="RARRA board", dependencies=[Require("analytics:read")]
+)
 async def rarra(
     runtime: RuntimeDep,
     workspace: AdminWorkspaceDep,
@@ -196,7 +212,11 @@ class SpendPage(BaseModel):
     spend_fen: int
 
 
-@router.post("/spend", summary="Store channel spend (upsert by day, channel, campaign)")
+@router.post(
+    "/spend",
+    summary="Store channel spend (upsert by day, channel, campaign)",
+    dependencies=[Require("analytics:write")],
+)
 async def record_spend(
     body: SpendCreate, runtime: RuntimeDep, workspace: AdminWorkspaceDep
 ) -> measure.SpendWritten:
@@ -211,7 +231,7 @@ async def record_spend(
     return await run_in_threadpool(write)
 
 
-@router.get("/spend", summary="Stored channel spend")
+@router.get("/spend", summary="Stored channel spend", dependencies=[Require("analytics:read")])
 async def list_spend(
     runtime: RuntimeDep,
     workspace: AdminWorkspaceDep,

@@ -10,7 +10,7 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
 from siyu import pipeline
-from siyu.api.deps import AdminWorkspaceDep, RuntimeDep
+from siyu.api.deps import AdminWorkspaceDep, Require, RuntimeDep
 from siyu.api.zones import in_zone
 from siyu.core.clock import ensure_utc, utcnow
 from siyu.identity.models import ConflictsPage, IdentityRule, IdentityRules, SplitResult
@@ -32,7 +32,9 @@ class SplitRequest(BaseModel):
     absorbed_person_id: str = Field(description="The person this one absorbed by mistake.")
 
 
-@router.get("/persons", summary="Find a person by an identifier")
+@router.get(
+    "/persons", summary="Find a person by an identifier", dependencies=[Require("persons:read")]
+)
 async def find_person(
     runtime: RuntimeDep,
     workspace: AdminWorkspaceDep,
@@ -50,7 +52,11 @@ async def find_person(
     return in_zone(person, workspace.timezone)
 
 
-@router.get("/persons/{person_id}", summary="One person's profile and identifiers")
+@router.get(
+    "/persons/{person_id}",
+    summary="One person's profile and identifiers",
+    dependencies=[Require("persons:read")],
+)
 async def get_person(
     person_id: str, runtime: RuntimeDep, workspace: AdminWorkspaceDep
 ) -> pipeline.PersonView:
@@ -61,7 +67,11 @@ async def get_person(
     return in_zone(person, workspace.timezone)
 
 
-@router.get("/persons/{person_id}/events", summary="One person's events, newest first")
+@router.get(
+    "/persons/{person_id}/events",
+    summary="One person's events, newest first",
+    dependencies=[Require("persons:read")],
+)
 async def person_events(
     person_id: str,
     runtime: RuntimeDep,
@@ -83,7 +93,11 @@ async def person_events(
     return in_zone(page, workspace.timezone)
 
 
-@router.post("/persons/{person_id}/split", summary="Undo a wrong merge")
+@router.post(
+    "/persons/{person_id}/split",
+    summary="Undo a wrong merge",
+    dependencies=[Require("persons:write")],
+)
 async def split_person(
     person_id: str, body: SplitRequest, runtime: RuntimeDep, workspace: AdminWorkspaceDep
 ) -> SplitResult:
@@ -98,7 +112,11 @@ async def split_person(
     )
 
 
-@router.get("/identity/conflicts", summary="Merges refused by the merge rules")
+@router.get(
+    "/identity/conflicts",
+    summary="Merges refused by the merge rules",
+    dependencies=[Require("persons:read")],
+)
 async def conflicts(
     runtime: RuntimeDep,
     workspace: AdminWorkspaceDep,
@@ -122,7 +140,9 @@ class RulesUpdate(BaseModel):
     rules: list[IdentityRule] = Field(min_length=1)
 
 
-@router.get("/identity/rules", summary="The workspace's merge rules")
+@router.get(
+    "/identity/rules", summary="The workspace's merge rules", dependencies=[Require("persons:read")]
+)
 async def get_rules(runtime: RuntimeDep, workspace: AdminWorkspaceDep) -> IdentityRules:
     """Per identifier type: priority (1 = strongest) and the most one person may hold."""
     return await run_in_threadpool(
@@ -130,7 +150,9 @@ async def get_rules(runtime: RuntimeDep, workspace: AdminWorkspaceDep) -> Identi
     )
 
 
-@router.put("/identity/rules", summary="Change merge rules")
+@router.put(
+    "/identity/rules", summary="Change merge rules", dependencies=[Require("persons:write")]
+)
 async def put_rules(
     body: RulesUpdate, runtime: RuntimeDep, workspace: AdminWorkspaceDep
 ) -> IdentityRules:
