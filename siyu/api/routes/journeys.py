@@ -10,7 +10,7 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
-from siyu.api.deps import AdminWorkspaceDep, RuntimeDep, in_transaction
+from siyu.api.deps import AdminWorkspaceDep, Require, RuntimeDep, in_transaction
 from siyu.api.zones import in_zone
 from siyu.core.clock import utcnow
 from siyu.core.errors import InvalidInputError
@@ -55,7 +55,12 @@ async def _definition(request: Request) -> JourneyDefinition:
     return load_definition(raw, fmt=fmt)
 
 
-@router.post("", status_code=201, summary="Create a journey (draft, version 1)")
+@router.post(
+    "",
+    status_code=201,
+    summary="Create a journey (draft, version 1)",
+    dependencies=[Require("journeys:write")],
+)
 async def create_journey(
     request: Request, runtime: RuntimeDep, workspace: AdminWorkspaceDep
 ) -> journeys.Journey:
@@ -66,7 +71,7 @@ async def create_journey(
     return in_zone(created, workspace.timezone)
 
 
-@router.get("", summary="Journeys")
+@router.get("", summary="Journeys", dependencies=[Require("journeys:read")])
 async def list_journeys(
     runtime: RuntimeDep, workspace: AdminWorkspaceDep, status: journeys.JourneyStatus | None = None
 ) -> list[journeys.Journey]:
@@ -92,7 +97,11 @@ def _detail(*, session: Any, workspace_id: str, journey_id: str) -> JourneyDetai
     return JourneyDetail(**journey.model_dump(), versions=versions)
 
 
-@router.get("/{journey_id}", summary="One journey with its versions")
+@router.get(
+    "/{journey_id}",
+    summary="One journey with its versions",
+    dependencies=[Require("journeys:read")],
+)
 async def get_journey(
     journey_id: str, runtime: RuntimeDep, workspace: AdminWorkspaceDep
 ) -> JourneyDetail:
@@ -101,7 +110,12 @@ async def get_journey(
     return in_zone(found, workspace.timezone)
 
 
-@router.post("/{journey_id}/versions", status_code=201, summary="Publish a new version")
+@router.post(
+    "/{journey_id}/versions",
+    status_code=201,
+    summary="Publish a new version",
+    dependencies=[Require("journeys:write")],
+)
 async def publish_version(
     journey_id: str, request: Request, runtime: RuntimeDep, workspace: AdminWorkspaceDep
 ) -> journeys.Journey:
@@ -122,7 +136,11 @@ async def _set(
     return in_zone(done, workspace.timezone)
 
 
-@router.post("/{journey_id}/activate", summary="Activate (take entries, step people)")
+@router.post(
+    "/{journey_id}/activate",
+    summary="Activate (take entries, step people)",
+    dependencies=[Require("journeys:write")],
+)
 async def activate(
     journey_id: str, runtime: RuntimeDep, workspace: AdminWorkspaceDep
 ) -> journeys.Journey:
@@ -130,7 +148,11 @@ async def activate(
     return await _set(runtime, workspace, journey_id, journeys.JourneyStatus.ACTIVE)
 
 
-@router.post("/{journey_id}/pause", summary="Pause (no entries; nobody steps)")
+@router.post(
+    "/{journey_id}/pause",
+    summary="Pause (no entries; nobody steps)",
+    dependencies=[Require("journeys:write")],
+)
 async def pause(
     journey_id: str, runtime: RuntimeDep, workspace: AdminWorkspaceDep
 ) -> journeys.Journey:
@@ -138,7 +160,11 @@ async def pause(
     return await _set(runtime, workspace, journey_id, journeys.JourneyStatus.PAUSED)
 
 
-@router.post("/{journey_id}/resume", summary="Resume a paused journey")
+@router.post(
+    "/{journey_id}/resume",
+    summary="Resume a paused journey",
+    dependencies=[Require("journeys:write")],
+)
 async def resume(
     journey_id: str, runtime: RuntimeDep, workspace: AdminWorkspaceDep
 ) -> journeys.Journey:
@@ -146,7 +172,9 @@ async def resume(
     return await _set(runtime, workspace, journey_id, journeys.JourneyStatus.ACTIVE)
 
 
-@router.post("/{journey_id}/archive", summary="Archive (for good)")
+@router.post(
+    "/{journey_id}/archive", summary="Archive (for good)", dependencies=[Require("journeys:write")]
+)
 async def archive(
     journey_id: str, runtime: RuntimeDep, workspace: AdminWorkspaceDep
 ) -> journeys.Journey:
@@ -154,7 +182,11 @@ async def archive(
     return await _set(runtime, workspace, journey_id, journeys.JourneyStatus.ARCHIVED)
 
 
-@router.post("/{journey_id}/dry-run", summary="Simulate a date range (writes nothing)")
+@router.post(
+    "/{journey_id}/dry-run",
+    summary="Simulate a date range (writes nothing)",
+    dependencies=[Require("journeys:read")],
+)
 async def dry_run(
     journey_id: str, body: DryRunRequest, runtime: RuntimeDep, workspace: AdminWorkspaceDep
 ) -> JourneyDryRun:
@@ -169,7 +201,11 @@ async def dry_run(
     return in_zone(found, workspace.timezone)
 
 
-@router.get("/{journey_id}/stats", summary="Per node and per variant")
+@router.get(
+    "/{journey_id}/stats",
+    summary="Per node and per variant",
+    dependencies=[Require("journeys:read")],
+)
 async def journey_stats(
     journey_id: str, runtime: RuntimeDep, workspace: AdminWorkspaceDep
 ) -> stats.JourneyStats:

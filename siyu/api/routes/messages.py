@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from siyu.api.deps import (
     AdminWorkspaceDep,
+    Require,
     RequiredIdempotencyKeyDep,
     RuntimeDep,
     in_transaction,
@@ -66,7 +67,11 @@ def _list(
     return [Message.model_validate(dict(r._mapping)) for r in rows]
 
 
-@router.get("", summary="Messages (of a person, a journey, a status)")
+@router.get(
+    "",
+    summary="Messages (of a person, a journey, a status)",
+    dependencies=[Require("messages:read")],
+)
 async def list_messages(
     runtime: RuntimeDep,
     workspace: AdminWorkspaceDep,
@@ -84,7 +89,12 @@ async def list_messages(
     return in_zone(found, workspace.timezone)
 
 
-@router.post("", status_code=201, summary="Send one message (ad hoc)")
+@router.post(
+    "",
+    status_code=201,
+    summary="Send one message (ad hoc)",
+    dependencies=[Require("messages:write")],
+)
 async def send_message(
     body: MessageSend, key: RequiredIdempotencyKeyDep, runtime: RuntimeDep,
     workspace: AdminWorkspaceDep,

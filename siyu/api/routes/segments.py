@@ -13,7 +13,7 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 
 from siyu import pipeline
-from siyu.api.deps import AdminWorkspaceDep, RuntimeDep, in_transaction
+from siyu.api.deps import AdminWorkspaceDep, Require, RuntimeDep, in_transaction
 from siyu.api.zones import in_zone
 from siyu.collect.models import IdType
 from siyu.core.clock import utcnow
@@ -38,7 +38,11 @@ class PreviewRequest(BaseModel):
     definition: Condition
 
 
-@router.post("/preview", summary="Size a definition now, before saving")
+@router.post(
+    "/preview",
+    summary="Size a definition now, before saving",
+    dependencies=[Require("segments:read")],
+)
 async def preview(
     body: PreviewRequest, runtime: RuntimeDep, workspace: AdminWorkspaceDep
 ) -> Preview:
@@ -52,7 +56,9 @@ async def preview(
     )
 
 
-@router.post("", status_code=201, summary="Save a segment")
+@router.post(
+    "", status_code=201, summary="Save a segment", dependencies=[Require("segments:write")]
+)
 async def create(body: SegmentCreate, runtime: RuntimeDep, workspace: AdminWorkspaceDep) -> Segment:
     """Members are computed at the first refresh (POST …/refresh, or on schedule)."""
     created = await in_transaction(
@@ -61,14 +67,14 @@ async def create(body: SegmentCreate, runtime: RuntimeDep, workspace: AdminWorks
     return in_zone(created, workspace.timezone)
 
 
-@router.get("", summary="Saved segments")
+@router.get("", summary="Saved segments", dependencies=[Require("segments:read")])
 async def list_all(runtime: RuntimeDep, workspace: AdminWorkspaceDep) -> list[Segment]:
     """Oldest first."""
     found = await in_transaction(runtime, segments.list_segments, workspace_id=workspace.id)
     return in_zone(found, workspace.timezone)
 
 
-@router.get("/{segment_id}", summary="One segment")
+@router.get("/{segment_id}", summary="One segment", dependencies=[Require("segments:read")])
 async def get(segment_id: str, runtime: RuntimeDep, workspace: AdminWorkspaceDep) -> Segment:
     """By id or name."""
     found = await in_transaction(
@@ -77,7 +83,7 @@ async def get(segment_id: str, runtime: RuntimeDep, workspace: AdminWorkspaceDep
     return in_zone(found, workspace.timezone)
 
 
-@router.patch("/{segment_id}", summary="Change a segment")
+@router.patch("/{segment_id}", summary="Change a segment", dependencies=[Require("segments:write")])
 async def update(
     segment_id: str, body: SegmentUpdate, runtime: RuntimeDep, workspace: AdminWorkspaceDep
 ) -> Segment:
@@ -93,7 +99,12 @@ async def update(
     return in_zone(changed, workspace.timezone)
 
 
-@router.delete("/{segment_id}", status_code=204, summary="Delete a segment")
+@router.delete(
+    "/{segment_id}",
+    status_code=204,
+    summary="Delete a segment",
+    dependencies=[Require("segments:write")],
+)
 async def delete(segment_id: str, runtime: RuntimeDep, workspace: AdminWorkspaceDep) -> Response:
     """409 while another segment contains it."""
     await in_transaction(
@@ -102,7 +113,11 @@ async def delete(segment_id: str, runtime: RuntimeDep, workspace: AdminWorkspace
     return Response(status_code=204)
 
 
-@router.post("/{segment_id}/refresh", summary="Recompute members now")
+@router.post(
+    "/{segment_id}/refresh",
+    summary="Recompute members now",
+    dependencies=[Require("segments:write")],
+)
 async def refresh(
     segment_id: str, runtime: RuntimeDep, workspace: AdminWorkspaceDep
 ) -> RefreshResult:
@@ -117,7 +132,11 @@ async def refresh(
     return in_zone(result, workspace.timezone)
 
 
-@router.get("/{segment_id}/members", summary="Members, in person id order")
+@router.get(
+    "/{segment_id}/members",
+    summary="Members, in person id order",
+    dependencies=[Require("segments:read")],
+)
 async def members(
     segment_id: str,
     runtime: RuntimeDep,
@@ -136,7 +155,11 @@ async def members(
     )
 
 
-@router.get("/{segment_id}/changes", summary="Who entered and left, in order")
+@router.get(
+    "/{segment_id}/changes",
+    summary="Who entered and left, in order",
+    dependencies=[Require("segments:read")],
+)
 async def changes(
     segment_id: str,
     runtime: RuntimeDep,
@@ -156,7 +179,9 @@ async def changes(
     return in_zone(page, workspace.timezone)
 
 
-@router.get("/{segment_id}/export", summary="Members as CSV")
+@router.get(
+    "/{segment_id}/export", summary="Members as CSV", dependencies=[Require("segments:read")]
+)
 async def export(
     segment_id: str,
     runtime: RuntimeDep,

@@ -9,7 +9,7 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
 from siyu import pipeline
-from siyu.api.deps import AdminWorkspaceDep, RuntimeDep, in_transaction
+from siyu.api.deps import AdminWorkspaceDep, Require, RuntimeDep, in_transaction
 from siyu.api.zones import in_zone
 from siyu.core.clock import utcnow
 from siyu.profiles import notes, tags
@@ -39,14 +39,19 @@ class PersonTagRequest(BaseModel):
     reason: str | None = Field(default=None, max_length=2000)
 
 
-@router.get("/tags/groups", summary="Tag groups")
+@router.get("/tags/groups", summary="Tag groups", dependencies=[Require("tags:read")])
 async def list_groups(runtime: RuntimeDep, workspace: AdminWorkspaceDep) -> list[TagGroup]:
     """Oldest first."""
     found = await in_transaction(runtime, tags.list_groups, workspace_id=workspace.id)
     return in_zone(found, workspace.timezone)
 
 
-@router.post("/tags/groups", status_code=201, summary="Create a tag group")
+@router.post(
+    "/tags/groups",
+    status_code=201,
+    summary="Create a tag group",
+    dependencies=[Require("tags:write")],
+)
 async def create_group(
     body: TagGroupCreate, runtime: RuntimeDep, workspace: AdminWorkspaceDep
 ) -> TagGroup:
@@ -57,7 +62,11 @@ async def create_group(
     return in_zone(created, workspace.timezone)
 
 
-@router.patch("/tags/groups/{group}", summary="Rename or describe a group")
+@router.patch(
+    "/tags/groups/{group}",
+    summary="Rename or describe a group",
+    dependencies=[Require("tags:write")],
+)
 async def update_group(
     group: str, body: TagGroupUpdate, runtime: RuntimeDep, workspace: AdminWorkspaceDep
 ) -> TagGroup:
@@ -68,14 +77,19 @@ async def update_group(
     return in_zone(changed, workspace.timezone)
 
 
-@router.delete("/tags/groups/{group}", status_code=204, summary="Delete an empty group")
+@router.delete(
+    "/tags/groups/{group}",
+    status_code=204,
+    summary="Delete an empty group",
+    dependencies=[Require("tags:write")],
+)
 async def delete_group(group: str, runtime: RuntimeDep, workspace: AdminWorkspaceDep) -> Response:
     """409 while the group has tags."""
     await in_transaction(runtime, tags.delete_group, workspace_id=workspace.id, group=group)
     return Response(status_code=204)
 
 
-@router.get("/tags", summary="Tags")
+@router.get("/tags", summary="Tags", dependencies=[Require("tags:read")])
 async def list_tags(
     runtime: RuntimeDep,
     workspace: AdminWorkspaceDep,
@@ -89,7 +103,7 @@ async def list_tags(
     return in_zone(found, workspace.timezone)
 
 
-@router.post("/tags", status_code=201, summary="Create a tag")
+@router.post("/tags", status_code=201, summary="Create a tag", dependencies=[Require("tags:write")])
 async def create_tag(body: TagCreate, runtime: RuntimeDep, workspace: AdminWorkspaceDep) -> Tag:
     """Rule tags carry a segment definition (checked now, computed at the next refresh)."""
     now = utcnow()
@@ -104,7 +118,9 @@ async def create_tag(body: TagCreate, runtime: RuntimeDep, workspace: AdminWorks
     return in_zone(created, workspace.timezone)
 
 
-@router.post("/tags/refresh", summary="Recompute every rule tag now")
+@router.post(
+    "/tags/refresh", summary="Recompute every rule tag now", dependencies=[Require("tags:write")]
+)
 async def refresh_rule_tags(runtime: RuntimeDep, workspace: AdminWorkspaceDep) -> TagChanges:
     """Runs each rule tag's definition and records gains and losses."""
     return await run_in_threadpool(
@@ -114,20 +130,26 @@ async def refresh_rule_tags(runtime: RuntimeDep, workspace: AdminWorkspaceDep) -
 
 # ``{tag:path}``: a tag may be named ``group/name`` in the path. The route with a suffix
 # comes before the bare one, which would otherwise take ``group/name/persons`` as the tag.
-@router.get("/tags/{tag:path}/persons", summary="Persons holding a tag")
+@router.get(
+    "/tags/{tag:path}/persons", summary="Persons holding a tag", dependencies=[Require("tags:read")]
+)
 async def tag_persons(tag: str, runtime: RuntimeDep, workspace: AdminWorkspaceDep) -> list[str]:
     """Surviving person ids, sorted."""
     return await in_transaction(runtime, tags.persons_with_tag, workspace_id=workspace.id, tag=tag)
 
 
-@router.get("/tags/{tag:path}", summary="One tag")
+@router.get("/tags/{tag:path}", summary="One tag", dependencies=[Require("tags:read")])
 async def get_tag(tag: str, runtime: RuntimeDep, workspace: AdminWorkspaceDep) -> Tag:
     """By id or group/name."""
     found = await in_transaction(runtime, tags.get_tag, workspace_id=workspace.id, tag=tag)
     return in_zone(found, workspace.timezone)
 
 
-@router.patch("/tags/{tag:path}", summary="Rename, describe or redefine a tag")
+@router.patch(
+    "/tags/{tag:path}",
+    summary="Rename, describe or redefine a tag",
+    dependencies=[Require("tags:write")],
+)
 async def update_tag(
     tag: str, body: TagUpdate, runtime: RuntimeDep, workspace: AdminWorkspaceDep
 ) -> Tag:
@@ -147,7 +169,11 @@ async def update_tag(
     return in_zone(changed, workspace.timezone)
 
 
-@router.delete("/tags/{tag:path}", summary="Delete a tag (holders lose it)")
+@router.delete(
+    "/tags/{tag:path}",
+    summary="Delete a tag (holders lose it)",
+    dependencies=[Require("tags:write")],
+)
 async def delete_tag(tag: str, runtime: RuntimeDep, workspace: AdminWorkspaceDep) -> TagChanges:
     """Each holder's loss is recorded in the history."""
     return await in_transaction(
@@ -155,7 +181,11 @@ async def delete_tag(tag: str, runtime: RuntimeDep, workspace: AdminWorkspaceDep
     )
 
 
-@router.post("/tags/{tag:path}/import", summary="Tag the persons a CSV of identifiers names")
+@router.post(
+    "/tags/{tag:path}/import",
+    summary="Tag the persons a CSV of identifiers names",
+    dependencies=[Require("tags:write")],
+)
 async def import_csv(
     tag: str,
     runtime: RuntimeDep,
@@ -175,7 +205,9 @@ async def import_csv(
     )
 
 
-@router.get("/persons/{person_id}/tags", summary="Tags a person holds")
+@router.get(
+    "/persons/{person_id}/tags", summary="Tags a person holds", dependencies=[Require("tags:read")]
+)
 async def person_tags(
     person_id: str, runtime: RuntimeDep, workspace: AdminWorkspaceDep
 ) -> list[PersonTag]:
@@ -186,7 +218,11 @@ async def person_tags(
     return in_zone(found, workspace.timezone)
 
 
-@router.post("/persons/{person_id}/tags", summary="Give a person a manual tag")
+@router.post(
+    "/persons/{person_id}/tags",
+    summary="Give a person a manual tag",
+    dependencies=[Require("tags:write")],
+)
 async def tag_person(
     person_id: str, body: PersonTagRequest, runtime: RuntimeDep, workspace: AdminWorkspaceDep
 ) -> TagChanges:
@@ -203,7 +239,11 @@ async def tag_person(
     )
 
 
-@router.delete("/persons/{person_id}/tags/{tag:path}", summary="Take a manual tag from a person")
+@router.delete(
+    "/persons/{person_id}/tags/{tag:path}",
+    summary="Take a manual tag from a person",
+    dependencies=[Require("tags:write")],
+)
 async def untag_person(
     person_id: str,
     tag: str,
@@ -223,7 +263,11 @@ async def untag_person(
     )
 
 
-@router.get("/persons/{person_id}/tags/history", summary="When a person gained or lost tags")
+@router.get(
+    "/persons/{person_id}/tags/history",
+    summary="When a person gained or lost tags",
+    dependencies=[Require("tags:read")],
+)
 async def tag_history(
     person_id: str,
     runtime: RuntimeDep,
@@ -237,7 +281,9 @@ async def tag_history(
     return in_zone(found, workspace.timezone)
 
 
-@router.get("/persons/{person_id}/notes", summary="Notes on a person")
+@router.get(
+    "/persons/{person_id}/notes", summary="Notes on a person", dependencies=[Require("tags:read")]
+)
 async def person_notes(
     person_id: str, runtime: RuntimeDep, workspace: AdminWorkspaceDep
 ) -> list[Note]:
@@ -248,7 +294,12 @@ async def person_notes(
     return in_zone(found, workspace.timezone)
 
 
-@router.post("/persons/{person_id}/notes", status_code=201, summary="Add a note (画像补白)")
+@router.post(
+    "/persons/{person_id}/notes",
+    status_code=201,
+    summary="Add a note (画像补白)",
+    dependencies=[Require("tags:write")],
+)
 async def add_note(
     person_id: str,
     body: NoteCreate,
@@ -269,7 +320,12 @@ async def add_note(
     return in_zone(created, workspace.timezone)
 
 
-@router.delete("/persons/{person_id}/notes/{note_id}", status_code=204, summary="Delete a note")
+@router.delete(
+    "/persons/{person_id}/notes/{note_id}",
+    status_code=204,
+    summary="Delete a note",
+    dependencies=[Require("tags:write")],
+)
 async def delete_note(
     person_id: str, note_id: str, runtime: RuntimeDep, workspace: AdminWorkspaceDep
 ) -> Response:
