@@ -9,7 +9,7 @@ from fastapi import APIRouter, Body, Form
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
 
-from siyu.api.deps import AdminWorkspaceDep, RuntimeDep, in_transaction
+from siyu.api.deps import AdminWorkspaceDep, Require, RuntimeDep, in_transaction
 from siyu.api.zones import in_zone
 from siyu.channels import service as channels
 from siyu.channels.models import Channel
@@ -39,14 +39,16 @@ class PersonConsents(BaseModel):
     history: list[ConsentChange]
 
 
-@router.get("/templates", summary="Message templates")
+@router.get("/templates", summary="Message templates", dependencies=[Require("channels:read")])
 async def list_templates(runtime: RuntimeDep, workspace: AdminWorkspaceDep) -> list[Template]:
     """By channel and name."""
     found = await in_transaction(runtime, channels.list_templates, workspace_id=workspace.id)
     return in_zone(found, workspace.timezone)
 
 
-@router.put("/templates", summary="Create or replace a template")
+@router.put(
+    "/templates", summary="Create or replace a template", dependencies=[Require("channels:write")]
+)
 async def put_template(
     body: TemplatePut, runtime: RuntimeDep, workspace: AdminWorkspaceDep
 ) -> Template:
@@ -66,7 +68,9 @@ def _template(*, session: Any, workspace_id: str, channel: Channel, name: str) -
     return found
 
 
-@router.get("/templates/{channel}/{name}", summary="One template")
+@router.get(
+    "/templates/{channel}/{name}", summary="One template", dependencies=[Require("channels:read")]
+)
 async def get_template(
     channel: Channel, name: str, runtime: RuntimeDep, workspace: AdminWorkspaceDep
 ) -> Template:
@@ -77,13 +81,19 @@ async def get_template(
     return in_zone(found, workspace.timezone)
 
 
-@router.get("/policy", summary="Restraint policy (caps, quiet hours)")
+@router.get(
+    "/policy",
+    summary="Restraint policy (caps, quiet hours)",
+    dependencies=[Require("channels:read")],
+)
 async def get_policy(runtime: RuntimeDep, workspace: AdminWorkspaceDep) -> RestraintPolicy:
     """Defaults when never set."""
     return await in_transaction(runtime, channels.get_policy, workspace_id=workspace.id)
 
 
-@router.put("/policy", summary="Replace the restraint policy")
+@router.put(
+    "/policy", summary="Replace the restraint policy", dependencies=[Require("channels:write")]
+)
 async def put_policy(
     body: RestraintPolicy, runtime: RuntimeDep, workspace: AdminWorkspaceDep
 ) -> RestraintPolicy:
@@ -104,7 +114,9 @@ def _consents(*, session: Any, workspace_id: str, person_id: str) -> PersonConse
     )
 
 
-@router.get("/consent/{person_id}", summary="A person's consents")
+@router.get(
+    "/consent/{person_id}", summary="A person's consents", dependencies=[Require("channels:read")]
+)
 async def get_consent(
     person_id: str, runtime: RuntimeDep, workspace: AdminWorkspaceDep
 ) -> PersonConsents:
@@ -113,7 +125,11 @@ async def get_consent(
     return in_zone(found, workspace.timezone)
 
 
-@router.put("/consent/{person_id}", summary="Record a consent answer")
+@router.put(
+    "/consent/{person_id}",
+    summary="Record a consent answer",
+    dependencies=[Require("channels:write")],
+)
 async def put_consent(
     person_id: str, body: ConsentPut, runtime: RuntimeDep, workspace: AdminWorkspaceDep
 ) -> Consent:
@@ -125,7 +141,11 @@ async def put_consent(
     return in_zone(done, workspace.timezone)
 
 
-@router.get("/settings", summary="Delivery settings (secrets never shown)")
+@router.get(
+    "/settings",
+    summary="Delivery settings (secrets never shown)",
+    dependencies=[Require("channels:read")],
+)
 async def list_settings(
     runtime: RuntimeDep, workspace: AdminWorkspaceDep
 ) -> list[ChannelSettingsView]:
@@ -134,7 +154,11 @@ async def list_settings(
     return in_zone(found, workspace.timezone)
 
 
-@router.put("/settings", summary="Set one channel's delivery settings")
+@router.put(
+    "/settings",
+    summary="Set one channel's delivery settings",
+    dependencies=[Require("channels:write")],
+)
 async def put_settings(
     body: Annotated[ChannelSettingsPut, Body()], runtime: RuntimeDep, workspace: AdminWorkspaceDep
 ) -> ChannelSettingsView:
@@ -172,7 +196,11 @@ class SmsReply(BaseModel):
     unsubscribed: bool = False
 
 
-@router.post("/sms/inbound", summary="An inbound SMS reply (TD/退订 unsubscribes)")
+@router.post(
+    "/sms/inbound",
+    summary="An inbound SMS reply (TD/退订 unsubscribes)",
+    dependencies=[Require("channels:write")],
+)
 async def sms_inbound(
     phone: Annotated[str, Form(min_length=3, max_length=40)],
     text: Annotated[str, Form(max_length=1000)],

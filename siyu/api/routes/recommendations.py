@@ -18,7 +18,7 @@ from pydantic import BaseModel, Field
 
 from siyu.analytics import ltv, order_history, value_service
 from siyu.analytics.engine import Dialect, engine_for, sql_literal
-from siyu.api.deps import AdminWorkspaceDep, RuntimeDep
+from siyu.api.deps import AdminWorkspaceDep, Require, RuntimeDep
 from siyu.api.zones import in_zone
 from siyu.core.clock import utcnow
 from siyu.core.errors import InvalidInputError, NotFoundError
@@ -186,7 +186,9 @@ def person_recommendations(
 
 
 @router.get(
-    "/persons/{person_id}/recommendations", summary="Products and next-best offer for a person"
+    "/persons/{person_id}/recommendations",
+    summary="Products and next-best offer for a person",
+    dependencies=[Require("recommendations:read")],
 )
 async def get_person_recommendations(
     person_id: str,
@@ -216,7 +218,11 @@ async def get_person_recommendations(
     return in_zone(view, workspace.timezone)
 
 
-@router.get("/recommendations/model", summary="The current recommendation model")
+@router.get(
+    "/recommendations/model",
+    summary="The current recommendation model",
+    dependencies=[Require("recommendations:read")],
+)
 async def get_model(runtime: RuntimeDep, workspace: AdminWorkspaceDep) -> ModelInfo:
     """When it was trained, on how many persons, products and orders."""
     info = await run_in_threadpool(
@@ -225,7 +231,11 @@ async def get_model(runtime: RuntimeDep, workspace: AdminWorkspaceDep) -> ModelI
     return in_zone(info, workspace.timezone)
 
 
-@router.get("/recommendations/catalogue", summary="Products with their flags")
+@router.get(
+    "/recommendations/catalogue",
+    summary="Products with their flags",
+    dependencies=[Require("recommendations:read")],
+)
 async def get_catalogue(runtime: RuntimeDep, workspace: AdminWorkspaceDep) -> list[Product]:
     """Products seen in events at the last training, with the operator's flags applied."""
     return await run_in_threadpool(
@@ -233,7 +243,11 @@ async def get_catalogue(runtime: RuntimeDep, workspace: AdminWorkspaceDep) -> li
     )
 
 
-@router.put("/recommendations/catalogue", summary="Set stock and other product flags")
+@router.put(
+    "/recommendations/catalogue",
+    summary="Set stock and other product flags",
+    dependencies=[Require("recommendations:write")],
+)
 async def put_catalogue(
     body: CatalogueUpdate, runtime: RuntimeDep, workspace: AdminWorkspaceDep
 ) -> list[Product]:

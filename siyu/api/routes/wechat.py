@@ -19,7 +19,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
 from siyu import pipeline
-from siyu.api.deps import AdminWorkspaceDep, RuntimeDep, in_transaction
+from siyu.api.deps import AdminWorkspaceDep, Require, RuntimeDep, in_transaction
 from siyu.channels import (
     mp,
     wechat_accounts,
@@ -317,7 +317,11 @@ async def receive_mp(
 # -- accounts (admin) ----------------------------------------------------------------------------
 
 
-@router.put("/api/wechat/accounts/{kind}", summary="Set a WeChat account's credentials")
+@router.put(
+    "/api/wechat/accounts/{kind}",
+    summary="Set a WeChat account's credentials",
+    dependencies=[Require("channels:write")],
+)
 async def set_account(
     kind: AccountKind, body: WechatAccountSet, runtime: RuntimeDep, workspace: AdminWorkspaceDep
 ) -> WechatAccount:
@@ -334,7 +338,11 @@ async def set_account(
     )
 
 
-@router.get("/api/wechat/accounts/{kind}", summary="A WeChat account (no secrets)")
+@router.get(
+    "/api/wechat/accounts/{kind}",
+    summary="A WeChat account (no secrets)",
+    dependencies=[Require("channels:read")],
+)
 async def get_account(
     kind: AccountKind, runtime: RuntimeDep, workspace: AdminWorkspaceDep
 ) -> WechatAccount:
@@ -348,7 +356,11 @@ async def get_account(
 # -- staff in the loop and contacts (admin) ----------------------------------------------------
 
 
-@router.get("/api/wechat/staff-tasks/stats", summary="Staff completion of WeCom tasks")
+@router.get(
+    "/api/wechat/staff-tasks/stats",
+    summary="Staff completion of WeCom tasks",
+    dependencies=[Require("messages:read")],
+)
 async def staff_stats(
     runtime: RuntimeDep,
     workspace: AdminWorkspaceDep,
@@ -369,7 +381,11 @@ async def staff_stats(
     )
 
 
-@router.get("/api/wechat/staff-tasks/{message_id}", summary="A WeCom staff task")
+@router.get(
+    "/api/wechat/staff-tasks/{message_id}",
+    summary="A WeCom staff task",
+    dependencies=[Require("messages:read")],
+)
 async def staff_task(
     message_id: str, runtime: RuntimeDep, workspace: AdminWorkspaceDep
 ) -> StaffTaskView:
@@ -380,7 +396,11 @@ async def staff_task(
     )
 
 
-@router.get("/api/wechat/contacts/{external_userid}", summary="A WeCom external contact")
+@router.get(
+    "/api/wechat/contacts/{external_userid}",
+    summary="A WeCom external contact",
+    dependencies=[Require("channels:read")],
+)
 async def wecom_contact(
     external_userid: str, runtime: RuntimeDep, workspace: AdminWorkspaceDep
 ) -> ContactRecord:
@@ -404,7 +424,12 @@ class QrSceneCreate(BaseModel):
     expire_seconds: int = Field(default=2_592_000, description="Temporary codes: 60 s … 30 days.")
 
 
-@router.post("/api/wechat/qr-scenes", status_code=201, summary="Create an official-account QR")
+@router.post(
+    "/api/wechat/qr-scenes",
+    status_code=201,
+    summary="Create an official-account QR",
+    dependencies=[Require("channels:write")],
+)
 async def create_qr_scene(
     body: QrSceneCreate, runtime: RuntimeDep, workspace: AdminWorkspaceDep
 ) -> mp.QrScene:
