@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 from siyu.api.deps import (
     AdminWorkspaceDep,
     IdempotencyKeyDep,
+    Require,
     RequiredIdempotencyKeyDep,
     RuntimeDep,
     in_transaction,
@@ -50,7 +51,12 @@ class VoidRequest(BaseModel):
     reason: str | None = Field(default=None, max_length=2000)
 
 
-@router.post("/templates", status_code=201, summary="Create a coupon template")
+@router.post(
+    "/templates",
+    status_code=201,
+    summary="Create a coupon template",
+    dependencies=[Require("coupons:write")],
+)
 async def create_template(
     body: CouponTemplateCreate, runtime: RuntimeDep, workspace: AdminWorkspaceDep
 ) -> CouponTemplate:
@@ -61,14 +67,18 @@ async def create_template(
     return in_zone(created, workspace.timezone)
 
 
-@router.get("/templates", summary="Coupon templates")
+@router.get("/templates", summary="Coupon templates", dependencies=[Require("coupons:read")])
 async def list_templates(runtime: RuntimeDep, workspace: AdminWorkspaceDep) -> list[CouponTemplate]:
     """Oldest first, with how many of each were issued."""
     found = await in_transaction(runtime, coupons.list_templates, workspace_id=workspace.id)
     return in_zone(found, workspace.timezone)
 
 
-@router.get("/templates/{template_id}", summary="One coupon template")
+@router.get(
+    "/templates/{template_id}",
+    summary="One coupon template",
+    dependencies=[Require("coupons:read")],
+)
 async def get_template(
     template_id: str, runtime: RuntimeDep, workspace: AdminWorkspaceDep
 ) -> CouponTemplate:
@@ -79,7 +89,12 @@ async def get_template(
     return in_zone(found, workspace.timezone)
 
 
-@router.post("/templates/{template_id}/issue", status_code=201, summary="Issue a coupon")
+@router.post(
+    "/templates/{template_id}/issue",
+    status_code=201,
+    summary="Issue a coupon",
+    dependencies=[Require("coupons:write")],
+)
 async def issue(
     template_id: str,
     body: IssueRequest,
@@ -101,7 +116,12 @@ async def issue(
     return in_zone(issued, workspace.timezone)
 
 
-@router.post("/templates/{template_id}/claim", status_code=201, summary="A person claims a coupon")
+@router.post(
+    "/templates/{template_id}/claim",
+    status_code=201,
+    summary="A person claims a coupon",
+    dependencies=[Require("coupons:write")],
+)
 async def claim(
     template_id: str,
     body: IssueRequest,
@@ -122,7 +142,11 @@ async def claim(
     return in_zone(claimed, workspace.timezone)
 
 
-@router.post("/templates/{template_id}/issue-segment", summary="Issue to a segment's members")
+@router.post(
+    "/templates/{template_id}/issue-segment",
+    summary="Issue to a segment's members",
+    dependencies=[Require("coupons:write")],
+)
 async def issue_segment(
     template_id: str,
     body: SegmentIssueRequest,
@@ -142,7 +166,7 @@ async def issue_segment(
     )
 
 
-@router.get("", summary="Coupons of a person or a template")
+@router.get("", summary="Coupons of a person or a template", dependencies=[Require("coupons:read")])
 async def list_coupons(
     runtime: RuntimeDep,
     workspace: AdminWorkspaceDep,
@@ -165,7 +189,11 @@ async def list_coupons(
     return in_zone(found, workspace.timezone)
 
 
-@router.post("/expire", summary="Mark coupons past their window expired")
+@router.post(
+    "/expire",
+    summary="Mark coupons past their window expired",
+    dependencies=[Require("coupons:write")],
+)
 async def expire(runtime: RuntimeDep, workspace: AdminWorkspaceDep) -> ExpireResult:
     """The expiry job; safe to repeat."""
     return await in_transaction(
@@ -173,7 +201,7 @@ async def expire(runtime: RuntimeDep, workspace: AdminWorkspaceDep) -> ExpireRes
     )
 
 
-@router.get("/{coupon_id}", summary="One coupon")
+@router.get("/{coupon_id}", summary="One coupon", dependencies=[Require("coupons:read")])
 async def get_coupon(coupon_id: str, runtime: RuntimeDep, workspace: AdminWorkspaceDep) -> Coupon:
     """An issued coupon past its window reads as expired."""
     found = await in_transaction(
@@ -182,7 +210,11 @@ async def get_coupon(coupon_id: str, runtime: RuntimeDep, workspace: AdminWorksp
     return in_zone(found, workspace.timezone)
 
 
-@router.post("/{coupon_id}/redeem", summary="Redeem a coupon against an order")
+@router.post(
+    "/{coupon_id}/redeem",
+    summary="Redeem a coupon against an order",
+    dependencies=[Require("coupons:write")],
+)
 async def redeem(
     coupon_id: str, body: Redemption, runtime: RuntimeDep, workspace: AdminWorkspaceDep
 ) -> RedemptionResult:
@@ -198,7 +230,9 @@ async def redeem(
     return in_zone(done, workspace.timezone)
 
 
-@router.post("/{coupon_id}/void", summary="Void an unused coupon")
+@router.post(
+    "/{coupon_id}/void", summary="Void an unused coupon", dependencies=[Require("coupons:write")]
+)
 async def void(
     coupon_id: str, body: VoidRequest, runtime: RuntimeDep, workspace: AdminWorkspaceDep
 ) -> Coupon:

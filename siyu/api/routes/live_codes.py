@@ -12,7 +12,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel
 
 from siyu import pipeline
-from siyu.api.deps import AdminWorkspaceDep, IdempotencyKeyDep, RuntimeDep
+from siyu.api.deps import AdminWorkspaceDep, IdempotencyKeyDep, Require, RuntimeDep
 from siyu.core.clock import ensure_utc, utcnow
 from siyu.core.errors import InvalidInputError, NotFoundError
 from siyu.core.runtime import Runtime
@@ -46,7 +46,9 @@ async def run(runtime: Runtime, call: Callable[..., T], **kwargs: Any) -> T:
     return await run_in_threadpool(_in_tx, runtime, call, **kwargs)
 
 
-@router.post("/stores", status_code=201, summary="Add a store")
+@router.post(
+    "/stores", status_code=201, summary="Add a store", dependencies=[Require("live_codes:write")]
+)
 async def create_store(
     body: StoreCreate, runtime: RuntimeDep, workspace: AdminWorkspaceDep
 ) -> Store:
@@ -56,13 +58,18 @@ async def create_store(
     )
 
 
-@router.get("/stores", summary="Stores")
+@router.get("/stores", summary="Stores", dependencies=[Require("live_codes:read")])
 async def list_stores(runtime: RuntimeDep, workspace: AdminWorkspaceDep) -> list[Store]:
     """Every store, by name."""
     return await run(runtime, livecodes.list_stores, workspace_id=workspace.id)
 
 
-@router.post("/staff", status_code=201, summary="Add a staff member")
+@router.post(
+    "/staff",
+    status_code=201,
+    summary="Add a staff member",
+    dependencies=[Require("live_codes:write")],
+)
 async def create_staff(
     body: StaffCreate, runtime: RuntimeDep, workspace: AdminWorkspaceDep
 ) -> Staff:
@@ -72,13 +79,17 @@ async def create_staff(
     )
 
 
-@router.get("/staff", summary="Staff")
+@router.get("/staff", summary="Staff", dependencies=[Require("live_codes:read")])
 async def list_staff(runtime: RuntimeDep, workspace: AdminWorkspaceDep) -> list[Staff]:
     """Every staff member, by name."""
     return await run(runtime, livecodes.list_staff, workspace_id=workspace.id)
 
 
-@router.post("/staff/{staff_id}/duty", summary="Put a staff member on or off duty")
+@router.post(
+    "/staff/{staff_id}/duty",
+    summary="Put a staff member on or off duty",
+    dependencies=[Require("live_codes:write")],
+)
 async def set_duty(
     staff_id: str,
     runtime: RuntimeDep,
@@ -95,7 +106,11 @@ async def set_duty(
     )
 
 
-@router.get("/credit", summary="Customers, GMV and repurchase per staff member or store")
+@router.get(
+    "/credit",
+    summary="Customers, GMV and repurchase per staff member or store",
+    dependencies=[Require("live_codes:read")],
+)
 async def credit(
     runtime: RuntimeDep,
     workspace: AdminWorkspaceDep,
@@ -105,7 +120,11 @@ async def credit(
     return await run(runtime, livecodes.credit, workspace_id=workspace.id, by=by)
 
 
-@router.get("/owners/{person_id}", summary="A customer's owning staff and store")
+@router.get(
+    "/owners/{person_id}",
+    summary="A customer's owning staff and store",
+    dependencies=[Require("live_codes:read")],
+)
 async def get_owner(person_id: str, runtime: RuntimeDep, workspace: AdminWorkspaceDep) -> Owner:
     """404 when the customer has no owner yet."""
     owner = await run(runtime, livecodes.get_owner, workspace_id=workspace.id, person_id=person_id)
@@ -114,7 +133,11 @@ async def get_owner(person_id: str, runtime: RuntimeDep, workspace: AdminWorkspa
     return owner
 
 
-@router.put("/owners/{person_id}", summary="Set a customer's owner (WeCom contact or by hand)")
+@router.put(
+    "/owners/{person_id}",
+    summary="Set a customer's owner (WeCom contact or by hand)",
+    dependencies=[Require("live_codes:write")],
+)
 async def set_owner(
     person_id: str, body: OwnerSet, runtime: RuntimeDep, workspace: AdminWorkspaceDep
 ) -> Owner:
@@ -138,7 +161,11 @@ class EventRange(BaseModel):
     end: datetime
 
 
-@router.post("/attribute-events", summary="Credit scans that arrived as track events")
+@router.post(
+    "/attribute-events",
+    summary="Credit scans that arrived as track events",
+    dependencies=[Require("live_codes:write")],
+)
 async def attribute_events(
     body: EventRange, runtime: RuntimeDep, workspace: AdminWorkspaceDep
 ) -> list[ScanResult]:
@@ -155,7 +182,12 @@ async def attribute_events(
     )
 
 
-@router.post("", status_code=201, summary="Create a channel live code")
+@router.post(
+    "",
+    status_code=201,
+    summary="Create a channel live code",
+    dependencies=[Require("live_codes:write")],
+)
 async def create_live_code(
     body: LiveCodeCreate,
     runtime: RuntimeDep,
@@ -173,13 +205,13 @@ async def create_live_code(
     )
 
 
-@router.get("", summary="Live codes")
+@router.get("", summary="Live codes", dependencies=[Require("live_codes:read")])
 async def list_live_codes(runtime: RuntimeDep, workspace: AdminWorkspaceDep) -> list[LiveCode]:
     """Every live code, newest first."""
     return await run(runtime, livecodes.list_live_codes, workspace_id=workspace.id)
 
 
-@router.get("/{code_id}", summary="One live code")
+@router.get("/{code_id}", summary="One live code", dependencies=[Require("live_codes:read")])
 async def get_live_code(
     code_id: str, runtime: RuntimeDep, workspace: AdminWorkspaceDep
 ) -> LiveCode:
@@ -187,7 +219,12 @@ async def get_live_code(
     return await run(runtime, livecodes.get_live_code, workspace_id=workspace.id, code_id=code_id)
 
 
-@router.get("/{code_id}/qr.png", summary="The code as a PNG QR image", response_class=Response)
+@router.get(
+    "/{code_id}/qr.png",
+    summary="The code as a PNG QR image",
+    response_class=Response,
+    dependencies=[Require("live_codes:read")],
+)
 async def qr_png(
     code_id: str,
     runtime: RuntimeDep,
@@ -199,7 +236,12 @@ async def qr_png(
     return Response(codes.qr_png(code.url, scale), media_type="image/png")
 
 
-@router.get("/{code_id}/qr.svg", summary="The code as an SVG QR image", response_class=Response)
+@router.get(
+    "/{code_id}/qr.svg",
+    summary="The code as an SVG QR image",
+    response_class=Response,
+    dependencies=[Require("live_codes:read")],
+)
 async def qr_svg(
     code_id: str,
     runtime: RuntimeDep,
@@ -211,7 +253,12 @@ async def qr_svg(
     return Response(codes.qr_svg(code.url, scale), media_type="image/svg+xml")
 
 
-@router.post("/{code_id}/scans", status_code=201, summary="A scan or contact add through a code")
+@router.post(
+    "/{code_id}/scans",
+    status_code=201,
+    summary="A scan or contact add through a code",
+    dependencies=[Require("live_codes:write")],
+)
 async def record_scan(
     code_id: str,
     body: ScanCreate,
@@ -231,7 +278,11 @@ async def record_scan(
     )
 
 
-@router.get("/{code_id}/stats", summary="Scans, adds, first orders and GMV of a code")
+@router.get(
+    "/{code_id}/stats",
+    summary="Scans, adds, first orders and GMV of a code",
+    dependencies=[Require("live_codes:read")],
+)
 async def stats(code_id: str, runtime: RuntimeDep, workspace: AdminWorkspaceDep) -> LiveCodeStats:
     """Orders and GMV of the customers this code brought, from every channel."""
     return await run(runtime, livecodes.live_code_stats, workspace_id=workspace.id, code_id=code_id)

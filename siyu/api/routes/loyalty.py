@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field
 from siyu.api.deps import (
     AdminWorkspaceDep,
     IdempotencyKeyDep,
+    Require,
     RequiredIdempotencyKeyDep,
     RuntimeDep,
     in_transaction,
@@ -80,7 +81,11 @@ class RewardRequest(BaseModel):
 _MEMBER = "/members/{person_id}"
 
 
-@router.get(_MEMBER + "/points", summary="A member's balance and open lots")
+@router.get(
+    _MEMBER + "/points",
+    summary="A member's balance and open lots",
+    dependencies=[Require("loyalty:read")],
+)
 async def get_account(person_id: str, runtime: RuntimeDep, ws: AdminWorkspaceDep) -> PointsAccount:
     """Unknown person → 404."""
     return await in_transaction(
@@ -88,7 +93,11 @@ async def get_account(person_id: str, runtime: RuntimeDep, ws: AdminWorkspaceDep
     )
 
 
-@router.get(_MEMBER + "/points/entries", summary="A member's ledger entries, newest first")
+@router.get(
+    _MEMBER + "/points/entries",
+    summary="A member's ledger entries, newest first",
+    dependencies=[Require("loyalty:read")],
+)
 async def list_entries(
     person_id: str,
     runtime: RuntimeDep,
@@ -107,7 +116,9 @@ async def list_entries(
     )
 
 
-@router.post(_MEMBER + "/points/earn", summary="Award points")
+@router.post(
+    _MEMBER + "/points/earn", summary="Award points", dependencies=[Require("loyalty:write")]
+)
 async def earn(
     person_id: str,
     body: PointsChange,
@@ -129,7 +140,11 @@ async def earn(
     )
 
 
-@router.post(_MEMBER + "/points/spend", summary="Spend points (oldest lots first)")
+@router.post(
+    _MEMBER + "/points/spend",
+    summary="Spend points (oldest lots first)",
+    dependencies=[Require("loyalty:write")],
+)
 async def spend(
     person_id: str,
     body: PointsChange,
@@ -151,7 +166,11 @@ async def spend(
     )
 
 
-@router.post(_MEMBER + "/points/adjust", summary="Adjust points by hand")
+@router.post(
+    _MEMBER + "/points/adjust",
+    summary="Adjust points by hand",
+    dependencies=[Require("loyalty:write")],
+)
 async def adjust(
     person_id: str,
     body: Adjustment,
@@ -172,7 +191,11 @@ async def adjust(
     )
 
 
-@router.post(_MEMBER + "/points/orders", summary="Points for a paid order")
+@router.post(
+    _MEMBER + "/points/orders",
+    summary="Points for a paid order",
+    dependencies=[Require("loyalty:write")],
+)
 async def order_paid(
     person_id: str,
     body: OrderPaid,
@@ -193,7 +216,11 @@ async def order_paid(
     )
 
 
-@router.post(_MEMBER + "/points/refunds", summary="Take back an order's points on refund")
+@router.post(
+    _MEMBER + "/points/refunds",
+    summary="Take back an order's points on refund",
+    dependencies=[Require("loyalty:write")],
+)
 async def order_refunded(
     person_id: str,
     body: OrderRefunded,
@@ -215,7 +242,9 @@ async def order_refunded(
     )
 
 
-@router.post(_MEMBER + "/check-in", summary="Daily check-in (签到)")
+@router.post(
+    _MEMBER + "/check-in", summary="Daily check-in (签到)", dependencies=[Require("loyalty:write")]
+)
 async def check_in(
     person_id: str, runtime: RuntimeDep, ws: AdminWorkspaceDep, _key: IdempotencyKeyDep = None
 ) -> CheckInResult:
@@ -225,7 +254,11 @@ async def check_in(
     )
 
 
-@router.post(_MEMBER + "/points/rewards", summary="A rule-priced reward")
+@router.post(
+    _MEMBER + "/points/rewards",
+    summary="A rule-priced reward",
+    dependencies=[Require("loyalty:write")],
+)
 async def reward(
     person_id: str,
     body: RewardRequest,
@@ -246,13 +279,19 @@ async def reward(
     )
 
 
-@router.get("/points/rules", summary="The workspace's earn rules")
+@router.get(
+    "/points/rules", summary="The workspace's earn rules", dependencies=[Require("loyalty:read")]
+)
 async def get_rules(runtime: RuntimeDep, ws: AdminWorkspaceDep) -> EarnRules:
     """Defaults until set."""
     return await in_transaction(runtime, points.get_rules, workspace_id=ws.id)
 
 
-@router.put("/points/rules", summary="Replace the workspace's earn rules")
+@router.put(
+    "/points/rules",
+    summary="Replace the workspace's earn rules",
+    dependencies=[Require("loyalty:write")],
+)
 async def set_rules(rules: EarnRules, runtime: RuntimeDep, ws: AdminWorkspaceDep) -> EarnRules:
     """Applies to points earned from now on."""
     return await in_transaction(
@@ -260,13 +299,19 @@ async def set_rules(rules: EarnRules, runtime: RuntimeDep, ws: AdminWorkspaceDep
     )
 
 
-@router.post("/points/expire", summary="Expire due lots now")
+@router.post(
+    "/points/expire", summary="Expire due lots now", dependencies=[Require("loyalty:write")]
+)
 async def expire(runtime: RuntimeDep, ws: AdminWorkspaceDep) -> ExpiryReport:
     """One batch; call again until ``lots`` is 0 (``siyu loyalty expire`` loops for you)."""
     return await in_transaction(runtime, points_audit.expire_due, workspace_id=ws.id, now=utcnow())
 
 
-@router.get("/points/expiring", summary="Members whose points expire soon")
+@router.get(
+    "/points/expiring",
+    summary="Members whose points expire soon",
+    dependencies=[Require("loyalty:read")],
+)
 async def expiring(
     runtime: RuntimeDep,
     ws: AdminWorkspaceDep,
@@ -284,7 +329,11 @@ async def expiring(
     )
 
 
-@router.get("/points/verify", summary="Re-derive every balance from the entries")
+@router.get(
+    "/points/verify",
+    summary="Re-derive every balance from the entries",
+    dependencies=[Require("loyalty:read")],
+)
 async def verify(runtime: RuntimeDep, ws: AdminWorkspaceDep) -> VerifyReport:
     """``mismatches`` must be empty."""
     return await in_transaction(runtime, points_audit.verify, workspace_id=ws.id)
@@ -296,7 +345,12 @@ class RedeemRequest(BaseModel):
     person_id: str = Field(min_length=1, max_length=40)
 
 
-@router.post("/mall/items", status_code=201, summary="Put an item in the points mall")
+@router.post(
+    "/mall/items",
+    status_code=201,
+    summary="Put an item in the points mall",
+    dependencies=[Require("loyalty:write")],
+)
 async def create_item(item: MallItemCreate, runtime: RuntimeDep, ws: AdminWorkspaceDep) -> MallItem:
     """Goods, or a coupon template issued on redemption."""
     return await in_transaction(
@@ -304,13 +358,19 @@ async def create_item(item: MallItemCreate, runtime: RuntimeDep, ws: AdminWorksp
     )
 
 
-@router.get("/mall/items", summary="The points mall's items")
+@router.get(
+    "/mall/items", summary="The points mall's items", dependencies=[Require("loyalty:read")]
+)
 async def list_items(runtime: RuntimeDep, ws: AdminWorkspaceDep) -> list[MallItem]:
     """Oldest first; ``stock`` is what is left."""
     return await in_transaction(runtime, mall.list_items, workspace_id=ws.id)
 
 
-@router.post("/mall/items/{item_id}/redeem", summary="Redeem an item for points")
+@router.post(
+    "/mall/items/{item_id}/redeem",
+    summary="Redeem an item for points",
+    dependencies=[Require("loyalty:write")],
+)
 async def redeem(
     item_id: str,
     body: RedeemRequest,

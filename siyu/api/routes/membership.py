@@ -5,7 +5,14 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from siyu.api.deps import AdminWorkspaceDep, IdempotencyKeyDep, RuntimeDep, in_transaction, retried
+from siyu.api.deps import (
+    AdminWorkspaceDep,
+    IdempotencyKeyDep,
+    Require,
+    RuntimeDep,
+    in_transaction,
+    retried,
+)
 from siyu.api.zones import in_zone
 from siyu.core.clock import utcnow
 from siyu.loyalty import membership
@@ -25,7 +32,7 @@ tiers_router = APIRouter(prefix="/api/loyalty/tiers", tags=["membership"])
 members_router = APIRouter(prefix="/api/loyalty/members", tags=["membership"])
 
 
-@tiers_router.put("", summary="Define the tier ladder")
+@tiers_router.put("", summary="Define the tier ladder", dependencies=[Require("loyalty:write")])
 async def put_tiers(
     body: TierLadder, runtime: RuntimeDep, workspace: AdminWorkspaceDep
 ) -> TierLadder:
@@ -35,13 +42,15 @@ async def put_tiers(
     )
 
 
-@tiers_router.get("", summary="The tier ladder")
+@tiers_router.get("", summary="The tier ladder", dependencies=[Require("loyalty:read")])
 async def get_tiers(runtime: RuntimeDep, workspace: AdminWorkspaceDep) -> TierLadder:
     """Lowest tier first; 404 before any is defined."""
     return await in_transaction(runtime, membership.get_tiers, workspace_id=workspace.id)
 
 
-@tiers_router.get("/distribution", summary="Members per tier (board)")
+@tiers_router.get(
+    "/distribution", summary="Members per tier (board)", dependencies=[Require("loyalty:read")]
+)
 async def distribution(runtime: RuntimeDep, workspace: AdminWorkspaceDep) -> TierDistribution:
     """Counts and shares per tier, members in grace, active paid members."""
     return await in_transaction(
@@ -49,7 +58,11 @@ async def distribution(runtime: RuntimeDep, workspace: AdminWorkspaceDep) -> Tie
     )
 
 
-@tiers_router.post("/refresh", summary="Re-evaluate every member (period-end job)")
+@tiers_router.post(
+    "/refresh",
+    summary="Re-evaluate every member (period-end job)",
+    dependencies=[Require("loyalty:write")],
+)
 async def refresh(runtime: RuntimeDep, workspace: AdminWorkspaceDep) -> RefreshResult:
     """Downgrades due by now apply; safe to repeat."""
     return await in_transaction(
@@ -57,7 +70,9 @@ async def refresh(runtime: RuntimeDep, workspace: AdminWorkspaceDep) -> RefreshR
     )
 
 
-@members_router.post("", status_code=201, summary="Enrol a member")
+@members_router.post(
+    "", status_code=201, summary="Enrol a member", dependencies=[Require("loyalty:write")]
+)
 async def enrol(body: MemberEnrol, runtime: RuntimeDep, workspace: AdminWorkspaceDep) -> Member:
     """By person id or by member number (member_id) already seen by identify; idempotent."""
     member = await retried(
@@ -66,7 +81,9 @@ async def enrol(body: MemberEnrol, runtime: RuntimeDep, workspace: AdminWorkspac
     return in_zone(member, workspace.timezone)
 
 
-@members_router.get("/{person_id}", summary="One member, tier and benefits")
+@members_router.get(
+    "/{person_id}", summary="One member, tier and benefits", dependencies=[Require("loyalty:read")]
+)
 async def get_member(person_id: str, runtime: RuntimeDep, workspace: AdminWorkspaceDep) -> Member:
     """404 when the person is not a member."""
     member = await in_transaction(
@@ -75,7 +92,11 @@ async def get_member(person_id: str, runtime: RuntimeDep, workspace: AdminWorksp
     return in_zone(member, workspace.timezone)
 
 
-@members_router.get("/{person_id}/history", summary="A member's tier history")
+@members_router.get(
+    "/{person_id}/history",
+    summary="A member's tier history",
+    dependencies=[Require("loyalty:read")],
+)
 async def history(
     person_id: str, runtime: RuntimeDep, workspace: AdminWorkspaceDep
 ) -> list[TierHistoryEntry]:
@@ -86,7 +107,11 @@ async def history(
     return in_zone(found, workspace.timezone)
 
 
-@members_router.post("/{person_id}/growth", summary="Add growth value (成长值)")
+@members_router.post(
+    "/{person_id}/growth",
+    summary="Add growth value (成长值)",
+    dependencies=[Require("loyalty:write")],
+)
 async def add_growth(
     person_id: str,
     body: GrowthCreate,
@@ -107,7 +132,12 @@ async def add_growth(
     return in_zone(member, workspace.timezone)
 
 
-@members_router.post("/{person_id}/paid", status_code=201, summary="Buy or renew a paid tier")
+@members_router.post(
+    "/{person_id}/paid",
+    status_code=201,
+    summary="Buy or renew a paid tier",
+    dependencies=[Require("loyalty:write")],
+)
 async def buy(
     person_id: str,
     body: PaidMembershipCreate,

@@ -10,7 +10,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from siyu import pipeline
-from siyu.api.deps import AdminWorkspaceDep, RuntimeDep
+from siyu.api.deps import AdminWorkspaceDep, Require, RuntimeDep
 from siyu.api.routes.live_codes import run
 from siyu.core.clock import utcnow
 from siyu.referral import codes
@@ -38,13 +38,15 @@ class MilestoneReached(BaseModel):
     first_order_fen: int | None = Field(default=None, ge=0, description="The first order's amount.")
 
 
-@router.get("/settings", summary="Referral rules")
+@router.get("/settings", summary="Referral rules", dependencies=[Require("referrals:read")])
 async def get_settings(runtime: RuntimeDep, workspace: AdminWorkspaceDep) -> ReferralSettings:
     """Milestone rewards and anti-fraud limits."""
     return await run(runtime, referral.get_settings, workspace_id=workspace.id)
 
 
-@router.put("/settings", summary="Replace the referral rules")
+@router.put(
+    "/settings", summary="Replace the referral rules", dependencies=[Require("referrals:write")]
+)
 async def set_settings(
     body: ReferralSettings, runtime: RuntimeDep, workspace: AdminWorkspaceDep
 ) -> ReferralSettings:
@@ -54,7 +56,11 @@ async def set_settings(
     )
 
 
-@router.get("/codes/{person_id}", summary="A person's invite code and link")
+@router.get(
+    "/codes/{person_id}",
+    summary="A person's invite code and link",
+    dependencies=[Require("referrals:read")],
+)
 async def invite_code(
     person_id: str, runtime: RuntimeDep, workspace: AdminWorkspaceDep
 ) -> InviteCode:
@@ -64,7 +70,11 @@ async def invite_code(
     )
 
 
-@router.get("/codes/{person_id}/qr.svg", summary="A person's invite link as an SVG QR image")
+@router.get(
+    "/codes/{person_id}/qr.svg",
+    summary="A person's invite link as an SVG QR image",
+    dependencies=[Require("referrals:read")],
+)
 async def invite_qr(person_id: str, runtime: RuntimeDep, workspace: AdminWorkspaceDep) -> Response:
     """An SVG of the invite link."""
     code = await run(
@@ -73,7 +83,12 @@ async def invite_qr(person_id: str, runtime: RuntimeDep, workspace: AdminWorkspa
     return Response(codes.qr_svg(code.link), media_type="image/svg+xml")
 
 
-@router.post("", status_code=201, summary="An invitee arrives through an invite code")
+@router.post(
+    "",
+    status_code=201,
+    summary="An invitee arrives through an invite code",
+    dependencies=[Require("referrals:write")],
+)
 async def refer(
     body: ReferralCreate, runtime: RuntimeDep, workspace: AdminWorkspaceDep
 ) -> ReferralResult:
@@ -88,7 +103,11 @@ async def refer(
     )
 
 
-@router.post("/{invitee_id}/milestones", summary="An invitee reached a milestone")
+@router.post(
+    "/{invitee_id}/milestones",
+    summary="An invitee reached a milestone",
+    dependencies=[Require("referrals:write")],
+)
 async def milestone(
     invitee_id: str, body: MilestoneReached, runtime: RuntimeDep, workspace: AdminWorkspaceDep
 ) -> list[RewardAction]:
@@ -104,7 +123,11 @@ async def milestone(
     )
 
 
-@router.get("/rewards/pending", summary="Rewards not yet paid through loyalty")
+@router.get(
+    "/rewards/pending",
+    summary="Rewards not yet paid through loyalty",
+    dependencies=[Require("referrals:read")],
+)
 async def pending(runtime: RuntimeDep, workspace: AdminWorkspaceDep) -> list[RewardAction]:
     """Settles first orders from profiles first."""
     return await run_in_threadpool(
@@ -112,7 +135,11 @@ async def pending(runtime: RuntimeDep, workspace: AdminWorkspaceDep) -> list[Rew
     )
 
 
-@router.post("/rewards/pay", summary="Pay pending rewards through loyalty")
+@router.post(
+    "/rewards/pay",
+    summary="Pay pending rewards through loyalty",
+    dependencies=[Require("referrals:write")],
+)
 async def pay(runtime: RuntimeDep, workspace: AdminWorkspaceDep) -> RewardPayout:
     """Points through the ledger, coupons through issue; each keyed, so a retry pays nothing
     twice. Rewards loyalty refuses stay pending and are listed with the reason."""
@@ -121,7 +148,11 @@ async def pay(runtime: RuntimeDep, workspace: AdminWorkspaceDep) -> RewardPayout
     )
 
 
-@router.get("/refusals", summary="Referrals refused by anti-fraud rules")
+@router.get(
+    "/refusals",
+    summary="Referrals refused by anti-fraud rules",
+    dependencies=[Require("referrals:read")],
+)
 async def refusals(
     runtime: RuntimeDep,
     workspace: AdminWorkspaceDep,
@@ -131,7 +162,11 @@ async def refusals(
     return await run(runtime, referral.refusals, workspace_id=workspace.id, limit=limit)
 
 
-@router.get("/leaderboard", summary="K-factor and the top inviters")
+@router.get(
+    "/leaderboard",
+    summary="K-factor and the top inviters",
+    dependencies=[Require("referrals:read")],
+)
 async def leaderboard(
     runtime: RuntimeDep,
     workspace: AdminWorkspaceDep,
@@ -141,7 +176,11 @@ async def leaderboard(
     return await run(runtime, referral.summary, workspace_id=workspace.id, limit=limit)
 
 
-@router.get("/tree/{person_id}", summary="Everyone a person brought, level by level")
+@router.get(
+    "/tree/{person_id}",
+    summary="Everyone a person brought, level by level",
+    dependencies=[Require("referrals:read")],
+)
 async def subtree(
     person_id: str,
     runtime: RuntimeDep,
@@ -154,7 +193,11 @@ async def subtree(
     )
 
 
-@router.get("/ancestors/{person_id}", summary="Who brought a person, up to the root")
+@router.get(
+    "/ancestors/{person_id}",
+    summary="Who brought a person, up to the root",
+    dependencies=[Require("referrals:read")],
+)
 async def ancestors(
     person_id: str, runtime: RuntimeDep, workspace: AdminWorkspaceDep
 ) -> list[TreeNode]:
