@@ -18,10 +18,12 @@ from siyu.api import errors
 from siyu.api.routes import (
     analytics,
     assistant,
+    auth,
     channels,
     collect,
     coupons,
     journeys,
+    keys,
     layers,
     live_codes,
     loyalty,
@@ -35,6 +37,7 @@ from siyu.api.routes import (
     sdk,
     segments,
     tags,
+    users,
     wechat,
 )
 from siyu.console import mount as console
@@ -144,6 +147,9 @@ def create_app(
     app.state.write_keys = {}
     errors.install(app)
     app.include_router(collect.router)
+    app.include_router(auth.router)
+    app.include_router(users.router)
+    app.include_router(keys.router)
     app.include_router(persons.router)
     app.include_router(privacy.router)
     app.include_router(measure.router)

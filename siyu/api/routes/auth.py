@@ -1,0 +1,71 @@
+"""Sign in and out of the management API (session tokens for console and API users)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from pydantic import BaseModel, Field
+
+from siyu.accounts import sessions
+from siyu.accounts.models import Principal, SessionGrant
+from siyu.api.deps import PrincipalDep, RuntimeDep
+from siyu.core.clock import utcnow
+from siyu.core.errors import InvalidInputError
+from siyu.core.runtime import Runtime
+
+router = APIRouter(prefix="/api/auth", tags=["auth"])
+
+
+class LoginRequest(BaseModel):
+    """An email and password, and the workspace to open (optional with one membership)."""
+
+    email: Annotated[str, Field(max_length=254, description="The user's email.")]
+    password: Annotated[str, Field(max_length=1024)]
+    workspace_id: Annotated[
+        str | None, Field(default=None, max_length=40, description="Workspace to sign in to.")
+    ] = None
+
+
+def _log_in(runtime: Runtime, body: LoginRequest, ip: str | None) -> SessionGrant:
+    # Not in_transaction: a refused attempt commits its failure count before raising.
+    with runtime.sessions() as session:
+        grant = sessions.log_in(
+            session=session,
+            email=body.email,
+            password=body.password,
+            workspace_id=body.workspace_id,
+            ip=ip,
+            now=utcnow(),
+        )
+        session.commit()
+        return grant
+
+
+@router.post("/login", summary="Sign in: a session token for 'Authorization: Bearer'")
+async def login(body: LoginRequest, request: Request, runtime: RuntimeDep) -> SessionGrant:
+    """Five wrong passwords for an email lock it for 30 s, doubling up to an hour (429)."""
+    ip = request.client.host if request.client else None
+    return await run_in_threadpool(_log_in, runtime, body, ip)
+
+
+def _log_out(runtime: Runtime, token: str) -> None:
+    with runtime.sessions() as session, session.begin():
+        sessions.log_out(session=session, token=token, now=utcnow())
+
+
+@router.post("/logout", status_code=204, summary="Sign out: the session token stops working")
+async def logout(request: Request, runtime: RuntimeDep, principal: PrincipalDep) -> Response:
+    """Only a session can sign out; a secret key is revoked under /api/keys instead."""
+    if principal.kind != "session":
+        raise InvalidInputError("only a session token signs out", field="authorization")
+    token = request.headers["authorization"].partition(" ")[2].strip()
+    await run_in_threadpool(_log_out, runtime, token)
+    return Response(status_code=204)
+
+
+@router.get("/me", summary="Who the credential is: workspace, role, permissions")
+async def me(principal: PrincipalDep) -> Principal:
+    """Any valid credential may ask about itself."""
+    return principal
