@@ -41,6 +41,7 @@ class Seeded:
     alice: str  # the surviving person id
     alice_ids: list[str]  # every person id of Alice (survivor first)
     bob: str
+    secret_key: str = ""
 
 
 @pytest.fixture
@@ -59,9 +60,10 @@ def track(rt: Runtime, ws: str, msg: str, event: str, at: datetime, **ids: Any) 
     )  # fmt: skip
 
 
-def _setup_workspace(rt: Runtime) -> tuple[str, str]:
+def _setup_workspace(rt: Runtime) -> tuple[str, str, str]:
     with rt.sessions() as s, s.begin():
-        ws = workspaces.create_workspace(session=s, name="品牌", now=NOW).workspace_id
+        created = workspaces.create_workspace(session=s, name="品牌", now=NOW)
+        ws = created.workspace_id
         tags.create_group(session=s, workspace_id=ws, group=TagGroupCreate(name="旅程"), now=NOW)
         tags.create_tag(session=s, workspace_id=ws, tag=TagCreate(group="旅程", name="新客"),
                         now=NOW)  # fmt: skip
@@ -72,7 +74,7 @@ def _setup_workspace(rt: Runtime) -> tuple[str, str]:
         ).id  # fmt: skip
         hello = TemplatePut(channel=Channel.SMS, name="hello", body="你好", sender="品牌")
         channels.put_template(session=s, workspace_id=ws, now=NOW, template=hello)
-    return ws, coupon
+    return ws, coupon, created.secret_key
 
 
 def _welcome(rt: Runtime, ws: str, coupon: str) -> None:
@@ -105,7 +107,7 @@ def _person(rt: Runtime, ws: str, kind: str, value: str) -> pipeline.PersonView:
 
 
 def seed(rt: Runtime) -> Seeded:
-    ws, coupon = _setup_workspace(rt)
+    ws, coupon, secret_key = _setup_workspace(rt)
     _welcome(rt, ws, coupon)
     t1 = NOW - timedelta(days=40)
     # Alice browses anonymously, then signs up with her phone: two persons, merged.
@@ -133,7 +135,7 @@ def seed(rt: Runtime) -> Seeded:
     pipeline.flush(runtime=rt)
     track(rt, ws, "m-005", "Page Viewed", NOW, userId="u-alice-7")  # stays in the inbox
     ids = [alice.person_id, *alice.merged_person_ids]
-    return Seeded(rt, ws, alice.person_id, ids, bob)
+    return Seeded(rt, ws, alice.person_id, ids, bob, secret_key)
 
 
 @pytest.fixture
