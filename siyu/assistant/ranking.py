@@ -23,7 +23,21 @@ from siyu.assistant import text
 
 K1 = 1.2
 B = 0.5  # phrasings are short and similar in length: little length normalisation
-EPSILON = 0.25
+
+
+class _LuceneIdfBM25(BM25Okapi):  # type: ignore[misc]
+    """rank-bm25's Okapi BM25 with Lucene's idf, ``ln(1 + (N − n + 0.5) / (n + 0.5))``.
+
+    rank-bm25's own idf, ``ln((N − n + 0.5) / (n + 0.5))``, is zero or negative for a word
+    in half the phrasings or more (floored to a fraction of the mean): in a knowledge base of
+    one or two entries every word is, and nothing could ever be answered. Lucene's form is
+    positive for every word and ranks the same way otherwise.
+    """
+
+    def _calc_idf(self, nd: dict[str, int]) -> None:
+        for word, freq in nd.items():
+            self.idf[word] = math.log(1 + (self.corpus_size - freq + 0.5) / (freq + 0.5))
+        self.average_idf = sum(self.idf.values()) / max(len(self.idf), 1)
 
 
 @dataclass(frozen=True)
@@ -53,7 +67,7 @@ class KnowledgeIndex:
         text.add_words(set(self.synonyms) | set(self.synonyms.values()))
         self.phrasings = [p for p in phrasings if text.tokens(p.text, self.synonyms)]
         corpus = [text.tokens(p.text, self.synonyms) for p in self.phrasings]
-        self._bm25 = BM25Okapi(corpus, k1=K1, b=B, epsilon=EPSILON) if corpus else None
+        self._bm25 = _LuceneIdfBM25(corpus, k1=K1, b=B) if corpus else None
         # A word the KB never uses weighs as much as its rarest word: asking about it
         # pulls the confidence down instead of being ignored.
         self._unknown_idf = max(self._bm25.idf.values()) if self._bm25 else 0.0
