@@ -133,6 +133,31 @@ def export_person(
     )
 
 
+def reveal_identifiers(
+    *, runtime: Runtime, workspace_id: str, person_id: str, actor: str, now: datetime
+) -> list[dict[str, Any]]:
+    """The person's identifiers in clear (an unmasked view), audited before they are shown.
+
+    Raises:
+        NotFoundError: no such person.
+    """
+    subject = _subject(runtime, workspace_id, person_id)
+    with runtime.sessions() as session:
+        found = privacy_store.export_identities(
+            session=session, subject=subject, decrypt=runtime.vault.decrypt
+        )
+    record_access(
+        runtime=runtime,
+        workspace_id=workspace_id,
+        actor=actor,
+        action="unmasked_view",
+        person_id=subject.person_ids[0],
+        now=now,
+        detail={"identifiers": len(found)},
+    )
+    return found
+
+
 def _replayed(
     runtime: Runtime, workspace_id: str, digest: str, idempotency_key: str | None
 ) -> ErasureReceipt | None:

@@ -45,6 +45,10 @@ def test_export_erase_and_audit_over_http(seeded: Seeded, http: TestClient) -> N
     assert ("phone", ALICE_PHONE) in {(i["type"], i["value"]) for i in doc["identities"]}
     assert doc["tables"]["points_accounts"][0]["balance"] == 30
 
+    shown = http.get(f"/api/persons/{seeded.alice}/identifiers/unmasked", headers=owner)
+    assert shown.status_code == 200, shown.text
+    assert ALICE_PHONE in {i["value"] for i in shown.json()}
+
     erase = {**owner, "Idempotency-Key": "erase-alice"}
     first = http.post(f"/api/persons/{seeded.alice}/erase", headers=erase)
     assert first.status_code == 200, first.text
@@ -55,7 +59,7 @@ def test_export_erase_and_audit_over_http(seeded: Seeded, http: TestClient) -> N
     audit = http.get("/api/audit", headers=owner)
     assert audit.status_code == 200
     entries = audit.json()["entries"]
-    assert [e["action"] for e in entries] == ["erase", "export"]
+    assert [e["action"] for e in entries] == ["erase", "unmasked_view", "export"]
     assert all(e["actor"].startswith("key:") for e in entries)
     assert {e["subject"] for e in entries} == {first.json()["subject_digest"]}
 
@@ -64,6 +68,8 @@ def test_routes_refuse_without_the_permission(seeded: Seeded, http: TestClient) 
     reader = _auth(_scoped_key(seeded, ["persons:read"]))
     for path in (f"/api/persons/{seeded.alice}/export", f"/api/persons/{seeded.alice}/erase"):
         assert http.post(path, headers=reader).status_code == 403
+    unmasked = f"/api/persons/{seeded.alice}/identifiers/unmasked"
+    assert http.get(unmasked, headers=reader).status_code == 403
     assert http.get("/api/audit", headers=reader).status_code == 403
     assert http.post(f"/api/persons/{seeded.alice}/erase").status_code == 401
     bad = http.get("/api/audit", headers=_auth(seeded.secret_key), params={"limit": 0})

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query
 from fastapi.concurrency import run_in_threadpool
+from pydantic import BaseModel, Field
 
 from siyu.accounts.models import Principal
 from siyu.api.deps import IdempotencyKeyDep, Require, RuntimeDep
@@ -39,6 +41,38 @@ async def export_person(
         actor=actor_of(principal),
         now=utcnow(),
     )
+
+
+class UnmaskedIdentifier(BaseModel):
+    """One identifier of a person in clear."""
+
+    type: str
+    value: str = Field(description="In clear: phone and email decrypted.")
+    person_id: str
+    introduced_by: str
+    first_seen: datetime
+
+
+@router.get(
+    "/persons/{person_id}/identifiers/unmasked",
+    summary="A person's identifiers in clear (audited)",
+)
+async def unmasked_identifiers(
+    person_id: str,
+    runtime: RuntimeDep,
+    principal: Annotated[Principal, Require("persons:pii")],
+) -> list[UnmaskedIdentifier]:
+    """Phone, email and every other identifier unmasked; the view is written to the audit log
+    before it is answered."""
+    found = await run_in_threadpool(
+        privacy.reveal_identifiers,
+        runtime=runtime,
+        workspace_id=principal.workspace.id,
+        person_id=person_id,
+        actor=actor_of(principal),
+        now=utcnow(),
+    )
+    return [UnmaskedIdentifier(**row) for row in found]
 
 
 @router.post("/persons/{person_id}/erase", summary="Erase a person everywhere")
