@@ -711,6 +711,10 @@ from siyu.cli.journeys import journeys_app  # noqa: E402
 
 app.add_typer(journeys_app, name="journeys")
 
+from siyu.cli.assistant import bot_app  # noqa: E402
+
+app.add_typer(bot_app, name="bot")
+
 from siyu.cli.privacy import privacy_app  # noqa: E402
 
 app.add_typer(privacy_app, name="privacy")
