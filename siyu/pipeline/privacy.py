@@ -26,6 +26,7 @@ from siyu.identity import service as identity
 from siyu.pipeline import privacy_store
 from siyu.pipeline.ingest import flush
 from siyu.pipeline.loyalty_jobs import Outcome
+from siyu.pipeline.privacy_inbox import Subject
 from siyu.privacy import service as privacy
 from siyu.privacy.models import (
     AuditAction,
@@ -45,7 +46,7 @@ def subject_digest(runtime: Runtime, workspace_id: str, person_id: str) -> str:
     return runtime.vault.lookup_hash("erasure", f"{workspace_id}:{person_id}")
 
 
-def _subject(runtime: Runtime, workspace_id: str, person_id: str) -> privacy_store.Subject:
+def _subject(runtime: Runtime, workspace_id: str, person_id: str) -> Subject:
     with runtime.sessions() as session:
         current = identity.current_person_id(
             session=session, workspace_id=workspace_id, person_id=person_id
@@ -58,7 +59,7 @@ def _subject(runtime: Runtime, workspace_id: str, person_id: str) -> privacy_sto
         )
 
 
-def _events_of(runtime: Runtime, subject: privacy_store.Subject) -> list[dict[str, Any]]:
+def _events_of(runtime: Runtime, subject: Subject) -> list[dict[str, Any]]:
     stored: list[dict[str, Any]] = runtime.events.query(
         subject.workspace_id,
         "SELECT * FROM events WHERE list_contains($persons, person_id) "
@@ -235,7 +236,7 @@ def erase_person(
 
 def _erase_operational(
     runtime: Runtime,
-    subject: privacy_store.Subject,
+    subject: Subject,
     digest: str,
     counts: dict[str, int],
     *,

@@ -149,13 +149,13 @@ def _find(seeded: Seeded) -> str:
 
 
 def test_inbox_batches_lose_the_persons_events_only(seeded: Seeded) -> None:
-    from siyu.pipeline import privacy_store
+    from siyu.pipeline import privacy_inbox, privacy_store
 
     rt, ws = seeded.runtime, seeded.workspace_id
     track(rt, ws, "m-200", "Page Viewed", NOW, userId="u-bob-9")
     with rt.sessions() as s, s.begin():
         subject = privacy_store.subject_of(session=s, workspace_id=ws, person_ids=seeded.alice_ids)
-        assert privacy_store.scrub_inbox(session=s, subject=subject) == 1  # m-005
+        assert privacy_inbox.scrub_inbox(session=s, subject=subject) == 1  # m-005
     with rt.sessions() as s:
         rows = s.execute(select(event_inbox.c.rows)).scalars().all()
     assert rows == [1]  # Alice's batch went; Bob's stays
