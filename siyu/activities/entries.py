@@ -164,7 +164,9 @@ def act(
                 guards.take_quota(session, workspace_id, activity, person, day)
             return body(ctx)
     except guards.Refused as why:
-        return _refuse(ctx, why)
+        # A twin with the same key may have committed while this one waited on a row lock
+        # (and so was refused: team full, already joined): answer the twin's result.
+        return _replay(session, workspace_id, activity.id, key) or _refuse(ctx, why)
 
 
 def add_reward(

@@ -27,7 +27,7 @@ def bargain_cut(remaining_fen: int, helpers_left: int) -> int:
     reaches the floor exactly — e.g. 1000 over 4 helpers cuts 400, 300, 200, 100."""
     if helpers_left <= 1:
         return max(remaining_fen, 0)
-    return remaining_fen * 2 // (helpers_left + 1)
+    return -(-remaining_fen * 2 // (helpers_left + 1))  # rounded up: never rising
 
 
 def streak(days: Sequence[date], through: date) -> int:

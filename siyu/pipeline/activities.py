@@ -1,0 +1,219 @@
+"""Activities (活动运营): actions with their track events, rewards paid through loyalty,
+team expiry, and each activity's funnel and ROI from the event store."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from siyu.activities import service as activities
+from siyu.activities import teams
+from siyu.activities.models import (
+    ActivityStats,
+    FunnelStep,
+    Participation,
+    Refusal,
+    RewardAction,
+    RewardFailure,
+    RewardPayout,
+    Team,
+)
+from siyu.collect.models import CollectedEvent, Identifier, MessageType
+from siyu.core.errors import ConflictError, SiyuError
+from siyu.core.runtime import Runtime
+from siyu.identity import service as identity
+from siyu.loyalty import coupon_service, points
+from siyu.pipeline.ingest import flush, ingest_events
+
+Action = Callable[..., Participation | Refusal]
+
+FUNNEL = (
+    ("view", "activity_viewed"),
+    ("join", "activity_joined"),
+    ("share", "activity_shared"),
+    ("help", "activity_helped"),
+    ("complete", "activity_completed"),
+    ("order", "Order Completed"),
+)
+_JOINING = {"draw", "start", "join", "register", "checkin"}
+
+
+def _event(
+    session: Session, workspace_id: str, person: str, name: str, entry: Participation
+) -> CollectedEvent | None:
+    held = identity.identifiers_of(session=session, workspace_id=workspace_id, person_id=person)
+    if not held:
+        return None
+    return CollectedEvent(
+        message_id=f"act:{entry.id}:{name}:{person}",
+        type=MessageType.TRACK,
+        timestamp=entry.at,
+        received_at=entry.at,
+        identifiers=[Identifier(held[0].type, held[0].key)],
+        event=name,
+        properties={
+            "activity_id": entry.activity_id,
+            "action": entry.action,
+            "team_id": entry.team_id,
+        },
+    )
+
+
+def emit_events(*, runtime: Runtime, workspace_id: str, entry: Participation) -> int:
+    """Track what an action did into the collect path (joined or helped, and completed for
+    each person it completed); message ids are per entry, so a replay adds nothing."""
+    name = "activity_helped" if entry.action == "help" else "activity_joined"
+    wanted = [(entry.person_id, name)]
+    wanted += [(p, "activity_completed") for p in entry.detail.get("completed", [])]
+    with runtime.sessions() as session, session.begin():
+        events = [e for p, n in wanted if (e := _event(session, workspace_id, p, n, entry))]
+        return ingest_events(
+            session=session, workspace_id=workspace_id, events=events, now=entry.at
+        )
+
+
+def _pay_reward(session: Session, workspace_id: str, reward: RewardAction, now: datetime) -> None:
+    """One reward through loyalty; its idempotency key makes a retry pay nothing twice."""
+    if reward.kind == "points":
+        assert reward.amount is not None
+        points.earn_points(
+            session=session,
+            workspace_id=workspace_id,
+            person_id=reward.person_id,
+            points=reward.amount,
+            reason="activity",
+            idempotency_key=reward.idempotency_key,
+            now=now,
+            source=f"activity:{reward.activity_id}",
+        )
+    else:
+        assert reward.template is not None
+        coupon_service.issue_coupon(
+            session=session,
+            workspace_id=workspace_id,
+            template_id=reward.template,
+            person_id=reward.person_id,
+            now=now,
+            idempotency_key=reward.idempotency_key,
+            source="activity",
+        )
+    activities.mark_paid(
+        session=session, workspace_id=workspace_id, idempotency_key=reward.idempotency_key, now=now
+    )
+
+
+def pay_activity_rewards(*, runtime: Runtime, workspace_id: str, now: datetime) -> RewardPayout:
+    """Hand every pending activity reward to loyalty (points ledger or coupons), one
+    transaction each; one loyalty refuses stays pending and is reported."""
+    with runtime.sessions() as session:
+        pending = activities.pending_rewards(session=session, workspace_id=workspace_id)
+    payout = RewardPayout()
+    for reward in pending:
+        try:
+            with runtime.sessions() as session, session.begin():
+                _pay_reward(session, workspace_id, reward, now)
+        except SiyuError as exc:
+            payout.failed.append(
+                RewardFailure(idempotency_key=reward.idempotency_key, reason=exc.message)
+            )
+            continue
+        payout.paid.append(reward.model_copy(update={"status": "paid"}))
+    return payout
+
+
+def _write(runtime: Runtime, call: Action, kwargs: dict[str, Any]) -> Participation | Refusal:
+    # A racing twin of the same idempotency key loses on the unique key; the retry reads
+    # the winner's entry.
+    for attempt in range(2):
+        try:
+            with runtime.sessions() as session, session.begin():
+                return call(session=session, **kwargs)
+        except IntegrityError:
+            if attempt:
+                raise
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def take_part(
+    *,
+    runtime: Runtime,
+    workspace_id: str,
+    call: Action,
+    now: datetime,
+    pay: bool = True,
+    **kwargs: Any,
+) -> Participation:
+    """Run one action (``service.draw``, ``teams.start``/``join``/``help_team``,
+    ``checkins.register``/``check_in``) and commit it; then track its events and pay what it
+    earned through loyalty. A refusal is committed, then raised as ConflictError naming the
+    field and the reason."""
+    outcome = _write(runtime, call, {"workspace_id": workspace_id, "now": now, **kwargs})
+    if isinstance(outcome, Refusal):
+        raise ConflictError(
+            f"{outcome.action} refused: {outcome.detail}",
+            field=outcome.field,
+            reason=outcome.reason,
+            refusal_id=outcome.id,
+        )
+    if not outcome.replayed:
+        emit_events(runtime=runtime, workspace_id=workspace_id, entry=outcome)
+    if pay and outcome.detail.get("completed"):
+        pay_activity_rewards(runtime=runtime, workspace_id=workspace_id, now=now)
+    return outcome
+
+
+def expire_teams(*, runtime: Runtime, workspace_id: str, now: datetime) -> list[Team]:
+    """Expire group-buy teams and assist runs past their deadline (refund/void actions)."""
+    with runtime.sessions() as session, session.begin():
+        return teams.expire_teams(session=session, workspace_id=workspace_id, now=now)
+
+
+_FUNNEL_SQL = (
+    "SELECT event, count(DISTINCT person_id) AS persons, count(*) AS events, "
+    "coalesce(sum(revenue_fen), 0) AS gmv FROM events "
+    "WHERE json_extract_string(properties, '$.activity_id') = ? GROUP BY event"
+)
+
+
+def activity_stats(*, runtime: Runtime, workspace_id: str, activity_id: str) -> ActivityStats:
+    """The activity's funnel (view → join → share → help → complete → order, distinct
+    persons and events carrying its ``activity_id``), its cost and ROI = GMV of those
+    orders / budget spent on prizes and rewards."""
+    with runtime.sessions() as session:
+        activity = activities.get_activity(
+            session=session, workspace_id=workspace_id, activity_id=activity_id
+        )
+        refusals = activities.refusal_counts(
+            session=session, workspace_id=workspace_id, activity_id=activity_id
+        )
+        taken = activities.participation_count(
+            session=session, workspace_id=workspace_id, activity_id=activity_id
+        )
+    flush(runtime=runtime)
+    rows = runtime.events.query(workspace_id, _FUNNEL_SQL, [activity_id]).to_pylist()
+    by_event = {r["event"]: r for r in rows}
+    funnel = [
+        FunnelStep(
+            step=step,
+            persons=int(by_event.get(name, {}).get("persons", 0)),
+            events=int(by_event.get(name, {}).get("events", 0)),
+        )
+        for step, name in FUNNEL
+    ]
+    orders = by_event.get("Order Completed", {})
+    gmv = int(orders.get("gmv", 0))
+    cost = activity.spent_fen
+    return ActivityStats(
+        activity_id=activity_id,
+        funnel=funnel,
+        participations=taken,
+        refusals=refusals,
+        orders=int(orders.get("events", 0)),
+        gmv_fen=gmv,
+        cost_fen=cost,
+        roi=round(gmv / cost, 4) if cost else None,
+    )
