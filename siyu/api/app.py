@@ -16,6 +16,7 @@ from fastapi.staticfiles import StaticFiles
 from siyu import __version__, pipeline
 from siyu.api import errors
 from siyu.api.routes import (
+    activities,
     analytics,
     assistant,
     auth,
@@ -147,6 +148,7 @@ def create_app(
     app.state.write_keys = {}
     errors.install(app)
     app.include_router(collect.router)
+    app.include_router(activities.router)
     app.include_router(auth.router)
     app.include_router(users.router)
     app.include_router(keys.router)
