@@ -719,6 +719,10 @@ from siyu.cli.privacy import privacy_app  # noqa: E402
 
 app.add_typer(privacy_app, name="privacy")
 
+from siyu.cli.activities import activities_app  # noqa: E402
+
+app.add_typer(activities_app, name="activities")
+
 from siyu.cli import worker as _worker  # noqa: E402,F401  (registers ``siyu worker``)
 
 
