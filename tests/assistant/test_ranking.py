@@ -103,3 +103,18 @@ def test_a_one_entry_knowledge_base_still_answers() -> None:
                                     ranking.Phrasing("hours", "几点开门")], {})  # fmt: skip
     match = index.match("你们几点开门")
     assert match.entry_id == "hours" and match.score > AssistantSettings().threshold
+
+
+def test_jieba_loads_its_dictionary_without_the_network(monkeypatch: pytest.MonkeyPatch) -> None:
+    import socket
+
+    import jieba
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("network used")
+
+    monkeypatch.setattr(socket, "socket", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    fresh = jieba.Tokenizer()
+    fresh.initialize()
+    assert fresh.lcut("满多少免运费", HMM=False)[:2] == ["满", "多少"]
