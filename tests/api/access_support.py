@@ -21,7 +21,7 @@ PASSWORD = "correct horse battery"
 PUBLIC: dict[str, str] = {
     r"^/v1/": "collection: the write key (HTTP Basic), safe to embed in a web page",
     r"^/sdk/": "static SDK assets for web pages and mini programs",
-    r"^/wechat/(wecom|mp)/\{workspace_id\}/callback$": (
+    r"^/wechat/(wecom|mp|assistant)/\{workspace_id\}/callback$": (
         "WeChat/WeCom servers call these; each request is verified by the signature of the"
         " token and AES key stored for the workspace named in the path"
     ),
