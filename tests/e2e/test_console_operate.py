@@ -13,6 +13,7 @@ import json
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -39,8 +40,15 @@ from tests.e2e.test_console import (
 )
 
 
+@dataclass
+class Operated(Console):
+    """The served demo brand, with its public write key."""
+
+    write_key: str
+
+
 @pytest.fixture(scope="module")
-def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
+def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Operated]:
     data_dir = Path(tmp_path_factory.mktemp("operate"))
     now = utcnow()
     runtime = open_runtime(Settings(data_dir=data_dir))
@@ -58,7 +66,9 @@ def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
     threading.Thread(target=server.process.stderr.read, daemon=True).start()
     headers = {"Authorization": f"Bearer {keys.secret_key}"}
     with httpx.Client(base_url=server.url, headers=headers, timeout=30) as http:
-        yield Console(server.url, keys.secret_key, report.sample_member_id or "", http, "")
+        yield Operated(
+            server.url, keys.secret_key, report.sample_member_id or "", http, "", keys.write_key
+        )
     server.stop()
 
 
@@ -156,4 +166,55 @@ def test_a_journeys_canvas_counts_ab_results_and_editing(
     published = next(n for n in detail["versions"][-1]["definition"]["nodes"] if n["id"] == "goal")
     assert published["within"] in ("P10D", 864000.0, 864000)
     browser_page.screenshot("journey-published")
+    _clean(browser_page, outside)
+
+
+def test_set_caps_and_quiet_hours_on_the_channels_page(
+    browser_page: BrowserPage, console: Operated
+) -> None:
+    page = browser_page.page
+    outside = _watch(page, console)
+    _sign_in(page, console)
+    page.get_by_test_id("nav-channels").click()
+    caps = page.get_by_test_id("section-caps")
+    expect(caps.get_by_test_id("caps-daily")).to_have_value("1", timeout=WAIT_MS)
+    expect(page.get_by_test_id("write-key")).to_have_text(console.write_key)
+    expect(page.get_by_test_id("secret-key")).not_to_contain_text(console.secret_key[3:])
+    credentials = page.get_by_test_id("credentials").locator("tbody tr")
+    expect(credentials.first).to_contain_text("未设置")
+
+    # A bad cap is refused naming the field; nothing is stored.
+    caps.get_by_test_id("caps-daily").fill("-1")
+    caps.get_by_test_id("caps-save").click()
+    expect(caps.get_by_test_id("caps-result")).to_contain_text("字段 daily")
+    assert console.http.get("/api/channels/policy").json()["default_caps"]["daily"] == 1
+
+    caps.get_by_test_id("caps-daily").fill("2")
+    caps.get_by_test_id("caps-weekly").fill("5")
+    caps.get_by_test_id("caps-monthly").fill("12")
+    caps.get_by_test_id("quiet-start").fill("22:30")
+    caps.get_by_test_id("caps-save").click()
+    expect(caps.get_by_test_id("caps-result")).to_have_text("已保存", timeout=WAIT_MS)
+    policy = console.http.get("/api/channels/policy").json()
+    assert policy["default_caps"] == {"daily": 2, "weekly": 5, "monthly": 12}
+    assert policy["quiet_start"].startswith("22:30")
+    assert policy["caps"]["webhook"]["daily"] is None  # the override is kept
+    expect(caps.get_by_test_id("caps-table").locator("tbody tr").first).to_contain_text("12")
+    held = page.get_by_test_id("chart-held")
+    expect(held).to_be_visible()
+
+    # The webhook signing secret is write-only: saved, then shown only as set.
+    webhook = page.get_by_test_id("credential-webhook")
+    webhook.click()
+    webhook.get_by_test_id("field-secret").fill("short")
+    webhook.get_by_test_id("credential-save-webhook").click()
+    expect(webhook.get_by_test_id("credential-result-webhook")).to_contain_text("字段 secret")
+    webhook.get_by_test_id("field-secret").fill("a-webhook-secret-of-32-characters")
+    webhook.get_by_test_id("credential-save-webhook").click()
+    row = page.get_by_test_id("credentials").locator("tbody tr").filter(has_text="Webhook")
+    expect(row).to_contain_text("••• 已设置", timeout=WAIT_MS)
+    stored = console.http.get("/api/channels/settings").json()
+    assert [(s["channel"], s["secret_set"]) for s in stored] == [("webhook", True)]
+    assert "a-webhook-secret" not in page.content()
+    browser_page.screenshot("channels")
     _clean(browser_page, outside)

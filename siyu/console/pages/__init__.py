@@ -13,7 +13,7 @@ PAGES = (
     "loyalty",
     "journeys",
     "journey_canvas",
-    "later",
+    "channels",
 )
 
 
