@@ -25,6 +25,8 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
+from siyu.accounts import service as accounts
+from siyu.accounts.permissions import Role
 from siyu.core.clock import utcnow
 from siyu.core.errors import (
     AuthError,
@@ -39,6 +41,8 @@ from siyu.workspaces import service as workspaces
 from siyu.workspaces.models import Workspace
 
 if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
     from siyu.analytics.periods import Period
     from siyu.collect.imports import ImportSummary
     from siyu.collect.models import IngestResult
@@ -101,19 +105,39 @@ def workspace_create(
     name: str,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     timezone: Annotated[str, typer.Option(help="IANA zone for display.")] = "Asia/Shanghai",
+    owner_email: Annotated[
+        str | None,
+        typer.Option("--owner-email", help="Also create the first owner user (asks a password)."),
+    ] = None,
+    owner_password: Annotated[
+        str | None, typer.Option("--owner-password", help="The owner's password (else asked).")
+    ] = None,
 ) -> None:
     """Create a workspace and print its keys (the secret key is shown only now)."""
     rt = runtime()
+    if owner_email and not owner_password:
+        owner_password = typer.prompt("Owner password", hide_input=True, confirmation_prompt=True)
     with rt.sessions() as session, session.begin():
         created = workspaces.create_workspace(
             session=session, name=name, now=utcnow(), timezone=timezone
         )
+        if owner_email and owner_password:
+            _create_owner(session, created.workspace_id, owner_email, owner_password)
     if as_json:
         typer.echo(json.dumps(created.model_dump()))
         return
     typer.echo(f"workspace_id  {created.workspace_id}")
     typer.echo(f"write_key     {created.write_key}")
     typer.echo(f"secret_key    {created.secret_key}   (shown once; keep it safe)")
+
+
+def _create_owner(session: Session, workspace_id: str, email: str, password: str) -> None:
+    user = accounts.find_user(session=session, email=email) or accounts.create_user(
+        session=session, email=email, password=password, now=utcnow()
+    )
+    accounts.add_member(
+        session=session, workspace_id=workspace_id, user_id=user.id, role=Role.owner, now=utcnow()
+    )
 
 
 @workspace_app.command("list")
@@ -722,6 +746,12 @@ app.add_typer(privacy_app, name="privacy")
 from siyu.cli.activities import activities_app  # noqa: E402
 
 app.add_typer(activities_app, name="activities")
+
+from siyu.cli.keys import keys_app  # noqa: E402
+from siyu.cli.users import users_app  # noqa: E402
+
+app.add_typer(users_app, name="users")
+app.add_typer(keys_app, name="keys")
 
 from siyu.cli import worker as _worker  # noqa: E402,F401  (registers ``siyu worker``)
 

@@ -1,0 +1,79 @@
+"""``siyu users``: create users with a role in a workspace, list them, print the access table."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import typer
+
+from siyu.accounts import service as accounts
+from siyu.accounts.models import Member
+from siyu.accounts.permissions import Role, markdown_table
+from siyu.cli.main import JsonOption, WorkspaceOption, pick_workspace, readable_errors, runtime
+from siyu.core.clock import utcnow
+
+users_app: typer.Typer = typer.Typer(
+    help="Console and API users: roles per workspace.", no_args_is_help=True
+)
+
+PasswordOption = Annotated[
+    str,
+    typer.Option(
+        prompt=True, hide_input=True, confirmation_prompt=True, help="At least 10 characters."
+    ),
+]
+
+
+def add_user(*, workspace_id: str, email: str, password: str, role: Role, name: str = "") -> Member:
+    """Create the user if the email is new (else reuse it) and give it ``role`` here."""
+    rt = runtime()
+    with rt.sessions() as session, session.begin():
+        user = accounts.find_user(session=session, email=email) or accounts.create_user(
+            session=session, email=email, password=password, name=name, now=utcnow()
+        )
+        return accounts.add_member(
+            session=session, workspace_id=workspace_id, user_id=user.id, role=role, now=utcnow()
+        )
+
+
+@users_app.command("create")
+@readable_errors
+def users_create(
+    email: Annotated[str, typer.Option("--email", help="Sign-in email.")],
+    role: Annotated[
+        Role, typer.Option("--role", help="owner, admin, operator, analyst, read_only.")
+    ],
+    password: PasswordOption,
+    workspace: WorkspaceOption = None,
+    name: Annotated[str, typer.Option("--name", help="Display name.")] = "",
+    as_json: JsonOption = False,
+) -> None:
+    """Add a user to a workspace (an existing user keeps their password)."""
+    ws = pick_workspace(runtime(), workspace)
+    member = add_user(workspace_id=ws.id, email=email, password=password, role=role, name=name)
+    if as_json:
+        typer.echo(member.model_dump_json())
+        return
+    typer.echo(f"{member.user_id}  {member.email}  {member.role.value}  in {ws.id}")
+
+
+@users_app.command("list")
+@readable_errors
+def users_list(workspace: WorkspaceOption = None, as_json: JsonOption = False) -> None:
+    """The workspace's users and roles."""
+    rt = runtime()
+    ws = pick_workspace(rt, workspace)
+    with rt.sessions() as session:
+        members = accounts.list_members(session=session, workspace_id=ws.id)
+    if as_json:
+        typer.echo(json.dumps([m.model_dump(mode="json") for m in members], ensure_ascii=False))
+        return
+    for m in members:
+        typer.echo(f"{m.user_id}  {m.email}  {m.role.value}")
+
+
+@users_app.command("permissions")
+def users_permissions() -> None:
+    """Print the access table (Markdown), as in docs/access.md."""
+    typer.echo(markdown_table(), nl=False)

@@ -1,0 +1,84 @@
+"""``siyu workspace create --owner-email``, ``siyu users`` and ``siyu keys`` on a fresh store."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from siyu.accounts import keys, sessions
+from siyu.accounts.permissions import markdown_table
+from siyu.cli.main import app
+from siyu.core.clock import utcnow
+from siyu.core.config import get_settings
+from siyu.core.errors import AuthError
+from siyu.core.runtime import open_runtime
+
+runner = CliRunner()
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture(autouse=True)
+def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    monkeypatch.setenv("SIYU_DATA_DIR", str(tmp_path))
+    get_settings.cache_clear()
+    yield tmp_path
+    get_settings.cache_clear()
+
+
+def test_workspace_with_owner_users_and_keys() -> None:
+    made = runner.invoke(
+        app, ["workspace", "create", "品牌", "--json", "--owner-email", "boss@brand.cn"],
+        input=f"{PASSWORD}\n{PASSWORD}\n",
+    )  # fmt: skip
+    assert made.exit_code == 0, made.output
+    ws = json.loads(made.stdout.strip().splitlines()[-1])["workspace_id"]
+    added = runner.invoke(
+        app, ["users", "create", "--email", "ana@brand.cn", "--role", "analyst",
+              "--password", PASSWORD, "--workspace", ws, "--json"],
+    )  # fmt: skip
+    assert added.exit_code == 0, added.output
+    assert json.loads(added.stdout)["role"] == "analyst"
+    listed = runner.invoke(app, ["users", "list", "--json"])
+    assert [(m["email"], m["role"]) for m in json.loads(listed.stdout)] == [
+        ("ana@brand.cn", "analyst"),
+        ("boss@brand.cn", "owner"),
+    ]
+    bad_role = runner.invoke(
+        app, ["users", "create", "--email", "x@brand.cn", "--role", "god", "--password", PASSWORD]
+    )
+    assert bad_role.exit_code == 2
+
+    rt = open_runtime()
+    with rt.sessions() as session:
+        grant = sessions.log_in(
+            session=session, email="boss@brand.cn", password=PASSWORD, now=utcnow()
+        )
+    assert grant.role == "owner"
+
+    created = runner.invoke(
+        app, ["keys", "create", "--name", "BI", "--scope", "segments:read", "--json"]
+    )
+    assert created.exit_code == 0, created.output
+    body = json.loads(created.stdout)
+    secret, key_id = body["key"], body["api_key"]["id"]
+    assert body["api_key"]["scopes"] == ["segments:read"]
+    assert secret not in runner.invoke(app, ["keys", "list"]).stdout
+    rotated = json.loads(runner.invoke(app, ["keys", "rotate", key_id, "--json"]).stdout)["key"]
+    assert runner.invoke(app, ["keys", "revoke", key_id]).exit_code == 0
+    assert "revoked" in runner.invoke(app, ["keys", "list"]).stdout
+    with rt.sessions() as session:
+        for gone in (secret, rotated):
+            with pytest.raises(AuthError):
+                keys.authenticate_secret_key(session=session, secret_key=gone)
+    assert runner.invoke(app, ["keys", "revoke", key_id]).exit_code == 5
+    unknown_scope = runner.invoke(app, ["keys", "create", "--name", "x", "--scope", "all"])
+    assert unknown_scope.exit_code == 2
+    rt.close()
+
+
+def test_permissions_prints_the_table() -> None:
+    assert runner.invoke(app, ["users", "permissions"]).stdout == markdown_table()
