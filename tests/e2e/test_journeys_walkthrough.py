@@ -39,8 +39,6 @@ from tests.channels.test_sms import ref_aliyun_sign
 from tests.conftest import fresh_pg_schema
 from tests.e2e.conftest import Server, free_port, siyu
 
-pytestmark = pytest.mark.slow
-
 N = 8  # new WeCom contacts
 TOKEN, AES, CORP = "siyuToken42", "jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C", "wwSIYUCORP"
 APPID = "wxFAKEAPP"  # the fake's official account / mini program appid
