@@ -25,7 +25,6 @@ from siyu.pipeline import journey_jobs
 from siyu.segments import service as segments
 
 NOW = datetime(2026, 11, 28, 4, 0, tzinfo=UTC)
-pytestmark = pytest.mark.slow  # builds a 300-customer demo (~15 s)
 
 
 @pytest.fixture(scope="module")
