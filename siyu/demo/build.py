@@ -21,7 +21,7 @@ from siyu import pipeline
 from siyu.collect import normalize
 from siyu.core.errors import NotFoundError
 from siyu.core.runtime import Runtime
-from siyu.demo import assistant_seed
+from siyu.demo import activities_seed, assistant_seed
 from siyu.demo import journeys as demo_journeys
 from siyu.demo import loyalty as demo_loyalty
 from siyu.demo.brand import WORKSPACE_NAME, Brand, draw_brand
@@ -224,6 +224,7 @@ def build_demo(
         on_stage("journeys: welcome series, repurchase reminder, win-back (A/B + holdout)", None)
     demo_journeys.seed_journeys(runtime, workspace_id=workspace_id, now=now)
     assistant_seed.seed_assistant(runtime, workspace_id=workspace_id, now=now)
+    activities_seed.seed_activities(runtime, workspace_id=workspace_id, now=now)
     stored = runtime.events.compact(workspace_id)
     return DemoReport(
         customers=users,

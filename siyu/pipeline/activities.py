@@ -3,9 +3,9 @@ team expiry, and each activity's funnel and ROI from the event store."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -217,3 +217,43 @@ def activity_stats(*, runtime: Runtime, workspace_id: str, activity_id: str) -> 
         cost_fen=cost,
         roi=round(gmv / cost, 4) if cost else None,
     )
+
+
+class Tracked(NamedTuple):
+    """One event of a known person about an activity (for :func:`track`)."""
+
+    person_id: str
+    event: str
+    activity_id: str
+    at: datetime
+    message_id: str
+    properties: dict[str, Any] = {}  # noqa: RUF012 - never mutated
+
+
+def _collected(session: Session, workspace_id: str, item: Tracked) -> CollectedEvent | None:
+    held = identity.identifiers_of(
+        session=session, workspace_id=workspace_id, person_id=item.person_id
+    )
+    if not held:
+        return None
+    collected = CollectedEvent(
+        message_id=item.message_id,
+        type=MessageType.TRACK,
+        timestamp=item.at,
+        received_at=item.at,
+        identifiers=[Identifier(held[0].type, held[0].key)],
+        event=item.event,
+        properties={"activity_id": item.activity_id, **item.properties},
+    )
+    if item.event == "Order Completed":
+        collected.revenue_fen = int(item.properties.get("revenue_fen", 0))
+    return collected
+
+
+def track(*, runtime: Runtime, workspace_id: str, events: Sequence[Tracked], now: datetime) -> int:
+    """Track events of known persons about activities (views, shares, orders carrying
+    ``activity_id``) through the collect path in one transaction; deduplicated by message id.
+    How many were new."""
+    with runtime.sessions() as session, session.begin():
+        found = [c for e in events if (c := _collected(session, workspace_id, e))]
+        return ingest_events(session=session, workspace_id=workspace_id, events=found, now=now)
