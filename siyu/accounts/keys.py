@@ -18,6 +18,34 @@ from siyu.workspaces import service as workspaces
 from siyu.workspaces.models import Workspace
 
 _PREFIX = {KeyKind.write: "wk", KeyKind.secret: "sk"}
+WORKSPACE_KEY_NAME = "workspace secret key"
+
+
+def _workspace_key_id(workspace_id: str) -> str:
+    return f"key_{workspace_id}"
+
+
+def _adopt_workspace_key(session: Session, workspace_id: str) -> None:
+    # The secret key made with the workspace (before keys had scopes) becomes an ordinary
+    # owner-scoped key the first time keys are managed: same digest, so the same secret
+    # works; rotating or revoking it updates the workspace's digest too (the console signs
+    # in with it).
+    key_id = _workspace_key_id(workspace_id)
+    if session.execute(select(api_keys.c.id).where(api_keys.c.id == key_id)).first():
+        return
+    workspace = workspaces.get_workspace(session=session, workspace_id=workspace_id)
+    session.execute(
+        insert(api_keys).values(
+            id=key_id,
+            workspace_id=workspace_id,
+            kind=KeyKind.secret.value,
+            name=WORKSPACE_KEY_NAME,
+            key_hash=workspaces.secret_key_hash(session=session, workspace_id=workspace_id),
+            hint="sk_",
+            scopes=list(PERMISSIONS),
+            created_at=workspace.created_at,
+        )
+    )
 
 
 def _key(row: Row[tuple[object, ...]]) -> ApiKey:
@@ -78,14 +106,19 @@ def create_key(
 
 
 def list_keys(*, session: Session, workspace_id: str) -> list[ApiKey]:
-    """The workspace's keys, revoked ones included, oldest first."""
+    """The workspace's keys, revoked ones included, oldest first (the workspace's first
+    secret key among them)."""
+    _adopt_workspace_key(session, workspace_id)
     rows = session.execute(
-        select(api_keys).where(api_keys.c.workspace_id == workspace_id).order_by(api_keys.c.id)
+        select(api_keys)
+        .where(api_keys.c.workspace_id == workspace_id)
+        .order_by(api_keys.c.created_at, api_keys.c.id)
     ).all()
     return [_key(r) for r in rows]
 
 
-def _live_key(session: Session, workspace_id: str, key_id: str) -> ApiKey:
+def get_key(*, session: Session, workspace_id: str, key_id: str) -> ApiKey:
+    """One key of the workspace; NotFoundError when it has none such."""
     row = session.execute(
         select(api_keys)
         .where(api_keys.c.workspace_id == workspace_id)
@@ -93,7 +126,12 @@ def _live_key(session: Session, workspace_id: str, key_id: str) -> ApiKey:
     ).first()
     if row is None:
         raise NotFoundError(f"no key {key_id}", field="key_id")
-    key = _key(row)
+    return _key(row)
+
+
+def _live_key(session: Session, workspace_id: str, key_id: str) -> ApiKey:
+    _adopt_workspace_key(session, workspace_id)
+    key = get_key(session=session, workspace_id=workspace_id, key_id=key_id)
     if key.revoked_at is not None:
         raise ConflictError(f"key {key_id} is revoked", field="key_id")
     return key
@@ -108,6 +146,7 @@ def rotate_key(*, session: Session, workspace_id: str, key_id: str, now: datetim
         .where(api_keys.c.id == key_id)
         .values(key_hash=token_hash(secret), hint=secret[:7], rotated_at=now)
     )
+    _follow_workspace_key(session, workspace_id, key_id, token_hash(secret))
     return ApiKeyCreated(
         key=secret, api_key=key.model_copy(update={"hint": secret[:7], "rotated_at": now})
     )
@@ -117,7 +156,14 @@ def revoke_key(*, session: Session, workspace_id: str, key_id: str, now: datetim
     """Revoke a key for good; requests with it are refused from now on."""
     key = _live_key(session, workspace_id, key_id)
     session.execute(update(api_keys).where(api_keys.c.id == key_id).values(revoked_at=now))
+    # A digest of a secret nobody holds: the workspace's first key no longer opens anything.
+    _follow_workspace_key(session, workspace_id, key_id, token_hash(new_secret("revoked")))
     return key.model_copy(update={"revoked_at": now})
+
+
+def _follow_workspace_key(session: Session, workspace_id: str, key_id: str, digest: str) -> None:
+    if key_id == _workspace_key_id(workspace_id):
+        workspaces.set_secret_key_hash(session=session, workspace_id=workspace_id, digest=digest)
 
 
 def _live_row(session: Session, secret: str, kind: KeyKind) -> Any:
@@ -144,11 +190,13 @@ def authenticate_secret_key(*, session: Session, secret_key: str) -> Principal:
             role=Role.owner,
             permissions=ROLE_PERMISSIONS[Role.owner],
         )
+    first = row.id == _workspace_key_id(row.workspace_id)
     return Principal(
         workspace=workspaces.get_workspace(session=session, workspace_id=row.workspace_id),
-        kind="secret_key",
+        kind="workspace_key" if first else "secret_key",
+        role=Role.owner if first else None,
         key_id=row.id,
-        permissions=frozenset(row.scopes),
+        permissions=ROLE_PERMISSIONS[Role.owner] if first else frozenset(row.scopes),
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from datetime import datetime
 
-from sqlalchemy import Row, insert, select
+from sqlalchemy import Row, insert, select, update
 from sqlalchemy.orm import Session
 
 from siyu.core.errors import AuthError, InvalidInputError, NotFoundError
@@ -81,3 +81,20 @@ def authenticate_secret_key(*, session: Session, secret_key: str) -> Workspace:
     if row is None:
         raise AuthError("unknown secret key")
     return _to_model(row)
+
+
+def secret_key_hash(*, session: Session, workspace_id: str) -> str:
+    """The stored digest of the workspace's first secret key (for siyu.accounts to adopt)."""
+    digest = session.execute(
+        select(workspaces.c.secret_key_hash).where(workspaces.c.id == workspace_id)
+    ).scalar_one_or_none()
+    if digest is None:
+        raise NotFoundError(f"no workspace {workspace_id}", field="workspace_id")
+    return str(digest)
+
+
+def set_secret_key_hash(*, session: Session, workspace_id: str, digest: str) -> None:
+    """Replace the digest of the workspace's first secret key (its rotation or revocation)."""
+    session.execute(
+        update(workspaces).where(workspaces.c.id == workspace_id).values(secret_key_hash=digest)
+    )

@@ -242,7 +242,8 @@ def test_keys_are_hashed_scoped_rotated_and_revoked(
                 session=session, workspace_id=workspace_id, key_id=made.api_key.id, now=now
             )
         listed = keys.list_keys(session=session, workspace_id=workspace_id)
-    assert [k.revoked_at is not None for k in listed] == [True, False]
+    revoked = {k.name: k.revoked_at is not None for k in listed}
+    assert revoked == {"BI export": True, "web": False, keys.WORKSPACE_KEY_NAME: False}
 
 
 def test_bad_scopes_are_refused(db: sessionmaker[Session], now: datetime) -> None:
@@ -279,3 +280,42 @@ def test_the_workspace_secret_key_acts_as_owner(db: sessionmaker[Session], now: 
         )
     assert principal.kind == "workspace_key"
     assert principal.permissions == ROLE_PERMISSIONS[Role.owner]
+
+
+def test_the_workspace_secret_key_is_listed_rotated_and_revoked_like_any_key(
+    db: sessionmaker[Session], now: datetime
+) -> None:
+    with transaction(db) as session:
+        ws = workspaces.create_workspace(session=session, name="老品牌", now=now)
+    with transaction(db) as session:
+        (first,) = keys.list_keys(session=session, workspace_id=ws.workspace_id)
+        assert (first.name, first.kind, first.revoked_at) == (
+            keys.WORKSPACE_KEY_NAME,
+            "secret",
+            None,
+        )
+        assert (
+            keys.authenticate_secret_key(session=session, secret_key=ws.secret_key).key_id
+            == first.id
+        )
+    with transaction(db) as session:
+        rotated = keys.rotate_key(
+            session=session, workspace_id=ws.workspace_id, key_id=first.id, now=now
+        )
+    with transaction(db) as session:
+        for authenticate in (keys.authenticate_secret_key, workspaces.authenticate_secret_key):
+            with pytest.raises(AuthError):
+                authenticate(session=session, secret_key=ws.secret_key)
+        # The console's sign-in (workspaces) follows the rotation too.
+        assert (
+            workspaces.authenticate_secret_key(session=session, secret_key=rotated.key).id
+            == ws.workspace_id
+        )
+        principal = keys.authenticate_secret_key(session=session, secret_key=rotated.key)
+        assert principal.permissions == ROLE_PERMISSIONS[Role.owner]
+    with transaction(db) as session:
+        keys.revoke_key(session=session, workspace_id=ws.workspace_id, key_id=first.id, now=now)
+    with transaction(db) as session:
+        for authenticate in (keys.authenticate_secret_key, workspaces.authenticate_secret_key):
+            with pytest.raises(AuthError):
+                authenticate(session=session, secret_key=rotated.key)

@@ -100,7 +100,8 @@ def test_scoped_secret_keys_rotate_and_revoke(client: TestClient, keys: Workspac
     assert client.get("/api/segments", headers=bi).status_code == 200
     assert client.post("/api/segments/preview", json={}, headers=bi).status_code != 403
     assert client.get("/api/tags", headers=bi).status_code == 403
-    assert client.get("/api/keys", headers=bi).json()[0]["hint"] == secret[:7]
+    hints = {k["id"]: k["hint"] for k in client.get("/api/keys", headers=bi).json()}
+    assert hints[key_id] == secret[:7]
     assert secret not in client.get("/api/keys", headers=bi).text
     # A key cannot mint or reveal anything wider than itself.
     assert (
@@ -167,3 +168,16 @@ def test_a_user_of_two_workspaces_names_the_one_to_open(
         json={"email": "both@brand.cn", "password": PASSWORD, "workspace_id": "ws_nope"},
     )
     assert elsewhere.status_code == 401
+
+
+def test_the_workspace_secret_key_rotates_over_the_api(
+    client: TestClient, keys: WorkspaceCreated
+) -> None:
+    listed = client.get("/api/keys", headers=admin(keys)).json()
+    assert [(k["name"], k["hint"]) for k in listed] == [("workspace secret key", "sk_")]
+    rotated = client.post(f"/api/keys/{listed[0]['id']}/rotate", headers=admin(keys))
+    assert rotated.status_code == 200, rotated.text
+    assert client.get("/api/segments", headers=admin(keys)).status_code == 401
+    fresh = {"Authorization": f"Bearer {rotated.json()['key']}"}
+    assert client.get("/api/auth/me", headers=fresh).json()["kind"] == "workspace_key"
+    assert client.post("/api/segments/preview", json={}, headers=fresh).status_code == 422

@@ -168,7 +168,7 @@ def test_another_workspace_never_sees_or_changes_this_one(
         n["text"] for n in client.get(f"/api/persons/{ids['person_id']}/notes", headers=h).json()
     ] == [f"{MARK}N"]
     assert len(client.get("/api/users", headers=h).json()) == 1
-    assert [k["revoked_at"] for k in client.get("/api/keys", headers=h).json()] == [None]
+    assert [k["revoked_at"] for k in client.get("/api/keys", headers=h).json()] == [None, None]
     members = client.get(f"/api/segments/{ids['segment_id']}/members", headers=h).json()
     assert ids["person_id"] in json.dumps(members)
 
