@@ -43,7 +43,8 @@ def test_api_routes_still_answer_beside_the_console(client: TestClient) -> None:
 
 
 def test_signed_out_pages_go_to_the_login_page(client: TestClient) -> None:
-    for path in ("/", "/people", "/segments", "/analytics", "/loyalty", "/growth"):
+    pages = ("/", "/people", "/segments", "/analytics", "/loyalty", "/growth", "/journeys")
+    for path in (*pages, "/journeys/jny_x", "/channels"):
         response = client.get(path, follow_redirects=False)
         assert response.status_code in (302, 307), path
         assert response.headers["location"].endswith("/login")
