@@ -112,3 +112,11 @@ def test_the_editor_text_loads_back_as_the_same_definition() -> None:
     text = views.definition_yaml(DEFINITION)
     assert "null" not in text
     assert load_definition(text, fmt="yaml") == DEFINITION
+
+
+def test_the_canvas_is_wide_and_tall_enough_for_every_node() -> None:
+    width, height = flow.canvas_size(DEFINITION)
+    # four columns: three gaps between centres plus half a node and some air on each side
+    assert width == 3 * flow.COLUMN_GAP + 2 * flow.MARGIN_X
+    assert width > 3 * flow.COLUMN_GAP + flow.NODE_WIDTH
+    assert height == flow.MIN_HEIGHT  # one or two rows: the least height

@@ -24,7 +24,7 @@ REFRESH_SECONDS = 5.0
 class LiveCanvas:
     """The flow chart and its table view, redrawn from fresh statistics."""
 
-    def __init__(self, view: ChartView) -> None:
+    def __init__(self, view: ChartView, size: tuple[int, int]) -> None:
         with ui.card().classes("w-full").props('data-testid="chart-flow"'):
             with ui.row().classes("w-full items-center justify-between"):
                 ui.label(view.title).classes("text-base font-medium")
@@ -32,7 +32,11 @@ class LiveCanvas:
                     self.summary = ui.label().classes("text-sm text-grey-8")
                     self.summary.props('data-testid="flow-summary"')
                     switch = ui.switch(t("chart.table_view")).props('data-testid="toggle-flow"')
-            self.chart = ui.echart(view.options).classes("w-full").style("height: 400px")
+            width, height = size
+            with ui.element("div").classes("w-full overflow-x-auto"):
+                self.chart = ui.echart(view.options).style(
+                    f"width: 100%; min-width: {width}px; height: {height}px"
+                )
             self.grid = table(view.columns, view.rows, testid="table-flow", row_key="node")
             self.chart.bind_visibility_from(switch, "value", backward=lambda on: not on)
             self.grid.bind_visibility_from(switch, "value")
@@ -157,8 +161,10 @@ def _draw(workspace: WorkspaceRef, journey_id: str, body: ui.column) -> None:
         body.clear()
         with body:
             _head(workspace, board)
+            definition = board.journey.definition
             canvas = LiveCanvas(
-                flow.flow_view(board.journey.definition, board.stats, state.language())
+                flow.flow_view(definition, board.stats, state.language()),
+                flow.canvas_size(definition),
             )
             canvas.show(board)
             ui.label(t("ab.heading")).classes("text-base font-medium")

@@ -34,6 +34,10 @@ NODE_COLOURS = {
 }
 COLUMN_GAP = 200
 ROW_GAP = 95
+NODE_WIDTH = 160
+MARGIN_X = NODE_WIDTH // 2 + 5  # half a node and a little air, each side
+MARGIN_Y = 60
+MIN_HEIGHT = 320
 COUNTS = ("entered", "waiting", "passed", "sent", "failed", "converted")
 
 
@@ -76,6 +80,20 @@ def positions(definition: JourneyDefinition) -> dict[str, tuple[int, int]]:
         for row, node_id in enumerate(ids):
             placed[node_id] = (layer * COLUMN_GAP, top + row * ROW_GAP)
     return placed
+
+
+def canvas_size(definition: JourneyDefinition) -> tuple[int, int]:
+    """Pixels (width, height) the canvas needs so that nodes never overlap.
+
+    ECharts fits fixed positions into the chart, shrinking distances but not the nodes, so a
+    long journey gets a wider chart (scrolled sideways) instead of squeezed columns.
+    """
+    placed = positions(definition)
+    xs = [x for x, _ in placed.values()]
+    ys = [y for _, y in placed.values()]
+    width = max(xs) - min(xs) + 2 * MARGIN_X
+    height = max(ys) - min(ys) + 2 * MARGIN_Y
+    return width, max(height, MIN_HEIGHT)
 
 
 def edge_labels(node: Node, lang: str) -> list[tuple[str, str]]:
@@ -170,7 +188,7 @@ def flow_view(definition: JourneyDefinition, stats: JourneyStats | None, lang: s
                 "layout": "none",
                 "roam": True,
                 "symbol": "roundRect",
-                "symbolSize": [170, 60],
+                "symbolSize": [NODE_WIDTH, 60],
                 "label": {"show": True, "color": "#fff", "fontSize": 11, "lineHeight": 15},
                 "edgeSymbol": ["none", "arrow"],
                 "edgeSymbolSize": 9,
