@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import time
 
+import pytest
+
 from siyu import pipeline
 from siyu.activities import service as activities
 from siyu.core.clock import utcnow
@@ -14,6 +16,8 @@ from siyu.workspaces.models import WorkspaceCreated
 from tests.api.conftest import keys, runtime  # noqa: F401  (fixtures on both stores)
 
 
+# tests/demo/test_build.py runs the seed inside every demo build; this one checks its numbers.
+@pytest.mark.slow
 def test_seed_makes_four_running_activities_with_history(
     runtime: Runtime,  # noqa: F811
     keys: WorkspaceCreated,  # noqa: F811
