@@ -14,7 +14,8 @@ from siyu.activities.models import ActionCreate, ActivityCreate
 from siyu.core.clock import utcnow
 from siyu.core.errors import ConflictError
 from siyu.core.runtime import Runtime
-from siyu.loyalty import points, points_audit
+from siyu.loyalty import coupon_service, points, points_audit
+from siyu.loyalty.coupon_models import CouponTemplateCreate
 from siyu.pipeline import activities as flow
 from siyu.workspaces.models import WorkspaceCreated
 from tests.api.conftest import keys, runtime  # noqa: F401  (fixtures on both stores)
@@ -118,3 +119,40 @@ def test_funnel_and_roi_on_a_known_history(
     assert stats.roi == 15.0 and stats.participations == 2
     with runtime.sessions() as session:
         assert points.get_account(session=session, workspace_id=ws, person_id=ann).balance == 10
+
+
+def test_a_coupon_prize_is_issued_once_and_a_bad_template_stays_pending(
+    runtime: Runtime,  # noqa: F811
+    keys: WorkspaceCreated,  # noqa: F811
+) -> None:
+    ws, now = keys.workspace_id, utcnow()
+    (ann,) = _people(runtime, ws, ["ann"])
+    with runtime.sessions() as session, session.begin():
+        template = coupon_service.create_template(
+            session=session, workspace_id=ws, now=now,
+            template=CouponTemplateCreate(name="拼团价券", kind="amount_off", amount_off_fen=3000,
+                                          valid_days=7),
+        ).id  # fmt: skip
+    pool = [{"name": "券", "kind": "coupon", "template": template, "weight": 1, "stock": 2}]
+    act = _activity(runtime, ws, name="抽券", kind="lottery", prizes=pool)
+    broken = _activity(runtime, ws, name="坏券", kind="lottery",
+                       prizes=[{**pool[0], "template": "ct_missing"}])  # fmt: skip
+    for key in ("d1", "d1"):
+        flow.take_part(runtime=runtime, workspace_id=ws, call=activities.draw, now=now,
+                       activity_id=act, request=ActionCreate(person_id=ann),
+                       idempotency_key=key)  # fmt: skip
+    flow.take_part(runtime=runtime, workspace_id=ws, call=activities.draw, now=now,
+                   activity_id=broken, request=ActionCreate(person_id=ann))  # fmt: skip
+    payout = flow.pay_activity_rewards(runtime=runtime, workspace_id=ws, now=now)
+    assert payout.paid == [] and len(payout.failed) == 1
+    with runtime.sessions() as session:
+        held = coupon_service.list_coupons(session=session, workspace_id=ws, now=now, person_id=ann)
+        assert [c.template_id for c in held] == [template]
+        statuses = {
+            a: [
+                r.status
+                for r in activities.rewards_of(session=session, workspace_id=ws, activity_id=a)
+            ]
+            for a in (act, broken)
+        }
+    assert statuses == {act: ["paid"], broken: ["pending"]}
