@@ -90,3 +90,39 @@ def test_bad_input_names_the_field(client: TestClient, keys: WorkspaceCreated) -
         "/api/activities/act_nope/draw", json={"person_id": "p"}, headers=admin(keys)
     )
     assert missing.status_code == 404 and "activity_id" in missing.text
+
+
+def test_bargain_and_check_in_over_http(client: TestClient, keys: WorkspaceCreated) -> None:
+    starter, f1, f2 = members(client, keys, 3)
+    h = admin(keys)
+    bargain = _create(client, keys, {"name": "砍价", "kind": "assist", "helpers_needed": 2,
+                                     "start_price_fen": 5000, "floor_price_fen": 2000,
+                                     "reward": {"kind": "goods", "cost_fen": 2000}})  # fmt: skip
+    run = client.post(
+        f"/api/activities/{bargain['id']}/teams", json={"person_id": starter}, headers=h
+    )
+    assert run.status_code == 201, run.text
+    team = run.json()["team_id"]
+    cuts = [
+        client.post(f"/api/activities/teams/{team}/help", json={"person_id": f}, headers=h).json()
+        for f in (f1, f2)
+    ]
+    assert [c["detail"]["cut_fen"] for c in cuts] == [2000, 1000]
+    state = client.get(f"/api/activities/teams/{team}", headers=h).json()
+    assert (state["status"], state["price_fen"]) == ("complete", 2000)
+    rewards = client.get(f"/api/activities/{bargain['id']}/rewards", headers=h).json()
+    assert [(r["person_id"], r["kind"], r["status"]) for r in rewards] == [
+        (starter, "goods", "action")
+    ]
+
+    camp = _create(client, keys, {"name": "打卡", "kind": "signup", "days_required": 1,
+                                  "reward": {"kind": "points", "amount": 10}})  # fmt: skip
+    early = client.post(f"/api/activities/{camp['id']}/check-in", json={"person_id": f1}, headers=h)
+    assert early.status_code == 409 and early.json()["error"]["reason"] == "not_registered"
+    assert client.post(f"/api/activities/{camp['id']}/register", json={"person_id": f1},
+                       headers=h).status_code == 200  # fmt: skip
+    done = client.post(f"/api/activities/{camp['id']}/check-in", json={"person_id": f1}, headers=h)
+    assert done.json()["detail"]["completed"] == [f1]
+    refusals = client.get(f"/api/activities/{camp['id']}/refusals", headers=h).json()
+    assert [r["reason"] for r in refusals] == ["not_registered"]
+    assert client.post("/api/activities/teams/expire", headers=h).json() == []
