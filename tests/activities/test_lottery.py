@@ -166,3 +166,19 @@ def test_32_racing_draws_win_exactly_5_prizes(
         rewards = activities.rewards_of(session=session, workspace_id=ws, activity_id=act)
     assert stored.prizes[0].stock == 0 and stored.prizes[0].won == 5
     assert stored.spent_fen == 500 and len(rewards) == 5
+
+
+def test_the_budget_caps_prizes_before_stock_does(
+    db: sessionmaker[Session], ws: str, now: datetime
+) -> None:
+    with transaction(db) as session:
+        people = persons(session, ws, [f"b{i}" for i in range(4)], now - timedelta(days=30))
+        act = create(
+            session, ws, now, name="小预算", kind="lottery", prizes=POOL, budget_fen=250
+        ).id
+    outcomes = [_draw(db, ws, act, p, now) for p in people]
+    won = [o for o in outcomes if isinstance(o, Participation) and o.prize is not None]
+    assert len(won) == 2
+    with transaction(db) as session:
+        stored = activities.get_activity(session=session, workspace_id=ws, activity_id=act)
+    assert (stored.spent_fen, stored.prizes[0].stock, stored.prizes[0].won) == (200, 3, 2)
