@@ -97,6 +97,17 @@ def _leaks(response: httpx.Response, path: str, ids: dict[str, str]) -> list[str
     return found + [name for name, value in ids.items() if value in text and value not in path]
 
 
+# The route listing, the missing-credential sweep and the read_only sweep test the permission
+# layer, the same on both stores: their PostgreSQL runs are in the slow set. The cross-workspace
+# sweep and the role matrix, which read and write the store, run on both in the fast set.
+SQLITE_FAST = pytest.mark.parametrize(
+    "runtime",
+    ["sqlite", pytest.param("postgresql", marks=[pytest.mark.postgres, pytest.mark.slow])],
+    indirect=True,
+)
+
+
+@SQLITE_FAST
 def test_every_route_is_public_on_purpose_or_declares_a_known_permission(
     client: TestClient,
 ) -> None:
@@ -110,6 +121,7 @@ def test_every_route_is_public_on_purpose_or_declares_a_known_permission(
     assert len(PUBLIC) == 7  # each with its reason, mirrored in docs/access.md
 
 
+@SQLITE_FAST
 def test_every_management_route_refuses_a_missing_or_unknown_credential(
     client: TestClient, keys: WorkspaceCreated
 ) -> None:
@@ -173,6 +185,7 @@ def test_another_workspace_never_sees_or_changes_this_one(
     assert ids["person_id"] in json.dumps(members)
 
 
+@SQLITE_FAST
 def test_read_only_is_refused_every_write_and_no_read(
     client: TestClient, runtime: Runtime, keys: WorkspaceCreated
 ) -> None:
