@@ -7,6 +7,7 @@ from datetime import UTC, datetime, time, timedelta
 
 import pytest
 
+from siyu.accounts.models import ApiKey, KeyKind
 from siyu.channels.models import Channel, HoldReason, MessageStatus, Purpose
 from siyu.channels.outbox_models import Consent, ConsentChange, Message, Template
 from siyu.channels.restraint import ChannelCaps, ConsentStatus, RestraintPolicy
@@ -46,7 +47,22 @@ def test_credentials_say_whether_a_secret_is_set_and_never_show_it() -> None:
     assert rows["sms"]["updated"] == "2026-11-28 12:00"
     assert rows["wecom"]["status"] == "已配置" and rows["wecom"]["ident"] == "ww123"
     assert rows["email"]["secret"] == "未设置" and rows["email"]["status"] == "未配置"
-    assert views.masked_key("sk").startswith("sk_•")
+
+
+def test_keys_show_a_hint_never_the_secret_and_only_live_secret_keys_rotate() -> None:
+    keys = [
+        ApiKey(id="k1", kind=KeyKind.secret, name="workspace secret key", hint="sk_AbCd",
+               scopes=["*"], created_at=NOW),
+        ApiKey(id="k2", kind=KeyKind.write, name="web", hint="wk_XyZw", scopes=[],
+               created_at=NOW),
+        ApiKey(id="k3", kind=KeyKind.secret, name="old", hint="sk_Old1", scopes=[],
+               created_at=NOW, rotated_at=NOW, revoked_at=NOW),
+    ]  # fmt: skip
+    rows = views.key_rows(keys, "en", ZONE)
+    assert rows[0]["hint"] == "sk_AbCd" + "•" * 16
+    assert [r["status"] for r in rows] == ["Live", "Live", "Revoked"]
+    assert rows[2]["rotated"] == "2026-11-28 12:00" and rows[0]["rotated"] == "—"
+    assert views.rotatable(keys) == {"k1": "workspace secret key (sk_AbCd…)"}
 
 
 @pytest.mark.parametrize(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -34,6 +35,7 @@ from tests.e2e.test_console import (
     WAIT_MS,
     Console,
     _clean,
+    _ready,
     _sign_in,
     _start,
     _watch,
@@ -179,7 +181,9 @@ def test_set_caps_and_quiet_hours_on_the_channels_page(
     caps = page.get_by_test_id("section-caps")
     expect(caps.get_by_test_id("caps-daily")).to_have_value("1", timeout=WAIT_MS)
     expect(page.get_by_test_id("write-key")).to_have_text(console.write_key)
-    expect(page.get_by_test_id("secret-key")).not_to_contain_text(console.secret_key[3:])
+    keys = page.get_by_test_id("api-keys")
+    expect(keys).to_contain_text("workspace secret key")
+    expect(keys).not_to_contain_text(console.secret_key[7:])
     credentials = page.get_by_test_id("credentials").locator("tbody tr")
     expect(credentials.first).to_contain_text("未设置")
 
@@ -216,5 +220,24 @@ def test_set_caps_and_quiet_hours_on_the_channels_page(
     stored = console.http.get("/api/channels/settings").json()
     assert [(s["channel"], s["secret_set"]) for s in stored] == [("webhook", True)]
     assert "a-webhook-secret" not in page.content()
+
+    # Rotate a second secret key: the new secret is shown once and works, the old one stops.
+    made = console.http.post("/api/keys", json={"kind": "secret", "name": "crm"}).json()
+    page.reload()
+    _ready(page)
+    page.get_by_test_id("rotate-key").click()
+    page.get_by_role("option", name=re.compile(r"^crm ")).click()
+    page.get_by_test_id("rotate-submit").click()
+    page.get_by_test_id("rotate-confirm").click()
+    new_secret = page.get_by_test_id("new-secret")
+    expect(new_secret).to_have_text(re.compile(r"^sk_"), timeout=WAIT_MS)
+    fresh = new_secret.inner_text()
+    assert fresh != made["key"]
+    base = console.http.base_url
+    old = httpx.get(
+        f"{base}/api/channels/policy", headers={"Authorization": f"Bearer {made['key']}"}
+    )
+    new = httpx.get(f"{base}/api/channels/policy", headers={"Authorization": f"Bearer {fresh}"})
+    assert (old.status_code, new.status_code) == (401, 200)
     browser_page.screenshot("channels")
     _clean(browser_page, outside)

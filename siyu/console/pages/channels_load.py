@@ -8,6 +8,8 @@ from datetime import datetime
 from pydantic import BaseModel, Field
 
 from siyu import pipeline
+from siyu.accounts import keys as api_keys
+from siyu.accounts.models import ApiKey, ApiKeyCreated
 from siyu.channels import service as channels
 from siyu.channels import wechat_accounts
 from siyu.channels.outbox_models import Consent, ConsentChange, Message, Template, TemplatePut
@@ -37,6 +39,7 @@ class ChannelsBoard(BaseModel):
     policy: RestraintPolicy
     templates: list[Template]
     messages: list[Message] = Field(description="The newest outbox messages.")
+    keys: list[ApiKey] = Field(description="API keys, revoked ones included (no secrets).")
 
 
 class PersonConsents(BaseModel):
@@ -48,8 +51,9 @@ class PersonConsents(BaseModel):
 
 
 def board(*, runtime: Runtime, workspace_id: str) -> ChannelsBoard:
-    """The workspace's channel settings, policy, templates and recent messages."""
-    with runtime.sessions() as session:
+    """The workspace's channel settings, policy, templates, recent messages and API keys."""
+    # Listing keys may adopt the workspace's first secret key into the keys table: a write.
+    with runtime.sessions() as session, session.begin():
         accounts: dict[AccountKind, WechatAccount | None] = {}
         for kind in AccountKind:
             try:
@@ -67,6 +71,15 @@ def board(*, runtime: Runtime, workspace_id: str) -> ChannelsBoard:
             messages=channels.list_messages(
                 session=session, workspace_id=workspace_id, limit=RECENT_MESSAGES
             ),
+            keys=api_keys.list_keys(session=session, workspace_id=workspace_id),
+        )
+
+
+def rotate_key(*, runtime: Runtime, workspace_id: str, key_id: str, now: datetime) -> ApiKeyCreated:
+    """A new secret for the key (shown this once); the old one stops at once."""
+    with runtime.sessions() as session, session.begin():
+        return api_keys.rotate_key(
+            session=session, workspace_id=workspace_id, key_id=key_id, now=now
         )
 
 

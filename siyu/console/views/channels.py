@@ -7,6 +7,7 @@ from collections import Counter
 from datetime import time
 from typing import Any
 
+from siyu.accounts.models import ApiKey, KeyKind
 from siyu.channels.models import Channel
 from siyu.channels.outbox_models import Consent, ConsentChange, Message, Template
 from siyu.channels.restraint import ChannelCaps
@@ -212,6 +213,28 @@ def consent_rows(
     return current + changes
 
 
-def masked_key(prefix: str) -> str:
-    """A key shown masked: only its kind is visible."""
-    return f"{prefix}_" + "•" * 24
+def key_rows(keys: list[ApiKey], lang: str, zone: str) -> list[dict[str, Any]]:
+    """API keys as listed: name, kind, the first characters then a mask, dates, status."""
+    return [
+        {
+            "key": key.id,
+            "name": key.name,
+            "kind": key.kind.value,
+            "hint": key.hint + "•" * 16,
+            "created": local_time(key.created_at, zone),
+            "rotated": local_time(key.rotated_at, zone) if key.rotated_at else "—",
+            "status": translate(
+                lang, "channels.key_revoked" if key.revoked_at else "channels.key_live"
+            ),
+        }
+        for key in keys
+    ]
+
+
+def rotatable(keys: list[ApiKey]) -> dict[str, str]:
+    """Live secret keys by id, labelled with name and hint (what the rotate menu offers)."""
+    return {
+        key.id: f"{key.name} ({key.hint}…)"
+        for key in keys
+        if key.kind is KeyKind.secret and key.revoked_at is None
+    }
