@@ -16,6 +16,7 @@ from siyu.core.clock import utcnow
 from siyu.core.config import get_settings
 from siyu.core.errors import AuthError
 from siyu.core.runtime import open_runtime
+from tests.accounts.cheap_argon2 import cheap_argon2  # noqa: F401  (autouse)
 
 runner = CliRunner()
 PASSWORD = "correct horse battery"

@@ -20,6 +20,7 @@ from siyu.core.errors import (
     LockedOutError,
 )
 from siyu.workspaces import service as workspaces
+from tests.accounts.cheap_argon2 import cheap_argon2  # noqa: F401  (autouse)
 
 PASSWORD = "correct horse battery"
 

@@ -9,6 +9,7 @@ from fastapi.testclient import TestClient
 from siyu.accounts.permissions import Role, markdown_table
 from siyu.core.runtime import Runtime
 from siyu.workspaces.models import WorkspaceCreated
+from tests.accounts.cheap_argon2 import cheap_argon2  # noqa: F401  (autouse)
 from tests.api.access_support import PASSWORD, add_user, sign_in
 from tests.api.test_identity import admin
 

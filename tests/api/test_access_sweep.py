@@ -16,6 +16,7 @@ from siyu.core.clock import utcnow
 from siyu.core.runtime import Runtime
 from siyu.workspaces import service as workspaces
 from siyu.workspaces.models import WorkspaceCreated
+from tests.accounts.cheap_argon2 import cheap_argon2  # noqa: F401  (autouse)
 from tests.api.access_support import (
     PUBLIC,
     RouteInfo,
