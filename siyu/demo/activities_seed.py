@@ -55,13 +55,29 @@ def _people(runtime: Runtime, workspace_id: str) -> list[str]:
         )
 
 
-def _try(runtime: Runtime, workspace_id: str, call: Callable[..., Any], at: datetime,
-         who: str, **kwargs: Any) -> Participation | None:  # fmt: skip
-    try:
-        return flow.take_part(runtime=runtime, workspace_id=workspace_id, call=call, now=at,
-                              pay=False, request=ActionCreate(person_id=who), **kwargs)  # fmt: skip
-    except ConflictError:
-        return None  # refusals are part of the history too
+class _Seeder:
+    """Runs demo actions, keeping what they did so events and rewards go in one batch each."""
+
+    def __init__(self, runtime: Runtime, workspace_id: str) -> None:
+        self.runtime, self.workspace_id = runtime, workspace_id
+        self.done: list[Participation] = []
+
+    def act(self, call: Callable[..., Any], at: datetime, who: str, **kwargs: Any) -> str | None:
+        """The action's team id (or "" when none); None when refused."""
+        try:
+            entry = flow.take_part(
+                runtime=self.runtime, workspace_id=self.workspace_id, call=call, now=at,
+                pay=False, emit=False, request=ActionCreate(person_id=who), **kwargs,
+            )  # fmt: skip
+        except ConflictError:
+            return None  # refusals are part of the history too
+        self.done.append(entry)
+        return entry.team_id or ""
+
+    def finish(self, now: datetime) -> None:
+        """Track every action's events, then pay the rewards through loyalty."""
+        flow.emit_events(runtime=self.runtime, workspace_id=self.workspace_id, entries=self.done)
+        flow.pay_activity_rewards(runtime=self.runtime, workspace_id=self.workspace_id, now=now)
 
 
 def _views_and_orders(
@@ -82,33 +98,30 @@ def _views_and_orders(
     flow.track(runtime=runtime, workspace_id=ws, events=events, now=now)
 
 
-def _lottery(runtime: Runtime, ws: str, act: str, people: list[str], start: datetime) -> None:
+def _lottery(run: _Seeder, act: str, people: list[str], start: datetime) -> None:
     for day in range(3):
         for who in people[day * 10 : day * 10 + 25]:
-            _try(runtime, ws, activities.draw, start + timedelta(days=day), who, activity_id=act)
+            run.act(activities.draw, start + timedelta(days=day), who, activity_id=act)
 
 
-def _teams(runtime: Runtime, ws: str, group: str, assist: str, people: list[str],
-           start: datetime) -> None:  # fmt: skip
+def _teams(run: _Seeder, group: str, assist: str, people: list[str], start: datetime) -> None:
     later = start + timedelta(hours=1)
     for t in range(4):  # three full teams, one still open
         lead, *rest = people[t * 3 : t * 3 + 3]
-        opened = _try(runtime, ws, teams.start, start, lead, activity_id=group)
-        team = opened.team_id if opened else None
+        team = run.act(teams.start, start, lead, activity_id=group)
         for who in rest[: 2 if t < 3 else 1] if team else []:
-            _try(runtime, ws, teams.join, later, who, team_id=team)
+            run.act(teams.join, later, who, team_id=team)
     for starter, helpers in ((people[20], people[30:35]), (people[21], people[40:43])):
-        run = _try(runtime, ws, teams.start, start, starter, activity_id=assist)
-        team = run.team_id if run else None
+        team = run.act(teams.start, start, starter, activity_id=assist)
         for who in helpers if team else []:  # one bargain done, one halfway
-            _try(runtime, ws, teams.help_team, later, who, team_id=team)
+            run.act(teams.help_team, later, who, team_id=team)
 
 
-def _checkins(runtime: Runtime, ws: str, act: str, people: list[str], start: datetime) -> None:
+def _checkins(run: _Seeder, act: str, people: list[str], start: datetime) -> None:
     for n, who in enumerate(people[:12]):
-        _try(runtime, ws, checkins.register, start, who, activity_id=act)
+        run.act(checkins.register, start, who, activity_id=act)
         for day in range(5 if n < 6 else 2):
-            _try(runtime, ws, checkins.check_in, start + timedelta(days=day), who, activity_id=act)
+            run.act(checkins.check_in, start + timedelta(days=day), who, activity_id=act)
 
 
 def seed_activities(runtime: Runtime, *, workspace_id: str, now: datetime) -> list[str]:
@@ -130,8 +143,9 @@ def seed_activities(runtime: Runtime, *, workspace_id: str, now: datetime) -> li
         _views_and_orders(runtime, workspace_id, act, people, now, rng)
     lottery, group, assist, signup = ids
     start = now - timedelta(days=5)
-    _lottery(runtime, workspace_id, lottery, people, start)
-    _teams(runtime, workspace_id, group, assist, people, start)
-    _checkins(runtime, workspace_id, signup, people, start)
-    flow.pay_activity_rewards(runtime=runtime, workspace_id=workspace_id, now=now)
+    run = _Seeder(runtime, workspace_id)
+    _lottery(run, lottery, people, start)
+    _teams(run, group, assist, people, start)
+    _checkins(run, signup, people, start)
+    run.finish(now)
     return ids

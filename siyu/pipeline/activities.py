@@ -63,17 +63,21 @@ def _event(
     )
 
 
-def emit_events(*, runtime: Runtime, workspace_id: str, entry: Participation) -> int:
-    """Track what an action did into the collect path (joined or helped, and completed for
-    each person it completed); message ids are per entry, so a replay adds nothing."""
-    name = "activity_helped" if entry.action == "help" else "activity_joined"
-    wanted = [(entry.person_id, name)]
-    wanted += [(p, "activity_completed") for p in entry.detail.get("completed", [])]
+def emit_events(*, runtime: Runtime, workspace_id: str, entries: Sequence[Participation]) -> int:
+    """Track what actions did into the collect path (joined or helped, and completed for
+    each person one completed), in one transaction; message ids are per entry, so a replay
+    adds nothing. How many events were new."""
     with runtime.sessions() as session, session.begin():
-        events = [e for p, n in wanted if (e := _event(session, workspace_id, p, n, entry))]
-        return ingest_events(
-            session=session, workspace_id=workspace_id, events=events, now=entry.at
-        )
+        events: list[CollectedEvent] = []
+        for entry in entries:
+            name = "activity_helped" if entry.action == "help" else "activity_joined"
+            wanted = [(entry.person_id, name)]
+            wanted += [(p, "activity_completed") for p in entry.detail.get("completed", [])]
+            events += [e for p, n in wanted if (e := _event(session, workspace_id, p, n, entry))]
+        if not events:
+            return 0
+        at = max(e.received_at for e in events)
+        return ingest_events(session=session, workspace_id=workspace_id, events=events, now=at)
 
 
 def _pay_reward(session: Session, workspace_id: str, reward: RewardAction, now: datetime) -> None:
@@ -145,12 +149,14 @@ def take_part(
     call: Action,
     now: datetime,
     pay: bool = True,
+    emit: bool = True,
     **kwargs: Any,
 ) -> Participation:
     """Run one action (``service.draw``, ``teams.start``/``join``/``help_team``,
     ``checkins.register``/``check_in``) and commit it; then track its events and pay what it
-    earned through loyalty. A refusal is committed, then raised as ConflictError naming the
-    field and the reason."""
+    earned through loyalty (``emit``/``pay`` False leave that to one batched
+    :func:`emit_events` / :func:`pay_activity_rewards` later). A refusal is committed, then
+    raised as ConflictError naming the field and the reason."""
     outcome = _write(runtime, call, {"workspace_id": workspace_id, "now": now, **kwargs})
     if isinstance(outcome, Refusal):
         raise ConflictError(
@@ -159,8 +165,8 @@ def take_part(
             reason=outcome.reason,
             refusal_id=outcome.id,
         )
-    if not outcome.replayed:
-        emit_events(runtime=runtime, workspace_id=workspace_id, entry=outcome)
+    if emit and not outcome.replayed:
+        emit_events(runtime=runtime, workspace_id=workspace_id, entries=[outcome])
     if pay and outcome.detail.get("completed"):
         pay_activity_rewards(runtime=runtime, workspace_id=workspace_id, now=now)
     return outcome
