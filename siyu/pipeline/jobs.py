@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session
 
 from siyu.core.errors import InvalidInputError, SiyuError
 from siyu.core.runtime import Runtime
-from siyu.pipeline import loyalty_jobs, privacy, recommend_jobs
+from siyu.pipeline import activity_jobs, loyalty_jobs, privacy, recommend_jobs
 from siyu.pipeline.job_tables import job_runs
 from siyu.workspaces import service as workspaces
 
@@ -74,6 +74,8 @@ JOBS: tuple[Job, ...] = (
     Job("birthday_gifts", "day", loyalty_jobs.give_birthday_gifts, at_hour=10),
     Job("recommendations", "hour", recommend_jobs.train_recommendations),
     Job("event_retention", "day", privacy.drop_expired_events, at_hour=3),
+    Job("activity_teams_expiry", "5min", activity_jobs.expire_activity_teams),
+    Job("activity_rewards", "5min", activity_jobs.pay_activity_rewards),
 )
 JOB_NAMES = tuple(job.name for job in JOBS)
 
