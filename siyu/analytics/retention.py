@@ -92,12 +92,17 @@ def retention_sql(query: RetentionQuery, dialect: Dialect) -> str:
     )
     per_person = ""
     if d is Dialect.CLICKHOUSE:
-        # retention() takes at most 32 conditions: `true` and up to 31 periods per call.
+        # retention() takes at most 32 conditions: `true` and up to 31 periods per call, and
+        # at most 8 when they are Nullable (k is, when chdb infers a Nullable timestamp from
+        # the Parquet files), so each condition is made non-Nullable with ifNull.
         step = RETENTION_MAX_CONDITIONS - 1
         names = ["r" if lo == 1 else f"r_{lo}" for lo in range(1, n + 1, step)]
         arrays = ", ".join(
             "retention({}) AS {}".format(
-                ", ".join(["true", *(f"k = {i}" for i in range(lo, min(lo + step, n + 1)))]), name
+                ", ".join(
+                    ["true", *(f"ifNull(k = {i}, 0)" for i in range(lo, min(lo + step, n + 1)))]
+                ),
+                name,
             )
             for lo, name in zip(range(1, n + 1, step), names, strict=True)
         )
