@@ -27,6 +27,7 @@ from siyu.journeys.actions import StateStatus
 from siyu.journeys.tables import journey_states
 from siyu.pipeline.channel_settings import Transports
 from siyu.pipeline.journeys import actions_applier
+from siyu.pipeline.personalise import recommendation_values
 from siyu.workspaces import service as workspaces
 
 log = logging.getLogger("siyu.journeys")
@@ -51,7 +52,13 @@ def advance_journeys(
             workspace_id=workspace_id,
             now=now,
             batch_size=batch_size,
-            apply_actions=actions_applier(workspace_id=workspace_id, now=now),
+            apply_actions=actions_applier(
+                workspace_id=workspace_id,
+                now=now,
+                personalise=recommendation_values(
+                    runtime=runtime, workspace_id=workspace_id, now=now
+                ),
+            ),
             max_batches=max_batches,
         )
         stepped += done.stepped

@@ -45,6 +45,7 @@ from siyu.journeys.models import SegmentEnteredTrigger, SegmentLeftTrigger
 from siyu.journeys.service import JourneyStatus, list_journeys
 from siyu.loyalty import coupon_service as coupons
 from siyu.loyalty import points
+from siyu.pipeline.personalise import Personaliser
 from siyu.profiles import tags
 
 log = logging.getLogger("siyu.journeys")
@@ -53,22 +54,31 @@ STAFF_TEMPLATE = "staff_task"  # the WeCom template a staff task without its own
 SUBSCRIBE_EVENT = "mp_subscribe_accepted"  # mini program: the user accepted subscriptions
 
 
-def actions_applier(*, workspace_id: str, now: datetime) -> ApplyActions:
+def actions_applier(
+    *, workspace_id: str, now: datetime, personalise: Personaliser | None = None
+) -> ApplyActions:
     """The engine's ``apply_actions`` for one workspace and time."""
 
     def apply(session: Session, actions: Sequence[Action]) -> Sequence[ActionFailure]:
-        return apply_actions(session=session, workspace_id=workspace_id, actions=actions, now=now)
+        return apply_actions(session=session, workspace_id=workspace_id, actions=actions,
+                             now=now, personalise=personalise)  # fmt: skip
 
     return apply
 
 
 def apply_actions(
-    *, session: Session, workspace_id: str, actions: Sequence[Action], now: datetime
+    *,
+    session: Session,
+    workspace_id: str,
+    actions: Sequence[Action],
+    now: datetime,
+    personalise: Personaliser | None = None,
 ) -> list[ActionFailure]:
     """Apply a batch's actions in the caller's transaction; the ones that failed, with why.
 
     Messages (sends, webhook calls, staff tasks) go to the outbox in one ``enqueue_many``;
     if that batch is refused, each request is tried alone so only the bad one fails.
+    ``personalise`` adds values (recommendations) to a send's params; the step's own win.
     """
     failures: list[ActionFailure] = []
     requests: list[tuple[str, MessageRequest]] = []
@@ -83,6 +93,9 @@ def apply_actions(
             log.exception("journey action %s failed", action.key)
             failures.append(ActionFailure(key=action.key, reason=f"{type(exc).__name__}"))
             continue
+        if request is not None and personalise is not None and isinstance(action, SendMessage):
+            extra = personalise(action.person_id)
+            request = request.model_copy(update={"params": {**extra, **request.params}})
         if request is not None:
             requests.append((action.key, request))
     failures.extend(_enqueue(session, workspace_id, requests, now))

@@ -9,7 +9,7 @@ workspace in ``layer_settings`` (names ``recommend`` and ``recommend_catalogue``
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 
 from pydantic import BaseModel, Field
@@ -264,6 +264,36 @@ def recommend_for(
     return PersonRecommendations(
         person_id=ids[0], known=bool(rows), trained_at=info.trained_at, items=items
     )
+
+
+def recommender(
+    *, runtime: Runtime, workspace_id: str, filters: Filters, now: datetime
+) -> Callable[[str, int], PersonRecommendations]:
+    """Load the model, settings and catalogue once; answer persons without touching the
+    operational store (for callers inside a write transaction, such as a journey batch).
+
+    The function takes a surviving person id (as journey states hold) and ``k``.
+
+    Raises:
+        NotFoundError: no model yet (``model``).
+    """
+    trained, info, derived = artefacts.load(runtime.settings.data_dir, workspace_id)
+    settings = get_settings(runtime=runtime, workspace_id=workspace_id)
+    catalogue = _catalogue(runtime, workspace_id, derived)
+    index = trained.person_index()
+
+    def answer(person_id: str, k: int) -> PersonRecommendations:
+        check_k(k)
+        history = _history(runtime, workspace_id, [person_id], settings, now)
+        rows = [index[person_id]] if person_id in index else []
+        items = ranking.recommend(trained=trained, person_rows=rows, history=history,
+                                  catalogue=catalogue, filters=filters, settings=settings,
+                                  k=k)  # fmt: skip
+        return PersonRecommendations(
+            person_id=person_id, known=bool(rows), trained_at=info.trained_at, items=items
+        )
+
+    return answer
 
 
 def evaluate(
