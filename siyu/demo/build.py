@@ -220,11 +220,13 @@ def build_demo(
     loyalty_started = time.perf_counter()
     made = demo_loyalty.settle(runtime, workspace_id=workspace_id, now=now)
     loyalty_seconds = time.perf_counter() - loyalty_started
+    assistant_seed.seed_assistant(runtime, workspace_id=workspace_id, now=now)
+    # Activities before journeys: their attributed orders change who is at risk, and the
+    # win-back journey must enter the segment as it will stay.
+    activities_seed.seed_activities(runtime, workspace_id=workspace_id, now=now)
     if on_stage is not None:
         on_stage("journeys: welcome series, repurchase reminder, win-back (A/B + holdout)", None)
     demo_journeys.seed_journeys(runtime, workspace_id=workspace_id, now=now)
-    assistant_seed.seed_assistant(runtime, workspace_id=workspace_id, now=now)
-    activities_seed.seed_activities(runtime, workspace_id=workspace_id, now=now)
     stored = runtime.events.compact(workspace_id)
     return DemoReport(
         customers=users,
