@@ -81,9 +81,14 @@ def test_winback_splits_at_risk_members_and_messages_stay_queued(
         statuses = Counter(s.execute(select(m.status)).scalars())
         sms = Counter(s.execute(select(m.status).where(m.channel == "sms")).scalars())
     assert sum(variants.values()) == at_risk.members
-    # Weights 45/45/10: both arms are used; the holdout (if any landed there) is the smallest.
+    # Weights 45/45/10 over a dozen or so people (person ids are random, so the split is
+    # too): both arms are used and the two arms together outnumber the holdout.
     assert {"A_wecom", "B_sms"} <= set(variants) <= {"A_wecom", "B_sms", "holdout"}
-    assert variants["holdout"] < min(variants["A_wecom"], variants["B_sms"])
+    assert variants["A_wecom"] + variants["B_sms"] > variants["holdout"]
     assert statuses["sent"] == 0
-    # Most opted in to SMS (queued, waiting for a configured transport); the rest are held.
-    assert sms["queued"] > sms["held"] > 0
+    # Most opted in to SMS (queued, waiting for a configured transport); any others are held
+    # for want of consent — never sent, since no SMS transport is configured.
+    assert sms["queued"] > 0 and set(sms) <= {"queued", "held"}
+    with rt.sessions() as s:
+        reasons = set(s.execute(select(m.reason).where(m.status == "held")).scalars())
+    assert None not in reasons  # every held message says why
