@@ -26,8 +26,8 @@ from siyu.collect.models import CollectedEvent, Identifier, MessageType
 from siyu.core.errors import ConflictError, SiyuError
 from siyu.core.runtime import Runtime
 from siyu.identity import service as identity
-from siyu.loyalty import coupon_service, points
 from siyu.pipeline.ingest import flush, ingest_events
+from siyu.pipeline.rewards import grant_reward
 
 Action = Callable[..., Participation | Refusal]
 
@@ -82,29 +82,17 @@ def emit_events(*, runtime: Runtime, workspace_id: str, entries: Sequence[Partic
 
 def _pay_reward(session: Session, workspace_id: str, reward: RewardAction, now: datetime) -> None:
     """One reward through loyalty; its idempotency key makes a retry pay nothing twice."""
-    if reward.kind == "points":
-        assert reward.amount is not None
-        points.earn_points(
-            session=session,
-            workspace_id=workspace_id,
-            person_id=reward.person_id,
-            points=reward.amount,
-            reason="activity",
-            idempotency_key=reward.idempotency_key,
-            now=now,
-            source=f"activity:{reward.activity_id}",
-        )
-    else:
-        assert reward.template is not None
-        coupon_service.issue_coupon(
-            session=session,
-            workspace_id=workspace_id,
-            template_id=reward.template,
-            person_id=reward.person_id,
-            now=now,
-            idempotency_key=reward.idempotency_key,
-            source="activity",
-        )
+    grant_reward(
+        session=session,
+        workspace_id=workspace_id,
+        person_id=reward.person_id,
+        points_amount=reward.amount if reward.kind == "points" else None,
+        coupon_template=None if reward.kind == "points" else reward.template,
+        idempotency_key=reward.idempotency_key,
+        reason="activity",
+        source=f"activity:{reward.activity_id}",
+        now=now,
+    )
     activities.mark_paid(
         session=session, workspace_id=workspace_id, idempotency_key=reward.idempotency_key, now=now
     )

@@ -15,8 +15,8 @@ from siyu.core.errors import ConflictError, NotFoundError, SiyuError
 from siyu.core.ids import new_id
 from siyu.core.runtime import Runtime
 from siyu.identity import service as identity
-from siyu.loyalty import coupon_service, points
 from siyu.pipeline.ingest import flush, ingest
+from siyu.pipeline.rewards import grant_reward
 from siyu.referral import livecodes
 from siyu.referral import service as referral
 from siyu.referral.models import (
@@ -202,29 +202,17 @@ def pending_referral_rewards(
 
 def _pay_reward(session: Session, workspace_id: str, reward: RewardAction, now: datetime) -> None:
     """One reward through loyalty; its idempotency key makes a retry pay nothing twice."""
-    if reward.kind == "points":
-        assert reward.amount is not None
-        points.earn_points(
-            session=session,
-            workspace_id=workspace_id,
-            person_id=reward.person_id,
-            points=reward.amount,
-            reason="referral",
-            idempotency_key=reward.idempotency_key,
-            now=now,
-            source=f"referral:{reward.milestone.value}:{reward.role}",
-        )
-    else:
-        assert reward.template is not None
-        coupon_service.issue_coupon(
-            session=session,
-            workspace_id=workspace_id,
-            template_id=reward.template,
-            person_id=reward.person_id,
-            now=now,
-            idempotency_key=reward.idempotency_key,
-            source="referral",
-        )
+    grant_reward(
+        session=session,
+        workspace_id=workspace_id,
+        person_id=reward.person_id,
+        points_amount=reward.amount if reward.kind == "points" else None,
+        coupon_template=None if reward.kind == "points" else reward.template,
+        idempotency_key=reward.idempotency_key,
+        reason="referral",
+        source=f"referral:{reward.milestone.value}:{reward.role}",
+        now=now,
+    )
     referral.mark_paid(
         session=session, workspace_id=workspace_id, idempotency_key=reward.idempotency_key, now=now
     )
