@@ -31,7 +31,9 @@ class Refused(Exception):  # a control-flow signal, never seen by callers
 
 
 def check_window(activity: Activity, now: datetime) -> None:
-    """Refuse before the start and from the end on."""
+    """Refuse before the start, from the end on, and while paused."""
+    if activity.paused:
+        raise Refused("paused", "activity_id", "the activity is paused")
     if now < activity.starts_at:
         raise Refused("not_started", "activity_id", f"starts at {activity.starts_at.isoformat()}")
     if now >= activity.ends_at:

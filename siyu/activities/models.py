@@ -141,6 +141,7 @@ class Activity(ActivityCreate):
     stock_left: int | None
     prizes: list[Prize] = Field(default_factory=list)  # type: ignore[assignment]
     created_at: datetime
+    paused: bool = Field(default=False, description="Paused: actions refused until resumed.")
 
 
 class ActionCreate(BaseModel):

@@ -8,7 +8,7 @@ idempotency keys; the pipeline pays pending ones through loyalty and marks them 
 from __future__ import annotations
 
 import secrets
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, insert, select, update
@@ -118,6 +118,39 @@ def list_activities(
         query = query.where(a.kind == kind.value)
     rows = session.execute(query.order_by(a.created_at.desc(), a.id.desc()).limit(MAX_LIST)).all()
     return [_activity(session, workspace_id, r) for r in rows]
+
+
+def set_paused(*, session: Session, workspace_id: str, activity_id: str, paused: bool) -> Activity:
+    """Pause an activity (every action refused with reason ``paused``) or resume it."""
+    current = get_activity(session=session, workspace_id=workspace_id, activity_id=activity_id)
+    a = activities.c
+    row = session.execute(
+        select(a.config).where(a.workspace_id == workspace_id, a.id == activity_id)
+    ).one()
+    session.execute(
+        update(activities)
+        .where(a.workspace_id == workspace_id, a.id == activity_id)
+        .values(config={**row.config, "paused": paused})
+    )
+    return current.model_copy(update={"paused": paused})
+
+
+def end_activity(
+    *, session: Session, workspace_id: str, activity_id: str, now: datetime
+) -> Activity:
+    """End an activity now: its end moves to ``now`` (one not yet started also starts a second
+    before, so it stays a valid window); an ended one keeps its end."""
+    current = get_activity(session=session, workspace_id=workspace_id, activity_id=activity_id)
+    if current.ends_at <= now:
+        return current
+    window = {"ends_at": now, "starts_at": min(current.starts_at, now - timedelta(seconds=1))}
+    a = activities.c
+    session.execute(
+        update(activities)
+        .where(a.workspace_id == workspace_id, a.id == activity_id)
+        .values(**window)
+    )
+    return current.model_copy(update=window)
 
 
 def require_kind(activity: Activity, *kinds: ActivityKind) -> None:
