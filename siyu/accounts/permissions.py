@@ -33,6 +33,7 @@ RESOURCES: dict[str, str] = {
     "referrals": "referral settings, codes, rewards, trees",
     "live_codes": "stores, staff, live codes, scans, owners",
     "recommendations": "catalogue, model, recommendations of a person",
+    "ugc": "customer posts and reviews (UGC): collect, moderate, reward, metrics, KOC ranking",
     "users": "the workspace's users and their roles",
     "keys": "API keys (write and secret), rotation, revocation",
 }
@@ -64,6 +65,7 @@ _OPERATOR_WRITES = frozenset(
         "referrals",
         "live_codes",
         "recommendations",
+        "ugc",
     )
 )
 
