@@ -34,6 +34,9 @@ RESOURCES: dict[str, str] = {
     "live_codes": "stores, staff, live codes, scans, owners",
     "recommendations": "catalogue, model, recommendations of a person",
     "ugc": "customer posts and reviews (UGC): collect, moderate, reward, metrics, KOC ranking",
+    "content": "material library: items, channel variants, tracked links, posters, performance",
+    "activities": "lottery, group-buy, assist and check-in campaigns, entries, rewards, funnels",
+    "assistant": "community assistant: knowledge base, rules, unanswered log, group stats",
     "users": "the workspace's users and their roles",
     "keys": "API keys (write and secret), rotation, revocation",
 }
@@ -43,6 +46,7 @@ SPECIAL: dict[str, str] = {
     "persons:pii": "see direct identifiers (phone, email, name, address) unmasked",
     "persons:export": "export all data of a person (data-subject request)",
     "persons:erase": "erase or anonymise a person everywhere (data-subject request)",
+    "audit:read": "read the privacy audit log (unmasked views, exports, erasures)",
 }
 
 PERMISSIONS: tuple[str, ...] = (
@@ -50,7 +54,7 @@ PERMISSIONS: tuple[str, ...] = (
     *SPECIAL,
 )
 
-_ADMINISTRATION = frozenset(p for p in PERMISSIONS if p.split(":")[0] in {"users", "keys"})
+_ADMINISTRATION = frozenset(p for p in PERMISSIONS if p.split(":")[0] in {"users", "keys", "audit"})
 _READS = frozenset(p for p in PERMISSIONS if p.endswith(":read")) - _ADMINISTRATION
 _OPERATOR_WRITES = frozenset(
     f"{resource}:write"
@@ -66,6 +70,9 @@ _OPERATOR_WRITES = frozenset(
         "live_codes",
         "recommendations",
         "ugc",
+        "content",
+        "activities",
+        "assistant",
     )
 )
 

@@ -33,10 +33,8 @@ from siyu.core.clock import utcnow
 from siyu.core.runtime import Runtime
 from siyu.pipeline import activities as flow
 
-# Activities pay their rewards through loyalty; until the access table has an
-# "activities" resource they share loyalty's permissions.
-READ = [Require("loyalty:read")]
-WRITE = [Require("loyalty:write")]
+READ = [Require("activities:read")]
+WRITE = [Require("activities:write")]
 REFUSALS = (
     "409 names the field and the reason: ended, not_started, not_eligible, limit_reached, "
     "out_of_stock, budget_spent, fresh_account, too_fast, ip_velocity, same_device, self, "

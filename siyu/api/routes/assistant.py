@@ -51,8 +51,8 @@ from siyu.core.runtime import Runtime
 log = logging.getLogger("siyu.api.assistant")
 callbacks = APIRouter(tags=["assistant"])
 router = APIRouter(prefix="/api/assistant", tags=["assistant"])
-READ = [Require("messages:read")]
-WRITE = [Require("messages:write")]
+READ = [Require("assistant:read")]
+WRITE = [Require("assistant:write")]
 
 # -- WeCom group callbacks -----------------------------------------------------------------
 

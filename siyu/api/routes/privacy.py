@@ -99,7 +99,7 @@ async def erase_person(
 @router.get("/audit", summary="The audit log of unmasked views, exports and erasures")
 async def list_audit(
     runtime: RuntimeDep,
-    principal: Annotated[Principal, Require("users:read")],
+    principal: Annotated[Principal, Require("audit:read")],
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     before_id: Annotated[int | None, Query(ge=1, description="Page before this id.")] = None,
     person_id: Annotated[str | None, Query(max_length=80)] = None,
