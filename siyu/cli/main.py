@@ -173,11 +173,12 @@ def serve(
             port=port,
             workers=workers,
             log_level="warning",
+            proxy_headers=False,  # SIYU_TRUSTED_PROXIES decides (siyu.accounts.client_address)
         )
         return
     app_ = create_app(rt)
     tune_gc_for_ingest()
-    uvicorn.run(app_, host=host, port=port, log_level="warning")
+    uvicorn.run(app_, host=host, port=port, log_level="warning", proxy_headers=False)
 
 
 @app.command()

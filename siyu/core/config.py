@@ -2,11 +2,25 @@
 
 from __future__ import annotations
 
+import ipaddress
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def trusted_networks(text: str) -> tuple[IPNetwork, ...]:
+    """CIDRs (or single addresses) separated by commas or spaces; ValueError names a bad one."""
+    networks = []
+    for part in text.replace(",", " ").split():
+        try:
+            networks.append(ipaddress.ip_network(part, strict=False))
+        except ValueError:
+            raise ValueError(f"not an IP address or CIDR: {part!r}") from None
+    return tuple(networks)
 
 
 class Settings(BaseSettings):
@@ -27,6 +41,11 @@ class Settings(BaseSettings):
         default="",
         description="Base64 key for PII encryption and keyed hashes; default: data_dir/master.key.",
     )
+    trusted_proxies: str = Field(
+        default="",
+        description="CIDRs of reverse proxies whose X-Forwarded-For / X-Real-IP are believed "
+        "(comma-separated, e.g. '10.0.0.0/8,127.0.0.1'); default none: the peer is the client.",
+    )
     timezone: str = Field(default="Asia/Shanghai", description="Default workspace zone.")
     max_batch_bytes: int = Field(default=512 * 1024, description="Largest /v1/batch body.")
     max_event_bytes: int = Field(default=32 * 1024, description="Largest single event.")
@@ -34,9 +53,23 @@ class Settings(BaseSettings):
     schedule_interval_seconds: float = Field(
         default=60.0, description="How often the server refreshes due segments and rule tags."
     )
+    public_url: str = Field(
+        default="https://siyu.local",
+        description="Public address of this server: tracked content links and QR codes use it.",
+    )
     sdk_test_page: bool = Field(
         default=False, description="Serve /sdk/test.html, a page exercising the web SDK."
     )
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _check_proxies(cls, value: str) -> str:
+        trusted_networks(value)  # a bad CIDR stops the process at start, naming it
+        return value
+
+    def trusted_proxy_networks(self) -> tuple[IPNetwork, ...]:
+        """``trusted_proxies`` parsed."""
+        return trusted_networks(self.trusted_proxies)
 
     def resolved_database_url(self) -> str:
         """The operational store URL, defaulting to a SQLite file under ``data_dir``."""

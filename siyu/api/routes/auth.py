@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
-from siyu.accounts import sessions
+from siyu.accounts import client_address, sessions
 from siyu.accounts.models import Principal, SessionGrant
 from siyu.api.deps import PrincipalDep, RuntimeDep
 from siyu.core.clock import utcnow
@@ -45,8 +45,16 @@ def _log_in(runtime: Runtime, body: LoginRequest, ip: str | None) -> SessionGran
 
 @router.post("/login", summary="Sign in: a session token for 'Authorization: Bearer'")
 async def login(body: LoginRequest, request: Request, runtime: RuntimeDep) -> SessionGrant:
-    """Five wrong passwords for an email lock it for 30 s, doubling up to an hour (429)."""
-    ip = request.client.host if request.client else None
+    """Five wrong passwords for an email lock it for 30 s, doubling up to an hour (429).
+
+    The client address (throttled too) is the peer's, or the X-Forwarded-For / X-Real-IP
+    one when the peer is a trusted proxy (SIYU_TRUSTED_PROXIES).
+    """
+    ip = client_address.request_address(
+        peer=request.client.host if request.client else None,
+        headers=request.headers,
+        trusted=runtime.settings.trusted_proxy_networks(),
+    )
     return await run_in_threadpool(_log_in, runtime, body, ip)
 
 
