@@ -7,6 +7,7 @@ from siyu.assistant import tables as assistant_tables
 from siyu.channels import tables as channels_tables
 from siyu.channels import wechat_tables as channels_wechat_tables
 from siyu.collect import tables as collect_tables
+from siyu.community import tables as community_tables
 from siyu.core.db import metadata
 from siyu.identity import tables as identity_tables
 from siyu.journeys import tables as journeys_tables
@@ -31,6 +32,7 @@ __all__ = [
     "channels_tables",
     "channels_wechat_tables",
     "collect_tables",
+    "community_tables",
     "identity_tables",
     "journeys_tables",
     "loyalty_coupon_tables",

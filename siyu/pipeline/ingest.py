@@ -1,4 +1,5 @@
-"""Ingest: collect → identity → profiles → loyalty → inbox, in one transaction per batch."""
+"""Ingest: collect → identity → profiles → loyalty → journeys → community → inbox, in one
+transaction per batch."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from siyu.collect import service as collect
 from siyu.collect.models import CollectedEvent, IngestResult, MessageType
 from siyu.core.runtime import Runtime
 from siyu.identity import service as identity
+from siyu.pipeline.community_feed import apply_community
 from siyu.pipeline.journeys import apply_journeys
 from siyu.pipeline.loyalty import apply_loyalty, apply_merges
 from siyu.profiles import service as profiles
@@ -65,6 +67,9 @@ def ingest_many(
             session=session, workspace_id=workspace_id, events=fresh, person_ids=person_ids, now=now
         )
         apply_journeys(
+            session=session, workspace_id=workspace_id, events=fresh, person_ids=person_ids, now=now
+        )
+        apply_community(
             session=session, workspace_id=workspace_id, events=fresh, person_ids=person_ids, now=now
         )
         collect.enqueue(

@@ -29,6 +29,7 @@ from siyu.activities import tables as activities_tables
 from siyu.assistant import tables as assistant_tables
 from siyu.channels import tables as channels_tables
 from siyu.channels import wechat_tables
+from siyu.community import tables as community_tables
 from siyu.identity import tables as identity_tables
 from siyu.journeys import tables as journeys_tables
 from siyu.loyalty import coupon_tables, points_tables, tier_tables
@@ -119,6 +120,13 @@ PLAN: tuple[PersonRows, ...] = (
     # community assistant: a group member is a WeCom external_userid
     PersonRows(assistant_tables.assistant_optouts, (), by_external_userid="member_id"),
     PersonRows(assistant_tables.assistant_activity, (), by_external_userid="member_id"),
+    # community: memberships, activity, scans and moderation of a customer go
+    PersonRows(community_tables.community_members, ("person_id",), by_external_userid="member_id"),
+    PersonRows(community_tables.community_activity, ("person_id",), by_external_userid="member_id"),
+    PersonRows(community_tables.community_live_code_scans, ("person_id",)),
+    PersonRows(community_tables.community_flags, (), by_external_userid="member_id"),
+    PersonRows(community_tables.community_spammers, ("person_id",), by_external_userid="member_id"),
+    PersonRows(community_tables.community_tasks, (), by_external_userid="member_id"),
     # loyalty: membership and counters go; points, coupons and fees stay anonymised
     PersonRows(_tier.members, ("person_id",)),
     PersonRows(_tier.member_growth, ("person_id",)),

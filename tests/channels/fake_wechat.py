@@ -42,6 +42,10 @@ class FakeState:
     follows: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # ext → follow infos
     tasks: dict[str, dict[str, Any]] = field(default_factory=dict)  # msgid → task
     mp_users: dict[str, str | None] = field(default_factory=dict)  # follower openid → unionid
+    groups: dict[str, dict[str, Any]] = field(default_factory=dict)  # chat_id → customer group
+    join_ways: dict[str, dict[str, Any]] = field(default_factory=dict)  # config_id → join way
+    group_cap: int = 200  # members a join way seats in one group before the next
+    staff_messages: list[dict[str, Any]] = field(default_factory=list)  # app messages sent
     lock: threading.Lock = field(default_factory=threading.Lock)
     counter: int = 0
 
@@ -72,8 +76,57 @@ class FakeState:
                 return  # WeCom no longer offers a cancelled task to the staff member
             task["status"], task["send_time"] = 2, send_time
 
+    def add_group(
+        self, chat_id: str, name: str, owner: str, members: list[str], create_time: int = 0
+    ) -> None:
+        """A customer group owned by ``owner``; members starting wm/wo are customers."""
+        with self.lock:
+            self.groups[chat_id] = {
+                "chat_id": chat_id,
+                "name": name,
+                "owner": owner,
+                "create_time": create_time,
+                "member_list": [_group_member(m, create_time) for m in [owner, *members]],
+            }
+
+    def scan_join_way(self, config_id: str, external_userid: str, at: int) -> str:
+        """A customer scans a join way's QR code: WeCom seats them in its first group with
+        room, or opens a new group when ``auto_create_room`` is on; the chat_id."""
+        with self.lock:
+            way = self.join_ways[config_id]
+            for chat_id in way["chat_id_list"]:
+                if len(self.groups[chat_id]["member_list"]) - 1 < self.group_cap:
+                    break
+            else:
+                assert way["auto_create_room"], "every group of the join way is full"
+                first = self.groups[way["chat_id_list"][0]]
+                chat_id = self.next_id("wrAUTO")
+                name = f"{way['room_base_name']}{way['room_base_id']}"
+                self.groups[chat_id] = {
+                    "chat_id": chat_id,
+                    "name": name,
+                    "owner": first["owner"],
+                    "create_time": at,
+                    "member_list": [_group_member(first["owner"], at)],
+                }
+                way["room_base_id"] += 1
+                way["chat_id_list"].append(chat_id)
+            self.groups[chat_id]["member_list"].append(_group_member(external_userid, at, 3))
+            return chat_id
+
     def calls(self, path: str) -> list[Recorded]:
         return [r for r in self.requests if r.path == path]
+
+
+def _group_member(userid: str, at: int, scene: int = 1) -> dict[str, Any]:
+    customer = userid.startswith(("wm", "wo"))
+    return {
+        "userid": userid,
+        "type": 2 if customer else 1,
+        "join_time": at,
+        "join_scene": scene,
+        "name": userid,
+    }
 
 
 def _answer(state: FakeState, method: str, path: str, query: dict[str, str], body: Any) -> Any:
@@ -228,7 +281,81 @@ def _qrcode(state: FakeState, q: dict[str, str], b: dict[str, Any]) -> Any:
     return answer
 
 
+def _groupchat_list(state: FakeState, q: dict[str, str], b: dict[str, Any]) -> Any:
+    ids = sorted(state.groups)
+    start = int(b.get("cursor") or 0)
+    limit = int(b.get("limit", 1000))
+    more = start + limit < len(ids)
+    return {
+        "errcode": 0,
+        "group_chat_list": [{"chat_id": c, "status": 0} for c in ids[start : start + limit]],
+        "next_cursor": str(start + limit) if more else "",
+    }
+
+
+def _groupchat_get(state: FakeState, q: dict[str, str], b: dict[str, Any]) -> Any:
+    group = state.groups.get(b.get("chat_id", ""))
+    if group is None:
+        return {"errcode": 90001, "errmsg": "invalid chat_id"}
+    return {"errcode": 0, "group_chat": group}
+
+
+def _add_join_way(state: FakeState, q: dict[str, str], b: dict[str, Any]) -> Any:
+    chat_ids = list(b.get("chat_id_list") or [])
+    if not chat_ids or len(chat_ids) > 5 or any(c not in state.groups for c in chat_ids):
+        return {"errcode": 40058, "errmsg": "invalid chat_id_list"}
+    config_id = state.next_id("jw")
+    state.join_ways[config_id] = {
+        **b,
+        "chat_id_list": chat_ids,
+        "config_id": config_id,
+        "qr_code": f"https://wework.example/join/{config_id}.png",
+    }
+    return {"errcode": 0, "errmsg": "ok", "config_id": config_id}
+
+
+def _get_join_way(state: FakeState, q: dict[str, str], b: dict[str, Any]) -> Any:
+    way = state.join_ways.get(b.get("config_id", ""))
+    if way is None:
+        return {"errcode": 40058, "errmsg": "invalid config_id"}
+    return {"errcode": 0, "join_way": way}
+
+
+def _update_join_way(state: FakeState, q: dict[str, str], b: dict[str, Any]) -> Any:
+    way = state.join_ways.get(b.get("config_id", ""))
+    chat_ids = list(b.get("chat_id_list") or [])
+    if way is None or not chat_ids or any(c not in state.groups for c in chat_ids):
+        return {"errcode": 40058, "errmsg": "invalid config_id or chat_id_list"}
+    way.update({**b, "chat_id_list": chat_ids})
+    return {"errcode": 0, "errmsg": "ok"}
+
+
+def _welcome_template(state: FakeState, q: dict[str, str], b: dict[str, Any]) -> Any:
+    if not b.get("text", {}).get("content"):
+        return {"errcode": 41035, "errmsg": "missing content"}
+    return {
+        "errcode": 0,
+        "errmsg": "ok",
+        "template_id": b.get("template_id") or state.next_id("gwt"),
+    }
+
+
+def _staff_message(state: FakeState, q: dict[str, str], b: dict[str, Any]) -> Any:
+    if not b.get("touser") or not b.get("agentid"):
+        return {"errcode": 40056, "errmsg": "invalid agentid or touser"}
+    state.staff_messages.append(b)
+    return {"errcode": 0, "errmsg": "ok", "msgid": state.next_id("am")}
+
+
 ROUTES: dict[str, Any] = {
+    "/cgi-bin/externalcontact/groupchat/list": _groupchat_list,
+    "/cgi-bin/externalcontact/groupchat/get": _groupchat_get,
+    "/cgi-bin/externalcontact/groupchat/add_join_way": _add_join_way,
+    "/cgi-bin/externalcontact/groupchat/get_join_way": _get_join_way,
+    "/cgi-bin/externalcontact/groupchat/update_join_way": _update_join_way,
+    "/cgi-bin/externalcontact/group_welcome_template/add": _welcome_template,
+    "/cgi-bin/externalcontact/group_welcome_template/edit": _welcome_template,
+    "/cgi-bin/message/send": _staff_message,
     "/cgi-bin/externalcontact/get_follow_user_list": _follow_users,
     "/cgi-bin/externalcontact/list": _list,
     "/cgi-bin/externalcontact/get": _get,

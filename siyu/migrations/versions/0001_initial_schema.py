@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-29 03:53:11.749977
+Create Date: 2026-11-29 05:40:27.972374
 """
 
 from collections.abc import Sequence
@@ -393,6 +393,199 @@ def upgrade() -> None:
         sa.Column("message_id", sa.String(length=200), nullable=False),
         sa.Column("received_at", siyu.core.db.UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("workspace_id", "message_id", name=op.f("pk_collect_messages")),
+    )
+    op.create_table(
+        "community_activity",
+        sa.Column("workspace_id", sa.String(length=40), nullable=False),
+        sa.Column("event_key", sa.String(length=200), nullable=False),
+        sa.Column("chat_id", sa.String(length=80), nullable=False),
+        sa.Column("kind", sa.String(length=10), nullable=False),
+        sa.Column("member_id", sa.String(length=80), nullable=False),
+        sa.Column("person_id", sa.String(length=40), nullable=True),
+        sa.Column("at", siyu.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("workspace_id", "event_key", name=op.f("pk_community_activity")),
+    )
+    with op.batch_alter_table("community_activity", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_community_activity_chat_at", ["workspace_id", "chat_id", "at"], unique=False
+        )
+        batch_op.create_index(
+            "ix_community_activity_member_at", ["workspace_id", "member_id", "at"], unique=False
+        )
+
+    op.create_table(
+        "community_flags",
+        sa.Column("workspace_id", sa.String(length=40), nullable=False),
+        sa.Column("msg_key", sa.String(length=200), nullable=False),
+        sa.Column("chat_id", sa.String(length=80), nullable=False),
+        sa.Column("member_id", sa.String(length=80), nullable=False),
+        sa.Column("reasons", sa.JSON(), nullable=False),
+        sa.Column("excerpt", sa.String(length=200), nullable=False),
+        sa.Column("at", siyu.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("workspace_id", "msg_key", name=op.f("pk_community_flags")),
+    )
+    with op.batch_alter_table("community_flags", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_community_flags_member_at", ["workspace_id", "member_id", "at"], unique=False
+        )
+
+    op.create_table(
+        "community_groups",
+        sa.Column("workspace_id", sa.String(length=40), nullable=False),
+        sa.Column("chat_id", sa.String(length=80), nullable=False),
+        sa.Column("name", sa.String(length=200), nullable=False),
+        sa.Column("owner_userid", sa.String(length=80), nullable=True),
+        sa.Column("notice", sa.Text(), nullable=True),
+        sa.Column("status", sa.String(length=12), nullable=False),
+        sa.Column("cap", sa.Integer(), nullable=False),
+        sa.Column("seats", sa.Integer(), nullable=False),
+        sa.Column("members", sa.Integer(), nullable=False),
+        sa.Column("tags", sa.JSON(), nullable=False),
+        sa.Column("live_code_id", sa.String(length=40), nullable=True),
+        sa.Column("created_at", siyu.core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("synced_at", siyu.core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("last_message_at", siyu.core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("last_join_at", siyu.core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.PrimaryKeyConstraint("workspace_id", "chat_id", name=op.f("pk_community_groups")),
+    )
+    with op.batch_alter_table("community_groups", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_community_groups_owner", ["workspace_id", "owner_userid"], unique=False
+        )
+
+    op.create_table(
+        "community_live_code_scans",
+        sa.Column("workspace_id", sa.String(length=40), nullable=False),
+        sa.Column("id", sa.String(length=40), nullable=False),
+        sa.Column("code_id", sa.String(length=40), nullable=False),
+        sa.Column("person_id", sa.String(length=40), nullable=False),
+        sa.Column("chat_id", sa.String(length=80), nullable=True),
+        sa.Column("outcome", sa.String(length=10), nullable=False),
+        sa.Column("idempotency_key", sa.String(length=200), nullable=False),
+        sa.Column("at", siyu.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("workspace_id", "id", name=op.f("pk_community_live_code_scans")),
+        sa.UniqueConstraint("workspace_id", "idempotency_key", name="uq_community_scans_key"),
+    )
+    with op.batch_alter_table("community_live_code_scans", schema=None) as batch_op:
+        batch_op.create_index("ix_community_scans_code", ["workspace_id", "code_id"], unique=False)
+
+    op.create_table(
+        "community_live_codes",
+        sa.Column("workspace_id", sa.String(length=40), nullable=False),
+        sa.Column("id", sa.String(length=40), nullable=False),
+        sa.Column("name", sa.String(length=200), nullable=False),
+        sa.Column("state", sa.String(length=30), nullable=False),
+        sa.Column("config_id", sa.String(length=80), nullable=True),
+        sa.Column("qr_code", sa.String(length=500), nullable=True),
+        sa.Column("cap", sa.Integer(), nullable=False),
+        sa.Column("chat_ids", sa.JSON(), nullable=False),
+        sa.Column("current_chat_id", sa.String(length=80), nullable=True),
+        sa.Column("owner_userid", sa.String(length=80), nullable=False),
+        sa.Column("room_base_name", sa.String(length=100), nullable=False),
+        sa.Column("room_base_id", sa.Integer(), nullable=False),
+        sa.Column("wecom_chat_id", sa.String(length=80), nullable=True),
+        sa.Column("created_at", siyu.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("workspace_id", "id", name=op.f("pk_community_live_codes")),
+        sa.UniqueConstraint("workspace_id", "state", name="uq_community_live_codes_state"),
+    )
+    op.create_table(
+        "community_members",
+        sa.Column("workspace_id", sa.String(length=40), nullable=False),
+        sa.Column("chat_id", sa.String(length=80), nullable=False),
+        sa.Column("member_id", sa.String(length=80), nullable=False),
+        sa.Column("staff", sa.Boolean(), nullable=False),
+        sa.Column("person_id", sa.String(length=40), nullable=True),
+        sa.Column("name", sa.String(length=200), nullable=True),
+        sa.Column("join_scene", sa.Integer(), nullable=True),
+        sa.Column("joined_at", siyu.core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("left_at", siyu.core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.PrimaryKeyConstraint(
+            "workspace_id", "chat_id", "member_id", name=op.f("pk_community_members")
+        ),
+    )
+    with op.batch_alter_table("community_members", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_community_members_person", ["workspace_id", "person_id"], unique=False
+        )
+
+    op.create_table(
+        "community_rules",
+        sa.Column("workspace_id", sa.String(length=40), nullable=False),
+        sa.Column("id", sa.String(length=40), nullable=False),
+        sa.Column("keyword", sa.String(length=100), nullable=False),
+        sa.Column("action", sa.String(length=10), nullable=False),
+        sa.Column("reply", sa.Text(), nullable=True),
+        sa.Column("created_at", siyu.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("workspace_id", "id", name=op.f("pk_community_rules")),
+    )
+    op.create_table(
+        "community_settings",
+        sa.Column("workspace_id", sa.String(length=40), nullable=False),
+        sa.Column("welcome_text", sa.Text(), nullable=True),
+        sa.Column("welcome_template_id", sa.String(length=80), nullable=True),
+        sa.Column("agent_id", sa.String(length=20), nullable=True),
+        sa.Column("dormant_days", sa.Integer(), nullable=False),
+        sa.Column("updated_at", siyu.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("workspace_id", name=op.f("pk_community_settings")),
+    )
+    op.create_table(
+        "community_sop_tasks",
+        sa.Column("workspace_id", sa.String(length=40), nullable=False),
+        sa.Column("id", sa.String(length=40), nullable=False),
+        sa.Column("sop_id", sa.String(length=40), nullable=False),
+        sa.Column("run_key", sa.String(length=200), nullable=False),
+        sa.Column("kind", sa.String(length=10), nullable=False),
+        sa.Column("sender", sa.String(length=80), nullable=False),
+        sa.Column("chat_ids", sa.JSON(), nullable=False),
+        sa.Column("msgid", sa.String(length=80), nullable=True),
+        sa.Column("status", sa.String(length=12), nullable=False),
+        sa.Column("results", sa.JSON(), nullable=False),
+        sa.Column("reason", sa.String(length=300), nullable=True),
+        sa.Column("created_at", siyu.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("settled_at", siyu.core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.PrimaryKeyConstraint("workspace_id", "id", name=op.f("pk_community_sop_tasks")),
+        sa.UniqueConstraint("workspace_id", "run_key", name="uq_community_sop_tasks_run"),
+    )
+    op.create_table(
+        "community_sops",
+        sa.Column("workspace_id", sa.String(length=40), nullable=False),
+        sa.Column("id", sa.String(length=40), nullable=False),
+        sa.Column("name", sa.String(length=200), nullable=False),
+        sa.Column("kind", sa.String(length=10), nullable=False),
+        sa.Column("text", sa.Text(), nullable=False),
+        sa.Column("chat_ids", sa.JSON(), nullable=False),
+        sa.Column("tag", sa.String(length=60), nullable=True),
+        sa.Column("schedule", sa.JSON(), nullable=False),
+        sa.Column("active", sa.Boolean(), nullable=False),
+        sa.Column("next_run_at", siyu.core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", siyu.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("workspace_id", "id", name=op.f("pk_community_sops")),
+    )
+    op.create_table(
+        "community_spammers",
+        sa.Column("workspace_id", sa.String(length=40), nullable=False),
+        sa.Column("member_id", sa.String(length=80), nullable=False),
+        sa.Column("person_id", sa.String(length=40), nullable=True),
+        sa.Column("reasons", sa.JSON(), nullable=False),
+        sa.Column("chat_ids", sa.JSON(), nullable=False),
+        sa.Column("marked_at", siyu.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("workspace_id", "member_id", name=op.f("pk_community_spammers")),
+    )
+    op.create_table(
+        "community_tasks",
+        sa.Column("workspace_id", sa.String(length=40), nullable=False),
+        sa.Column("id", sa.String(length=40), nullable=False),
+        sa.Column("task_key", sa.String(length=200), nullable=False),
+        sa.Column("kind", sa.String(length=12), nullable=False),
+        sa.Column("chat_id", sa.String(length=80), nullable=False),
+        sa.Column("member_id", sa.String(length=80), nullable=True),
+        sa.Column("owner_userid", sa.String(length=80), nullable=True),
+        sa.Column("detail", sa.String(length=500), nullable=False),
+        sa.Column("status", sa.String(length=10), nullable=False),
+        sa.Column("notified", sa.Boolean(), nullable=False),
+        sa.Column("created_at", siyu.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("workspace_id", "id", name=op.f("pk_community_tasks")),
+        sa.UniqueConstraint("workspace_id", "task_key", name="uq_community_tasks_key"),
     )
     op.create_table(
         "coupon_holdings",
@@ -1884,6 +2077,34 @@ def downgrade() -> None:
 
     op.drop_table("coupon_templates")
     op.drop_table("coupon_holdings")
+    op.drop_table("community_tasks")
+    op.drop_table("community_spammers")
+    op.drop_table("community_sops")
+    op.drop_table("community_sop_tasks")
+    op.drop_table("community_settings")
+    op.drop_table("community_rules")
+    with op.batch_alter_table("community_members", schema=None) as batch_op:
+        batch_op.drop_index("ix_community_members_person")
+
+    op.drop_table("community_members")
+    op.drop_table("community_live_codes")
+    with op.batch_alter_table("community_live_code_scans", schema=None) as batch_op:
+        batch_op.drop_index("ix_community_scans_code")
+
+    op.drop_table("community_live_code_scans")
+    with op.batch_alter_table("community_groups", schema=None) as batch_op:
+        batch_op.drop_index("ix_community_groups_owner")
+
+    op.drop_table("community_groups")
+    with op.batch_alter_table("community_flags", schema=None) as batch_op:
+        batch_op.drop_index("ix_community_flags_member_at")
+
+    op.drop_table("community_flags")
+    with op.batch_alter_table("community_activity", schema=None) as batch_op:
+        batch_op.drop_index("ix_community_activity_member_at")
+        batch_op.drop_index("ix_community_activity_chat_at")
+
+    op.drop_table("community_activity")
     op.drop_table("collect_messages")
     op.drop_table("channel_templates")
     op.drop_table("channel_spend")
