@@ -6,6 +6,10 @@ Each training writes a new directory named by its training time (UTC, ``%Y%m%dT%
 Only then is ``current.json`` replaced (temp file, fsync, rename), so a reader sees the old
 model or the new one, never half of one. The two newest directories are kept; older ones
 are removed. Every file is read with ``allow_pickle=False``.
+
+A loaded model is kept in memory by its directory (its training time): the pointer is read
+on every :func:`load` (one small file), the arrays and models only when it names another
+training, so a scheduler round or an API request does not reload an unchanged model.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import threading
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -29,6 +34,11 @@ from siyu.recommend.training import Trained
 POINTER = "current.json"
 KEEP = 2
 _MATRICES = ("user_items", "bought", "together")
+
+Loaded = tuple[Trained, ModelInfo, dict[str, Product]]
+# (data dir, workspace) → (the directory loaded, what it held): the latest model per workspace.
+_cache: dict[tuple[str, str], tuple[Path, Loaded]] = {}
+_cache_lock = threading.Lock()
 
 
 def workspace_dir(data_dir: Path, workspace_id: str) -> Path:
@@ -103,10 +113,26 @@ def load_info(data_dir: Path, workspace_id: str) -> ModelInfo:
     return ModelInfo.model_validate(meta["info"])
 
 
-def load(data_dir: Path, workspace_id: str) -> tuple[Trained, ModelInfo, dict[str, Product]]:
+def load(data_dir: Path, workspace_id: str) -> Loaded:
     """The current model, its facts and the catalogue derived at training (NotFoundError
-    before the first training)."""
+    before the first training); from memory while the pointer names the same training."""
     where = _current(data_dir, workspace_id)
+    key = (str(data_dir), workspace_id)
+    with _cache_lock:
+        cached = _cache.get(key)
+        if cached is not None and cached[0] == where:
+            return cached[1]
+        loaded = _load_from(where)
+        _cache[key] = (where, loaded)
+        return loaded
+
+
+def cache_size() -> int:
+    """How many models are held in memory (for tests and diagnostics)."""
+    return len(_cache)
+
+
+def _load_from(where: Path) -> Loaded:
     meta = json.loads((where / "info.json").read_text())
     with np.load(where / "arrays.npz", allow_pickle=False) as raw:
         arrays = {name: raw[name] for name in raw.files}

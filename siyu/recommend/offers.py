@@ -220,18 +220,36 @@ def message_values(
     products: Sequence[Recommendation], *, offer: NextBestOffer | None = None, limit: int = 3
 ) -> dict[str, str]:
     """Personalisation values for a journey message: ``rec_1`` (name), ``rec_1_url``,
-    ``rec_1_price`` (yuan, "12.00") … up to ``limit``, and ``offer`` / ``offer_id`` when an
-    offer is given. Missing names fall back to the product id; absent slots are not set, so
-    a template can test for them."""
+    ``rec_1_price`` (yuan, "12.00") … up to ``limit``, and for an offer ``offer`` /
+    ``offer_title`` (its name), ``offer_id``, ``offer_kind``, then ``offer_coupon_template``
+    and ``offer_discount`` (yuan off the person's basket) for a coupon or ``offer_product``
+    for a product. Missing names fall back to the id; absent slots are not set, so a
+    template can test for them."""
     values: dict[str, str] = {}
     for n, item in enumerate(products[:limit], start=1):
         values[f"rec_{n}"] = item.name or item.product_id
         values[f"rec_{n}_id"] = item.product_id
         values[f"rec_{n}_url"] = item.url
         if item.price_fen is not None:
-            values[f"rec_{n}_price"] = f"{item.price_fen // 100}.{item.price_fen % 100:02d}"
+            values[f"rec_{n}_price"] = _yuan(item.price_fen)
     if offer is not None and offer.kind is not OfferKind.NONE and offer.offer_id:
-        values["offer"] = offer.name or offer.offer_id
-        values["offer_id"] = offer.offer_id
-        values["offer_kind"] = offer.kind.value
+        values.update(_offer_values(offer, offer.offer_id))
+    return values
+
+
+def _yuan(fen: int) -> str:
+    return f"{fen // 100}.{fen % 100:02d}"
+
+
+def _offer_values(offer: NextBestOffer, offer_id: str) -> dict[str, str]:
+    title = offer.name or offer_id
+    values = {"offer": title, "offer_title": title, "offer_id": offer_id,
+              "offer_kind": offer.kind.value}  # fmt: skip
+    if offer.kind is OfferKind.COUPON:
+        values["offer_coupon_template"] = offer_id
+        discount = offer.candidates[0].discount_fen if offer.candidates else None
+        if discount:
+            values["offer_discount"] = _yuan(discount)
+    else:
+        values["offer_product"] = offer_id
     return values

@@ -2,31 +2,27 @@
 catalogue flags, and the current model (secret key as Bearer).
 
 The person route gathers what the pure next-best-offer rule needs from the domains that
-:mod:`siyu.recommend` may not import: coupon templates (loyalty) and predicted value (the
-analytics LTV model, when one was fitted).
+:mod:`siyu.recommend` may not import — coupon templates (loyalty) and predicted value (the
+analytics LTV model, when one was fitted) — with :mod:`siyu.pipeline.personalise`, the
+gathering journey messages use.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Annotated
-from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Query
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
-from siyu.analytics import ltv, order_history, value_service
-from siyu.analytics.engine import Dialect, engine_for, sql_literal
 from siyu.api.deps import AdminWorkspaceDep, Require, RuntimeDep
 from siyu.api.zones import in_zone
 from siyu.core.clock import utcnow
-from siyu.core.errors import InvalidInputError, NotFoundError
+from siyu.core.errors import InvalidInputError
 from siyu.core.runtime import Runtime
 from siyu.identity import service as identity
-from siyu.loyalty import coupon_service as coupons
-from siyu.loyalty.coupon_models import CouponTemplate
-from siyu.recommend import context as person_context
+from siyu.pipeline import personalise
 from siyu.recommend import offers
 from siyu.recommend import service as recommend
 from siyu.recommend.models import Filters, ModelInfo, Product, ProductUpdate, Recommendation
@@ -64,84 +60,6 @@ def parse_k(raw: str) -> int:
     return recommend.check_k(k)
 
 
-def _available(template: CouponTemplate, held: int, now: datetime) -> bool:
-    if template.valid_from and now < template.valid_from:
-        return False
-    if template.valid_until and now >= template.valid_until:
-        return False
-    if template.stock is not None and template.issued >= template.stock:
-        return False
-    return template.per_person_limit is None or held < template.per_person_limit
-
-
-def _coupon_offers(
-    runtime: Runtime, workspace_id: str, person_id: str, now: datetime
-) -> list[offers.CouponOffer]:
-    found: list[offers.CouponOffer] = []
-    with runtime.sessions() as session:
-        for template in coupons.list_templates(session=session, workspace_id=workspace_id):
-            held = 0
-            if template.per_person_limit is not None:
-                held = len(
-                    coupons.list_coupons(
-                        session=session,
-                        workspace_id=workspace_id,
-                        now=now,
-                        person_id=person_id,
-                        template_id=template.id,
-                        limit=template.per_person_limit,
-                    )
-                )
-            found.append(
-                offers.CouponOffer(
-                    offer_id=template.id,
-                    name=template.name,
-                    amount_off_fen=template.amount_off_fen,
-                    percent_off=template.percent_off,
-                    cap_fen=template.cap_fen,
-                    threshold_fen=template.threshold_fen,
-                    available=_available(template, held, now),
-                )
-            )
-    return found
-
-
-def _predicted_value(
-    runtime: Runtime, workspace: Workspace, person_ids: list[str], now: datetime
-) -> tuple[int, int] | None:
-    """(expected order value, expected revenue over a year) in fen from the stored LTV model,
-    for this one person only; None without a model or without orders.
-
-    Reads only the person's orders (a filter on the order-days query), so the cost does not
-    grow with the workspace as ``value_service.predict_ltv`` (every buyer) would.
-    """
-    try:
-        model = value_service.get_ltv_model(runtime=runtime, workspace_id=workspace.id)
-    except NotFoundError:
-        return None
-    zone = ZoneInfo(workspace.timezone)
-    as_of = now.astimezone(zone).date()
-    end = datetime.combine(as_of + timedelta(days=1), datetime.min.time(), zone)
-    sql = order_history.order_days_sql(
-        end=end.astimezone(UTC), timezone=workspace.timezone, dialect=Dialect.DUCKDB
-    )
-    mine = sql_literal(person_ids, Dialect.DUCKDB)
-    table = engine_for(runtime).run(
-        workspace_id=workspace.id,
-        sql=f"SELECT * FROM ({sql}) AS d WHERE list_contains({mine}, person_id)",
-        person_map=[(p, person_ids[0]) for p in person_ids[1:]],
-    )
-    buyers = order_history.per_person(order_history.OrderDays.from_arrow(table))
-    if len(buyers.person) == 0:
-        return None
-    until_day = order_history.day_number(as_of)
-    summary = ltv.customer_summary(buyers, until_day=until_day, unit=model.time_unit)
-    found = ltv.predict(model, summary, horizon_days=365)
-    return ltv.fen(float(found.expected_value_fen[0])), ltv.fen(
-        float(found.expected_revenue_fen[0])
-    )
-
-
 def person_recommendations(
     *,
     runtime: Runtime,
@@ -165,14 +83,13 @@ def person_recommendations(
         ids = identity.person_ids_of(
             session=session, workspace_id=workspace_id, person_id=person_id
         )
-        known = person_context.person_context(
-            session=session, workspace_id=workspace_id, person_ids=ids
+        merged = [(p, ids[0]) for p in ids[1:]]
+        inputs = personalise.gather_offer_inputs(
+            session=session, workspace_id=workspace_id, person_ids=ids[:1], person_map=merged
         )
-    value = _predicted_value(runtime, workspace, ids, now)
-    if value is not None:
-        update = {"expected_order_value_fen": value[0] or None, "predicted_value_fen": value[1]}
-        known = known.model_copy(update=update)
-    candidates = _coupon_offers(runtime, workspace_id, found.person_id, now)
+    value = personalise.predicted_values(runtime, workspace, ids[:1], now, merged).get(ids[0])
+    known = personalise.with_value(inputs.contexts[ids[0]], value)
+    candidates = inputs.coupon_offers(ids[0], now)
     best = offers.next_best_offer(context=known, coupons=candidates, products=found.items)
     return PersonRecommendationsView(
         person_id=found.person_id,
