@@ -5,6 +5,9 @@ Xiaohongshu, Taobao, the stores, the WeChat official account and WeCom live code
 buys at a personal rate drawn from a gamma distribution (most buy once or never, a loyal
 few weekly) until they go quiet. A few families share a tablet and a few store clerks type
 their own phone number for customers, so the identity graph meets real conflicts.
+Customers have taste (:class:`Taste`): each prefers a group of the menu (oolong, milk tea or
+fruit tea, hence a price band) and two drinks in it, and some drinks are ordered together,
+so a recommender has something to learn beyond popularity.
 :mod:`siyu.demo.messages` turns the schedule into Segment-spec messages.
 """
 
@@ -59,6 +62,17 @@ MENU: tuple[tuple[str, str, int], ...] = (
     ("tea-coldbrew", "冷泡大红袍", 2800),
 )
 PRICES = np.array([price for _, _, price in MENU], dtype=np.int64)
+
+# Taste groups (menu indices): oolong teas, milk teas, fruit teas; and the share of customers
+# preferring each. The gift box is bought outside anyone's favourites.
+TASTE_GROUPS: tuple[tuple[int, ...], ...] = ((0, 3, 11), (1, 2, 7, 9), (4, 5, 6, 8))
+TASTE_SHARES = (0.3, 0.4, 0.3)
+# What a customer orders when not one of their favourites: the shop's overall popularity.
+POPULARITY = np.array([6, 5, 8, 7, 9, 6, 5, 6, 4, 7, 2, 3], dtype=np.float64)
+# Drinks ordered together: a second cup is the first's partner half the time.
+PAIRS: tuple[tuple[int, int], ...] = ((0, 2), (1, 9), (3, 5), (4, 6), (7, 10), (8, 11))
+PARTNER = np.array([dict(PAIRS + tuple((b, a) for a, b in PAIRS))[i] for i in range(len(MENU))])
+FAVOURITE_SHARES = (0.5, 0.25)  # first favourite, second favourite; the rest: popularity
 
 # source, medium, campaign, share of new customers
 CHANNELS: tuple[tuple[str, str, str, float], ...] = (
@@ -184,6 +198,47 @@ def _clerks(rng: np.random.Generator, n: int, member: BoolArray) -> IntArray:
     return clerk
 
 
+@dataclass
+class Taste:
+    """Each customer's two favourite drinks (from one taste group), and a generator of its own
+    (so the rest of the brand draws exactly what it drew before taste was added)."""
+
+    favourite: IntArray  # (customers, 2) menu indices
+    rng: np.random.Generator
+
+    def draw(self, who: IntArray) -> IntArray:
+        """A drink for each entry of ``who`` (customer indices), by that customer's taste."""
+        u = self.rng.random(len(who))
+        popular = self.rng.choice(len(MENU), size=len(who), p=POPULARITY / POPULARITY.sum())
+        first, second = FAVOURITE_SHARES
+        drawn: IntArray = np.where(
+            u < first,
+            self.favourite[who, 0],
+            np.where(u < first + second, self.favourite[who, 1], popular),
+        )
+        return drawn
+
+    def basket(self, who: IntArray, first: IntArray, items: IntArray) -> IntArray:
+        """(orders, 3) baskets: ``first`` then, up to ``items``, the first drink's partner or
+        another drink to taste; -1 for no item."""
+        basket = np.stack([first, self.draw(who), self.draw(who)], axis=1)
+        paired = self.rng.random((len(who), 2)) < 0.5
+        basket[:, 1:] = np.where(paired, PARTNER[first][:, None], basket[:, 1:])
+        basket[np.arange(3)[None, :] >= items[:, None]] = -1
+        return basket
+
+
+def draw_taste(rng: np.random.Generator, n: int) -> Taste:
+    """Every customer's taste group and two favourite drinks in it."""
+    group = rng.choice(len(TASTE_GROUPS), size=n, p=TASTE_SHARES)
+    favourite = np.empty((n, 2), dtype=np.int64)
+    for g, members in enumerate(TASTE_GROUPS):
+        mine = np.flatnonzero(group == g)
+        picks = np.argsort(rng.random((len(mine), len(members))), axis=1)[:, :2]
+        favourite[mine] = np.asarray(members, dtype=np.int64)[picks]
+    return Taste(favourite, rng)
+
+
 def _repeat(counts: IntArray) -> IntArray:
     repeated: IntArray = np.repeat(np.arange(len(counts), dtype=np.int64), counts)
     return repeated
@@ -221,8 +276,17 @@ def _referrals(rng: np.random.Generator, c: Customers) -> list[tuple[IntArray, .
     ]
 
 
-def schedule(rng: np.random.Generator, c: Customers) -> Schedule:
-    """Every event of every customer, in time order."""
+def schedule(
+    rng: np.random.Generator,
+    c: Customers,
+    taste: Taste | None = None,
+    first_items: IntArray | None = None,
+) -> Schedule:
+    """Every event of every customer, in time order.
+
+    With ``taste``, viewed drinks follow the customer's taste and an online order's viewed
+    and added drink is its first item (``first_items``, one per order); without, uniform.
+    """
     everyone = np.arange(c.size, dtype=np.int64)
     zeros = np.zeros(c.size, dtype=np.int64)
     parts: list[tuple[IntArray, ...]] = [
@@ -240,6 +304,8 @@ def schedule(rng: np.random.Generator, c: Customers) -> Schedule:
     who = _repeat(c.browses)
     at = _times_in(rng, c.first_seen[who] + 600, c.last_active[who])
     product = rng.integers(0, len(MENU), (2, len(who)))
+    if taste is not None:
+        product = np.stack([taste.draw(who), taste.draw(who)])
     parts.append(
         _session_events(
             rng,
@@ -252,6 +318,8 @@ def schedule(rng: np.random.Generator, c: Customers) -> Schedule:
     buyers = _repeat(c.orders)
     at = _times_in(rng, c.first_seen[buyers] + 300, c.last_active[buyers])
     product = rng.integers(0, len(MENU), len(buyers))
+    if first_items is not None:
+        product = first_items
     in_store = (c.channel[buyers] == STORE) & (rng.random(len(buyers)) < 0.6)
     online = ~in_store
     parts.append(
@@ -300,12 +368,14 @@ def draw_brand(*, users: int, seed: int, now: datetime) -> Brand:
     rng = np.random.default_rng(seed)
     now_s = int(now.timestamp())
     customers = draw_customers(rng, users, now_s)
-    events = schedule(rng, customers)
+    taste = draw_taste(np.random.default_rng([seed, 1]), users)
+    buyers = _repeat(customers.orders)
+    first = taste.draw(buyers)
+    events = schedule(rng, customers, taste, first)
     n_orders = int(customers.orders.sum())
     items = rng.choice(3, size=n_orders, p=[0.6, 0.3, 0.1]) + 1
-    basket = rng.integers(0, len(MENU), (n_orders, 3))
-    basket[np.arange(3)[None, :] >= items[:, None]] = -1
-    buyers = _repeat(customers.orders)
+    rng.integers(0, len(MENU), (n_orders, 3))  # the uniform baskets once drawn: keeps the stream
+    basket = taste.basket(buyers, first, items)
     away = rng.random(n_orders) < 0.15
     store = np.where(away, rng.integers(0, len(STORES), n_orders), customers.home_store[buyers])
     return Brand(seed, now, customers, events, basket, store.astype(np.int64))
