@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import case, delete, distinct, func, insert, select, update
 from sqlalchemy.orm import Session
 
+from siyu.assistant import secrets
 from siyu.assistant.models import (
     AssistantSettings,
     Group,
@@ -23,20 +24,22 @@ from siyu.assistant.tables import (
     assistant_settings,
     assistant_unanswered,
 )
+from siyu.core.crypto import Vault
 from siyu.core.errors import InvalidInputError, NotFoundError
 
 # -- settings ------------------------------------------------------------------------------
 
 
-def _check_url(url: str | None, field: str) -> None:
-    if url is not None and not url.startswith(("https://", "http://")):
-        raise InvalidInputError("webhook URL must be http(s)", field=field)
-
-
-def get_settings(*, session: Session, workspace_id: str) -> AssistantSettings:
-    """The workspace's settings (defaults until set)."""
+def _settings_row(session: Session, workspace_id: str) -> Any:
     t = assistant_settings.c
-    row = session.execute(select(assistant_settings).where(t.workspace_id == workspace_id)).first()
+    return session.execute(select(assistant_settings).where(t.workspace_id == workspace_id)).first()
+
+
+def get_settings(
+    *, session: Session, workspace_id: str, vault: Vault | None = None
+) -> AssistantSettings:
+    """The workspace's settings (defaults until set); the robot webhook masked."""
+    row = _settings_row(session, workspace_id)
     if row is None:
         return AssistantSettings()
     return AssistantSettings(
@@ -44,85 +47,109 @@ def get_settings(*, session: Session, workspace_id: str) -> AssistantSettings:
         min_margin=row.min_margin,
         handover_text=row.handover_text,
         welcome_text=row.welcome_text,
-        robot_webhook_url=row.robot_webhook_url,
+        robot_webhook_url=secrets.masked_stored(vault, row.robot_webhook_url),
     )
 
 
 def set_settings(
-    *, session: Session, workspace_id: str, settings: AssistantSettings, now: datetime
+    *,
+    session: Session,
+    workspace_id: str,
+    settings: AssistantSettings,
+    now: datetime,
+    vault: Vault | None = None,
 ) -> AssistantSettings:
-    """Replace the workspace's settings.
+    """Replace the workspace's settings; the webhook URL is sealed with ``vault`` (sending
+    back the masked URL read keeps the stored one).
 
     Raises:
         InvalidInputError: the webhook URL is not http(s).
     """
-    _check_url(settings.robot_webhook_url, "robot_webhook_url")
+    row = _settings_row(session, workspace_id)
+    stored = secrets.seal(vault, settings.robot_webhook_url,
+                          row.robot_webhook_url if row else None, "robot_webhook_url")  # fmt: skip
     t = assistant_settings.c
     session.execute(delete(assistant_settings).where(t.workspace_id == workspace_id))
+    values = {**settings.model_dump(), "robot_webhook_url": stored}
     session.execute(
-        insert(assistant_settings).values(
-            workspace_id=workspace_id, updated_at=now, **settings.model_dump()
-        )
+        insert(assistant_settings).values(workspace_id=workspace_id, updated_at=now, **values)
     )
-    return settings
+    return settings.model_copy(update={"robot_webhook_url": secrets.masked_stored(vault, stored)})
 
 
 # -- groups --------------------------------------------------------------------------------
 
 
+def _group_row(session: Session, workspace_id: str, chat_id: str) -> Any:
+    t = assistant_groups.c
+    return session.execute(
+        select(assistant_groups).where(t.workspace_id == workspace_id, t.chat_id == chat_id)
+    ).first()
+
+
+def _group(row: Any, vault: Vault | None) -> Group:
+    url = secrets.masked_stored(vault, row.robot_webhook_url)
+    return Group(chat_id=row.chat_id, name=row.name, robot_webhook_url=url, muted=row.muted)
+
+
 def set_group(
-    *, session: Session, workspace_id: str, chat_id: str, group: GroupSet, now: datetime
+    *,
+    session: Session,
+    workspace_id: str,
+    chat_id: str,
+    group: GroupSet,
+    now: datetime,
+    vault: Vault | None = None,
 ) -> Group:
-    """Create or replace a group's name, robot webhook and mute switch.
+    """Create or replace a group's name, robot webhook (sealed with ``vault``) and mute
+    switch.
 
     Raises:
         InvalidInputError: the webhook URL is not http(s).
     """
-    _check_url(group.robot_webhook_url, "robot_webhook_url")
+    row = _group_row(session, workspace_id, chat_id)
+    stored = secrets.seal(vault, group.robot_webhook_url,
+                          row.robot_webhook_url if row else None, "robot_webhook_url")  # fmt: skip
+    values = {**group.model_dump(), "robot_webhook_url": stored}
     t = assistant_groups.c
     where = (t.workspace_id == workspace_id, t.chat_id == chat_id)
-    if session.execute(select(t.chat_id).where(*where)).first() is None:
+    if row is None:
         session.execute(
             insert(assistant_groups).values(
-                workspace_id=workspace_id, chat_id=chat_id, created_at=now, **group.model_dump()
+                workspace_id=workspace_id, chat_id=chat_id, created_at=now, **values
             )
         )
     else:
-        session.execute(update(assistant_groups).where(*where).values(**group.model_dump()))
-    return Group(chat_id=chat_id, **group.model_dump())
+        session.execute(update(assistant_groups).where(*where).values(**values))
+    url = secrets.masked_stored(vault, stored)
+    return Group(chat_id=chat_id, **{**group.model_dump(), "robot_webhook_url": url})
 
 
-def find_group(*, session: Session, workspace_id: str, chat_id: str) -> Group | None:
-    """A configured group, or None."""
-    t = assistant_groups.c
-    row = session.execute(
-        select(assistant_groups).where(t.workspace_id == workspace_id, t.chat_id == chat_id)
-    ).first()
-    if row is None:
-        return None
-    return Group(
-        chat_id=row.chat_id, name=row.name, robot_webhook_url=row.robot_webhook_url, muted=row.muted
-    )
+def find_group(
+    *, session: Session, workspace_id: str, chat_id: str, vault: Vault | None = None
+) -> Group | None:
+    """A configured group (its webhook masked), or None."""
+    row = _group_row(session, workspace_id, chat_id)
+    return None if row is None else _group(row, vault)
 
 
-def list_groups(*, session: Session, workspace_id: str) -> list[Group]:
-    """Every configured group."""
+def list_groups(*, session: Session, workspace_id: str, vault: Vault | None = None) -> list[Group]:
+    """Every configured group (webhooks masked)."""
     t = assistant_groups.c
     rows = session.execute(
         select(assistant_groups).where(t.workspace_id == workspace_id).order_by(t.chat_id)
     )
-    return [
-        Group(chat_id=r.chat_id, name=r.name, robot_webhook_url=r.robot_webhook_url, muted=r.muted)
-        for r in rows
-    ]
+    return [_group(r, vault) for r in rows]
 
 
-def webhook_for(*, session: Session, workspace_id: str, chat_id: str) -> str | None:
-    """The robot webhook that speaks in ``chat_id``: the group's own, else the default."""
-    group = find_group(session=session, workspace_id=workspace_id, chat_id=chat_id)
-    if group is not None and group.robot_webhook_url:
-        return group.robot_webhook_url
-    return get_settings(session=session, workspace_id=workspace_id).robot_webhook_url
+def webhook_for(*, session: Session, workspace_id: str, chat_id: str, vault: Vault) -> str | None:
+    """The robot webhook that speaks in ``chat_id`` (opened): the group's own, else the
+    default."""
+    row = _group_row(session, workspace_id, chat_id)
+    if row is not None and row.robot_webhook_url:
+        return secrets.reveal(vault, row.robot_webhook_url)
+    settings = _settings_row(session, workspace_id)
+    return secrets.reveal(vault, settings.robot_webhook_url) if settings else None
 
 
 # -- opt-outs ------------------------------------------------------------------------------

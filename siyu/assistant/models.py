@@ -84,7 +84,9 @@ class AssistantSettings(BaseModel):
         default=DEFAULT_WELCOME, min_length=1, max_length=1000, description="{group} is replaced."
     )
     robot_webhook_url: str | None = Field(
-        default=None, max_length=500, description="Default group-robot webhook (with its key)."
+        default=None,
+        max_length=300,
+        description="Default group-robot webhook (with its key); stored sealed, read masked.",
     )
 
 
@@ -92,7 +94,9 @@ class GroupSet(BaseModel):
     """A customer group the assistant serves."""
 
     name: str = Field(default="", max_length=200)
-    robot_webhook_url: str | None = Field(default=None, max_length=500)
+    robot_webhook_url: str | None = Field(
+        default=None, max_length=300, description="Stored sealed, read masked."
+    )
     muted: bool = False
 
 

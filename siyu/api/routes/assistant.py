@@ -90,7 +90,7 @@ def _apply(
             )
             messages = assistant.member_events(event)
         webhook = assistant.webhook_for(
-            session=session, workspace_id=workspace_id, chat_id=event.chat_id
+            session=session, workspace_id=workspace_id, chat_id=event.chat_id, vault=runtime.vault
         )
     return text, webhook, messages
 
@@ -269,23 +269,33 @@ async def unanswered(
 @router.get("/settings", summary="Assistant settings", dependencies=READ)
 async def get_settings(runtime: RuntimeDep, workspace: AdminWorkspaceDep) -> AssistantSettings:
     """Threshold, margin, hand-over and welcome texts, default robot webhook."""
-    return await in_transaction(runtime, assistant.get_settings, workspace_id=workspace.id)
+    return await in_transaction(
+        runtime, assistant.get_settings, workspace_id=workspace.id, vault=runtime.vault
+    )
 
 
 @router.put("/settings", summary="Replace the assistant settings", dependencies=WRITE)
 async def set_settings(
     body: AssistantSettings, runtime: RuntimeDep, workspace: AdminWorkspaceDep
 ) -> AssistantSettings:
-    """Replace the settings."""
+    """Replace the settings (the webhook is stored sealed; sending back the masked URL read
+    keeps it)."""
     return await in_transaction(
-        runtime, assistant.set_settings, workspace_id=workspace.id, settings=body, now=utcnow()
+        runtime,
+        assistant.set_settings,
+        workspace_id=workspace.id,
+        settings=body,
+        now=utcnow(),
+        vault=runtime.vault,
     )
 
 
 @router.get("/groups", summary="Groups", dependencies=READ)
 async def list_groups(runtime: RuntimeDep, workspace: AdminWorkspaceDep) -> list[Group]:
     """Every configured group."""
-    return await in_transaction(runtime, assistant.list_groups, workspace_id=workspace.id)
+    return await in_transaction(
+        runtime, assistant.list_groups, workspace_id=workspace.id, vault=runtime.vault
+    )
 
 
 @router.get("/groups/stats", summary="Group statistics", dependencies=READ)
@@ -318,4 +328,5 @@ async def set_group(
         chat_id=chat_id,
         group=body,
         now=utcnow(),
+        vault=runtime.vault,
     )
