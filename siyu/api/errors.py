@@ -6,6 +6,7 @@ offending input where there is one.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from typing import Any
 
@@ -13,8 +14,11 @@ import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from siyu.collect.normalize import FieldError
+from siyu.core.db import store_error_of
 from siyu.core.errors import (
     AuthError,
     ConflictError,
@@ -26,6 +30,9 @@ from siyu.core.errors import (
     SiyuError,
     StoreError,
 )
+
+log = logging.getLogger("siyu.api")
+STORE_RETRY_AFTER = "5"  # seconds a client is asked to wait after a 503
 
 STATUS: list[tuple[type[SiyuError], int]] = [
     (PayloadTooLargeError, 413),
@@ -47,7 +54,9 @@ def status_of(error: SiyuError) -> int:
     return 500
 
 
-def _auth_headers(exc: SiyuError) -> dict[str, str] | None:
+def _headers(exc: SiyuError) -> dict[str, str] | None:
+    if isinstance(exc, StoreError):
+        return {"Retry-After": STORE_RETRY_AFTER}
     if isinstance(exc, LockedOutError):
         return {"Retry-After": str(exc.details.get("retry_after", 60))}
     if isinstance(exc, ForbiddenError) or not isinstance(exc, AuthError):
@@ -74,9 +83,21 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(SiyuError)
     async def _siyu(_: Request, exc: SiyuError) -> Response:
-        headers = _auth_headers(exc)
+        headers = _headers(exc)
         body = error_body(type(exc).__name__, exc.message, exc.field, **exc.details)
         return json_response(body, status_code=status_of(exc), headers=headers)
+
+    async def _store(request: Request, exc: Exception) -> Response:
+        # A database or disk fault is a 503 the client may retry, never a 500 traceback;
+        # anything else (a constraint violation, a bug) is raised on as before.
+        error = store_error_of(exc)
+        if error is None:
+            raise exc
+        log.warning("store fault on %s %s: %s", request.method, request.url.path, exc)
+        return await _siyu(request, error)
+
+    for fault in (DBAPIError, PoolTimeoutError, OSError):
+        app.add_exception_handler(fault, _store)
 
     @app.exception_handler(FieldError)
     async def _field(_: Request, exc: FieldError) -> Response:

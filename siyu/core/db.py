@@ -7,15 +7,18 @@ default, WAL mode) and PostgreSQL.
 
 from __future__ import annotations
 
+import errno
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
+from sqlalchemy import DateTime, Engine, MetaData, create_engine, event, exc
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
+
+from siyu.core.errors import StoreError
 
 metadata = MetaData(
     naming_convention={
@@ -82,6 +85,50 @@ def make_engine(url: str) -> Engine:
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
     return create_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
+
+
+# What a failing store says, and the reason a client is given (never the driver's own text,
+# which may name hosts and ports). Looked for in order, in the lowered error text.
+_REASONS = [
+    (("database or disk is full", "no space left", "disk full", "could not extend file"),
+     "out of disk space"),
+    (("database is locked", "lock timeout", "canceling statement due to lock"),
+     "the database is locked by another writer"),
+    (("readonly database", "read-only", "read only"), "the store is read-only"),
+]  # fmt: skip
+_DISK_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EFBIG, errno.EIO}
+
+
+def store_error_of(error: BaseException) -> StoreError | None:
+    """The :class:`StoreError` a database or disk failure amounts to; None for anything else
+    (a constraint violation or a bug is not an outage and keeps its own handling).
+
+    A fault: the connection is gone or refused, the pool is exhausted, the database is
+    locked past the busy timeout, the disk is full or read-only.
+    """
+    if isinstance(error, StoreError):
+        return error
+    if isinstance(error, exc.TimeoutError):
+        reason = "no database connection free in time"
+    elif isinstance(error, exc.OperationalError | exc.InterfaceError) or (
+        isinstance(error, exc.DBAPIError) and error.connection_invalidated
+    ):
+        reason = _reason(str(error.orig if isinstance(error, exc.DBAPIError) else error))
+    elif isinstance(error, OSError) and error.errno in _DISK_ERRNOS:
+        reason = "out of disk space" if error.errno != errno.EROFS else "the store is read-only"
+    else:
+        return None
+    return StoreError(
+        f"the store is unavailable ({reason}); nothing was kept, retry later", reason=reason
+    )
+
+
+def _reason(text: str) -> str:
+    lowered = text.lower()
+    for needles, reason in _REASONS:
+        if any(n in lowered for n in needles):
+            return reason
+    return "cannot reach the database"
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
