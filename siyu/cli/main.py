@@ -600,7 +600,12 @@ def _build_demo(rt: Runtime, keys: DemoKeys) -> DemoKeys:
 
 def _print_demo(keys: DemoKeys, data_dir: Path, host: str, port: int) -> None:
     base = f"http://{host}:{port}"
-    typer.echo(f"console       {base}/   (sign in with the secret_key below)")
+    typer.echo(f"console       {base}/")
+    typer.echo(f"  email       {keys.owner_email}")
+    if keys.owner_password:
+        typer.echo(f"  password    {keys.owner_password}   (shown this once; not stored)")
+    else:
+        typer.echo("  password    as printed when it was made (--owner-password sets a new one)")
     typer.echo(f"API docs      {base}/docs")
     if keys.sample_member_id:
         typer.echo(
@@ -629,12 +634,22 @@ def demo(
     rebuild: Annotated[
         bool, typer.Option("--rebuild", help="Build a new demo workspace even if one exists.")
     ] = False,
+    owner_password: Annotated[
+        str | None,
+        typer.Option(
+            "--owner-password",
+            envvar="SIYU_DEMO_PASSWORD",
+            help="The console owner's password (else a random one, printed once).",
+        ),
+    ] = None,
 ) -> None:
     """Build 山茶集, a synthetic tea-drink chain, through the real pipeline, then serve it."""
     from siyu.demo import build
 
     rt = runtime()
-    keys, todo = build.prepare_workspace(rt, users=users, seed=seed, rebuild=rebuild, now=utcnow())
+    keys, todo = build.prepare_workspace(
+        rt, users=users, seed=seed, rebuild=rebuild, now=utcnow(), owner_password=owner_password
+    )
     if todo:
         tune_gc_for_ingest()
         keys = _build_demo(rt, keys)

@@ -18,7 +18,10 @@ NAVIGATION = (
     ("/loyalty", "workspace_premium", "nav.loyalty"),
     ("/growth", "qr_code_2", "nav.growth"),
     ("/journeys", "route", "nav.journeys"),
+    ("/activities", "celebration", "nav.activities"),
+    ("/assistant", "support_agent", "nav.assistant"),
     ("/channels", "forum", "nav.channels"),
+    ("/keys", "key", "nav.keys"),
 )
 
 
@@ -33,8 +36,7 @@ def _switch_workspace(workspace_id: str) -> None:
 
 
 def _sign_out() -> None:
-    state.sign_out()
-    ui.navigate.to("/login")
+    ui.navigate.to("/logout")
 
 
 def language_toggle() -> None:
@@ -63,6 +65,9 @@ def _header(workspace: WorkspaceRef) -> None:
                 'flat round dense color=white data-testid="add-workspace"'
             ).tooltip(t("shell.add_workspace"))
             language_toggle()
+            ui.label(f"{workspace.email} · {t('role.' + workspace.role.value)}").classes(
+                "text-sm"
+            ).props('data-testid="signed-in-as"')
             ui.button(t("shell.sign_out"), on_click=_sign_out).props(
                 'flat dense no-caps color=white data-testid="sign-out"'
             )

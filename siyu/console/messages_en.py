@@ -25,13 +25,6 @@ MESSAGES: dict[str, str] = {
     "nav.growth": "Growth",
     "nav.journeys": "Journeys",
     "nav.channels": "Channels & settings",
-    "login.title": "Sign in to the console",
-    "login.secret_key": "Workspace secret key",
-    "login.submit": "Sign in",
-    "login.key_required": "Enter the secret key",
-    "login.unknown_key": "Unknown key: check it and try again",
-    "login.hint": "Use the secret key shown when the workspace was created (siyu workspace "
-    "create, or the key siyu demo prints).",
     "unit.yuan": "CNY",
     "unit.orders": "orders",
     "unit.persons": "persons",

@@ -1,7 +1,8 @@
 """Who is signed in, to which workspaces, in which language — kept in NiceGUI user storage.
 
-Until siyu has operator accounts, signing in means presenting a workspace's secret API key:
-the key is checked once and only the workspace id and name are kept (never the key).
+Signing in opens an accounts session per workspace (siyu.console.auth); the user storage
+(server-side, in the data directory) keeps each workspace's reference and session token.
+The token is checked again, and the role read afresh, once per page load.
 """
 
 from __future__ import annotations
@@ -10,22 +11,17 @@ import asyncio
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from nicegui import app, run
-from pydantic import BaseModel
+from nicegui import app, run, ui
 
+from siyu.console import auth
+from siyu.console.auth import WorkspaceRef
 from siyu.console.i18n import DEFAULT_LANGUAGE, LANGUAGES, translate
+from siyu.core.clock import utcnow
+from siyu.core.errors import AuthError
 from siyu.core.runtime import Runtime
-from siyu.workspaces import service as workspaces
 
 T = TypeVar("T")
-
-
-class WorkspaceRef(BaseModel):
-    """A workspace the operator has signed in to."""
-
-    id: str
-    name: str
-    timezone: str
+__all__ = ["WorkspaceRef", "call", "current", "language", "may", "runtime", "t"]
 
 
 def runtime() -> Runtime:
@@ -64,33 +60,94 @@ def set_language(lang: str) -> None:
 
 
 def signed_in() -> dict[str, WorkspaceRef]:
-    """The workspaces signed in to, by id."""
+    """The workspaces signed in to, by id (as last checked)."""
     raw: dict[str, dict[str, str]] = app.storage.user.get("workspaces", {})
-    return {key: WorkspaceRef.model_validate(value) for key, value in raw.items()}
+    found = {}
+    for key, value in raw.items():
+        try:
+            found[key] = WorkspaceRef.model_validate(value)
+        except ValueError:  # stored by an older console (a secret-key sign-in): sign in again
+            continue
+    return found
+
+
+def _tokens() -> dict[str, str]:
+    tokens: dict[str, str] = app.storage.user.get("tokens", {})
+    return tokens
+
+
+def _forget(workspace_id: str) -> None:
+    known = dict(app.storage.user.get("workspaces", {}))
+    known.pop(workspace_id, None)
+    app.storage.user["workspaces"] = known
+    tokens = dict(_tokens())
+    tokens.pop(workspace_id, None)
+    app.storage.user["tokens"] = tokens
+
+
+def _checked(ref: WorkspaceRef) -> WorkspaceRef | None:
+    """``ref`` with its role as it is now, or None when its session stopped working.
+
+    Checked once per page (a page load is a new NiceGUI client), not on every call.
+    """
+    cache = app.storage.client
+    key = f"checked:{ref.id}"
+    if key in cache:
+        checked: WorkspaceRef = cache[key]
+        return checked
+    token = _tokens().get(ref.id)
+    if token is None:
+        _forget(ref.id)
+        return None
+    try:
+        fresh = auth.check(runtime(), token=token, email=ref.email, now=utcnow())
+    except AuthError:
+        _forget(ref.id)
+        return None
+    if fresh != ref:
+        _store(fresh)
+    cache[key] = fresh
+    return fresh
 
 
 def current() -> WorkspaceRef | None:
-    """The workspace being looked at, or None when not signed in."""
+    """The workspace being looked at, or None when not signed in (or its session ended)."""
     found = signed_in()
     chosen = app.storage.user.get("workspace")
-    if chosen in found:
-        return found[chosen]
-    return next(iter(found.values()), None)
+    ordered = [found[chosen]] if chosen in found else []
+    ordered += [ref for key, ref in found.items() if key != chosen]
+    for ref in ordered:
+        checked = _checked(ref)
+        if checked is not None:
+            return checked
+    return None
 
 
-def authenticate(*, secret_key: str) -> WorkspaceRef:
-    """The workspace a secret key opens (AuthError if none); blocking, call off the loop."""
-    with runtime().sessions() as session:
-        found = workspaces.authenticate_secret_key(session=session, secret_key=secret_key.strip())
-    return WorkspaceRef(id=found.id, name=found.name, timezone=found.timezone)
+def may(permission: str) -> bool:
+    """Whether the signed-in operator's role in the current workspace holds ``permission``."""
+    ref = current()
+    return ref is not None and ref.may(permission)
 
 
-def remember(ref: WorkspaceRef) -> None:
-    """Add a workspace to the signed-in ones and look at it."""
+def require(permission: str) -> bool:
+    """For an action's handler: True when allowed, else tell the operator and answer False."""
+    if may(permission):
+        return True
+    ui.notify(t("access.denied", permission=permission), type="negative")
+    return False
+
+
+def _store(ref: WorkspaceRef) -> None:
     known = dict(app.storage.user.get("workspaces", {}))
-    known[ref.id] = ref.model_dump()
+    known[ref.id] = ref.model_dump(mode="json")
     app.storage.user["workspaces"] = known
-    app.storage.user["workspace"] = ref.id
+
+
+def remember(signed: auth.SignedIn) -> None:
+    """Add a signed-in workspace and look at it."""
+    _store(signed.ref)
+    app.storage.user["tokens"] = {**_tokens(), signed.ref.id: signed.token}
+    app.storage.user["workspace"] = signed.ref.id
 
 
 def switch_to(workspace_id: str) -> None:
@@ -99,7 +156,10 @@ def switch_to(workspace_id: str) -> None:
         app.storage.user["workspace"] = workspace_id
 
 
-def sign_out() -> None:
-    """Forget every workspace (the language stays)."""
+def sign_out_tokens() -> list[str]:
+    """Forget every workspace (the language stays); the tokens to end, for auth.sign_out."""
+    tokens = list(_tokens().values())
     app.storage.user.pop("workspaces", None)
     app.storage.user.pop("workspace", None)
+    app.storage.user.pop("tokens", None)
+    return tokens

@@ -21,7 +21,7 @@ from siyu import pipeline
 from siyu.collect import normalize
 from siyu.core.errors import NotFoundError
 from siyu.core.runtime import Runtime
-from siyu.demo import activities_seed, assistant_seed
+from siyu.demo import activities_seed, assistant_seed, owner
 from siyu.demo import journeys as demo_journeys
 from siyu.demo import loyalty as demo_loyalty
 from siyu.demo.brand import WORKSPACE_NAME, Brand, draw_brand
@@ -47,6 +47,10 @@ class DemoKeys(BaseModel):
     seed: int
     complete: bool = Field(default=False, description="Whether the last build finished.")
     sample_member_id: str | None = Field(default=None, description="A customer to look at.")
+    owner_email: str = Field(default=owner.OWNER_EMAIL, description="The console login.")
+    owner_password: str | None = Field(
+        default=None, exclude=True, description="Set when just made or changed; never stored."
+    )
 
 
 class DemoReport(BaseModel):
@@ -100,26 +104,41 @@ def _exists(runtime: Runtime, workspace_id: str) -> bool:
 
 
 def prepare_workspace(
-    runtime: Runtime, *, users: int, seed: int, rebuild: bool, now: datetime
+    runtime: Runtime,
+    *,
+    users: int,
+    seed: int,
+    rebuild: bool,
+    now: datetime,
+    owner_password: str | None = None,
 ) -> tuple[DemoKeys, bool]:
     """The demo workspace's keys, and whether its data still has to be built.
 
     A demo already in the data directory is reused (whatever ``users`` and ``seed`` say)
     unless ``rebuild``; an interrupted build is resumed with its own ``users`` and ``seed``
     (message ids are deterministic, so what was committed is skipped). ``rebuild`` starts
-    a new workspace; the old one stays, untouched.
+    a new workspace; the old one stays, untouched. The workspace's owner user
+    (:mod:`siyu.demo.owner`) is made if missing, with ``owner_password`` or a random one,
+    returned in ``owner_password`` (not saved).
     """
     path = keys_path(runtime.settings.data_dir)
     keys = load_keys(path)
     if keys is not None and not rebuild and _exists(runtime, keys.workspace_id):
-        return keys, not keys.complete
+        return _with_owner(runtime, keys, owner_password, now), not keys.complete
     with runtime.sessions() as session, session.begin():
         created = workspaces.create_workspace(
             session=session, name=WORKSPACE_NAME, now=now, timezone=runtime.settings.timezone
         )
     keys = DemoKeys(**created.model_dump(), users=users, seed=seed)
     save_keys(path, keys)
-    return keys, True
+    return _with_owner(runtime, keys, owner_password, now), True
+
+
+def _with_owner(runtime: Runtime, keys: DemoKeys, password: str | None, now: datetime) -> DemoKeys:
+    made = owner.ensure_owner(
+        runtime, workspace_id=keys.workspace_id, email=keys.owner_email, password=password, now=now
+    )
+    return keys.model_copy(update={"owner_password": made})
 
 
 def sample_member(brand: Brand) -> str | None:

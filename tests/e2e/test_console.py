@@ -24,7 +24,7 @@ from siyu.console.views import people as people_views
 from siyu.core.clock import utcnow
 from siyu.core.config import Settings
 from siyu.core.runtime import open_runtime
-from siyu.demo import build
+from siyu.demo import build, owner
 from siyu.demo.brand import WORKSPACE_NAME
 from siyu.workspaces import service as workspaces
 from tests.e2e.browser import BrowserPage
@@ -33,6 +33,8 @@ from tests.e2e.conftest import Server, free_port
 USERS = 250
 SEED = 11
 WAIT_MS = 20_000  # charts and 360° reads on a loaded CI machine
+PASSWORD = "e2e-owner-password"
+OTHER_EMAIL = "owner@erhao.example"
 
 
 @dataclass
@@ -44,6 +46,9 @@ class Console:
     member_id: str
     http: httpx.Client
     other_secret_key: str  # a second workspace, with no events
+    email: str = ""  # the demo workspace's owner
+    password: str = ""
+    other_email: str = OTHER_EMAIL  # the second workspace's owner
 
 
 def _start(server: Server) -> None:
@@ -68,12 +73,17 @@ def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
     now = utcnow()
     runtime = open_runtime(Settings(data_dir=data_dir))
     try:
-        keys, _ = build.prepare_workspace(runtime, users=USERS, seed=SEED, rebuild=False, now=now)
+        keys, _ = build.prepare_workspace(
+            runtime, users=USERS, seed=SEED, rebuild=False, now=now, owner_password=PASSWORD
+        )
         report = build.build_demo(
             runtime, workspace_id=keys.workspace_id, users=USERS, seed=SEED, now=now
         )
         with runtime.sessions() as session, session.begin():
             other = workspaces.create_workspace(session=session, name="二号店", now=now)
+        owner.ensure_owner(
+            runtime, workspace_id=other.workspace_id, email=OTHER_EMAIL, password=PASSWORD, now=now
+        )
     finally:
         runtime.close()
     assert report.sample_member_id is not None
@@ -85,7 +95,15 @@ def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
     drain.start()
     headers = {"Authorization": f"Bearer {keys.secret_key}"}
     with httpx.Client(base_url=server.url, headers=headers, timeout=30) as http:
-        yield Console(server.url, keys.secret_key, report.sample_member_id, http, other.secret_key)
+        yield Console(
+            server.url,
+            keys.secret_key,
+            report.sample_member_id,
+            http,
+            other.secret_key,
+            email=keys.owner_email,
+            password=PASSWORD,
+        )
     server.stop()
 
 
@@ -106,12 +124,18 @@ def _ready(page: Page) -> None:
     page.wait_for_function("() => window.did_handshake === true", timeout=WAIT_MS)
 
 
-def _sign_in(page: Page, console: Console) -> None:
+def _log_in(page: Page, email: str, password: str) -> None:
+    """Fill the sign-in form (the page must be at /login with its websocket up)."""
+    page.get_by_test_id("login-email").fill(email)
+    page.get_by_test_id("login-password").fill(password)
+    page.get_by_test_id("login-submit").click()
+
+
+def _sign_in(page: Page, console: Console, email: str = "", password: str = "") -> None:
     page.goto(console.url + "/")
     expect(page).to_have_url(re.compile(r"/login$"))
     _ready(page)
-    page.get_by_test_id("login-key").fill(console.secret_key)
-    page.get_by_test_id("login-submit").click()
+    _log_in(page, email or console.email, password or console.password)
     expect(page.get_by_test_id("page-title")).to_have_text("概览", timeout=WAIT_MS)
 
 
@@ -126,9 +150,8 @@ def test_sign_in_overview_and_switch_language(browser_page: BrowserPage, console
     outside = _watch(page, console)
     page.goto(console.url + "/login")
     _ready(page)
-    page.get_by_test_id("login-key").fill("sk_not_a_key")
-    page.get_by_test_id("login-submit").click()
-    expect(page.get_by_test_id("login-error")).to_have_text("密钥无效：请检查后重试")
+    _log_in(page, console.email, "not-the-password")
+    expect(page.get_by_test_id("login-error")).to_have_text("邮箱、密码或工作空间不正确")
     _sign_in(page, console)
     expect(page.get_by_test_id("kpi-gmv")).to_contain_text("¥", timeout=WAIT_MS)
     expect(page.get_by_test_id("board-aarrr")).to_contain_text("获客 Acquisition")
@@ -290,8 +313,7 @@ def test_sign_in_to_a_second_workspace_and_switch_back(
     page.get_by_test_id("add-workspace").click()
     expect(page).to_have_url(re.compile(r"/login$"))
     _ready(page)
-    page.get_by_test_id("login-key").fill(console.other_secret_key)
-    page.get_by_test_id("login-submit").click()
+    _log_in(page, console.other_email, console.password)
     # A brand with no events yet: the overview says what to do next.
     expect(page.get_by_test_id("empty-state").first).to_contain_text(
         "最近两周没有任何事件", timeout=WAIT_MS

@@ -30,6 +30,7 @@ from siyu.pipeline.journey_jobs import advance_journeys
 from tests.e2e.browser import BrowserPage
 from tests.e2e.conftest import Server, free_port
 from tests.e2e.test_console import (
+    PASSWORD,
     SEED,
     USERS,
     WAIT_MS,
@@ -46,7 +47,7 @@ from tests.e2e.test_console import (
 class Operated(Console):
     """The served demo brand, with its public write key."""
 
-    write_key: str
+    write_key: str = ""
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +56,9 @@ def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Operated]:
     now = utcnow()
     runtime = open_runtime(Settings(data_dir=data_dir))
     try:
-        keys, _ = build.prepare_workspace(runtime, users=USERS, seed=SEED, rebuild=False, now=now)
+        keys, _ = build.prepare_workspace(
+            runtime, users=USERS, seed=SEED, rebuild=False, now=now, owner_password=PASSWORD
+        )
         report = build.build_demo(
             runtime, workspace_id=keys.workspace_id, users=USERS, seed=SEED, now=now
         )
@@ -69,7 +72,14 @@ def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Operated]:
     headers = {"Authorization": f"Bearer {keys.secret_key}"}
     with httpx.Client(base_url=server.url, headers=headers, timeout=30) as http:
         yield Operated(
-            server.url, keys.secret_key, report.sample_member_id or "", http, "", keys.write_key
+            server.url,
+            keys.secret_key,
+            report.sample_member_id or "",
+            http,
+            "",
+            email=keys.owner_email,
+            password=PASSWORD,
+            write_key=keys.write_key,
         )
     server.stop()
 
@@ -188,10 +198,6 @@ def test_set_caps_and_quiet_hours_on_the_channels_page(
     page.get_by_test_id("nav-channels").click()
     caps = page.get_by_test_id("section-caps")
     expect(caps.get_by_test_id("caps-daily")).to_have_value("1", timeout=WAIT_MS)
-    expect(page.get_by_test_id("write-key")).to_have_text(console.write_key)
-    keys = page.get_by_test_id("api-keys")
-    expect(keys).to_contain_text("workspace secret key")
-    expect(keys).not_to_contain_text(console.secret_key[7:])
     credentials = page.get_by_test_id("credentials").locator("tbody tr")
     expect(credentials.first).to_contain_text("未设置")
 
@@ -231,8 +237,13 @@ def test_set_caps_and_quiet_hours_on_the_channels_page(
 
     # Rotate a second secret key: the new secret is shown once and works, the old one stops.
     made = console.http.post("/api/keys", json={"kind": "secret", "name": "crm"}).json()
-    page.reload()
+    browser_page.screenshot("channels")
+    page.get_by_test_id("nav-keys").click()
     _ready(page)
+    expect(page.get_by_test_id("write-key")).to_have_text(console.write_key, timeout=WAIT_MS)
+    keys = page.get_by_test_id("api-keys")
+    expect(keys).to_contain_text("workspace secret key")
+    expect(keys).not_to_contain_text(console.secret_key[7:])
     page.get_by_test_id("rotate-key").click()
     page.get_by_role("option", name=re.compile(r"^crm ")).click()
     page.get_by_test_id("rotate-submit").click()
@@ -247,5 +258,30 @@ def test_set_caps_and_quiet_hours_on_the_channels_page(
     )
     new = httpx.get(f"{base}/api/channels/policy", headers={"Authorization": f"Bearer {fresh}"})
     assert (old.status_code, new.status_code) == (401, 200)
-    browser_page.screenshot("channels")
+
+    # Create a write key on the page (shown once, then only its start), then revoke it.
+    page.get_by_test_id("key-kind").click()
+    page.get_by_role("option", name="写入密钥（SDK）").click()
+    page.get_by_test_id("key-name").fill("小程序")
+    page.get_by_test_id("key-create").click()
+    expect(new_secret).to_have_text(re.compile(r"^wk_"), timeout=WAIT_MS)
+    write_key = new_secret.inner_text()
+    listed = {k["name"]: k for k in console.http.get("/api/keys").json()}
+    assert listed["小程序"]["kind"] == "write" and listed["小程序"]["revoked_at"] is None
+    sent = httpx.post(f"{base}/v1/track", auth=(write_key, ""),
+                      json={"userId": "u-key", "event": "Key Tested"})  # fmt: skip
+    assert sent.status_code == 200
+    page.get_by_test_id("rotate-key").click()
+    page.get_by_role("option", name=re.compile(r"^小程序 ")).click()
+    page.get_by_test_id("revoke-submit").click()
+    page.get_by_test_id("revoke-confirm").click()
+    expect(page.get_by_test_id("api-keys").locator("tr").filter(has_text="小程序")).to_contain_text(
+        "已吊销", timeout=WAIT_MS
+    )
+    listed = {k["name"]: k for k in console.http.get("/api/keys").json()}
+    assert listed["小程序"]["revoked_at"] is not None
+    refused = httpx.post(f"{base}/v1/track", auth=(write_key, ""),
+                         json={"userId": "u-key", "event": "Key Tested"})  # fmt: skip
+    assert refused.status_code == 401
+    browser_page.screenshot("keys")
     _clean(browser_page, outside)

@@ -14,6 +14,9 @@ PAGES = (
     "journeys",
     "journey_canvas",
     "channels",
+    "activities",
+    "assistant",
+    "keys",
 )
 
 

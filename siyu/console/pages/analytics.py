@@ -75,9 +75,10 @@ def _rfm(workspace: WorkspaceRef) -> None:
                 with ui.card().classes("w-full").props('data-testid="chart-rfm"'):
                     ui.label(t("analytics.rfm")).classes("text-base font-medium")
                     empty_state(t("analytics.rfm_none"), t("analytics.rfm_empty"))
-                    ui.button(t("analytics.run_rfm"), on_click=lambda: fetch(load.run_rfm)).props(
-                        'color=teal-9 data-testid="run-rfm"'
-                    )
+                    if state.may("segments:write"):
+                        ui.button(
+                            t("analytics.run_rfm"), on_click=lambda: fetch(load.run_rfm)
+                        ).props('color=teal-9 data-testid="run-rfm"')
                 return
             lang = state.language()
             chart_card(views.rfm_view(grid.scores, grid.segments, lang), testid="rfm")

@@ -148,9 +148,10 @@ def credential_form(
         result.classes(replace="text-sm text-positive")
         await saved()
 
-    ui.button(t("channels.save"), icon="save", on_click=save).props(
-        f'color=teal-9 data-testid="credential-save-{name}"'
-    )
+    if state.may("channels:write"):
+        ui.button(t("channels.save"), icon="save", on_click=save).props(
+            f'color=teal-9 data-testid="credential-save-{name}"'
+        )
 
 
 def template_editor(workspace: WorkspaceRef, templates: list[Any], zone: str) -> None:
@@ -217,9 +218,10 @@ def template_editor(workspace: WorkspaceRef, templates: list[Any], zone: str) ->
         result.set_text(t("channels.saved"))
         result.classes(replace="text-sm text-positive")
 
-    ui.button(t("channels.save_template"), icon="save", on_click=save).props(
-        'color=teal-9 data-testid="template-save"'
-    )
+    if state.may("channels:write"):
+        ui.button(t("channels.save_template"), icon="save", on_click=save).props(
+            'color=teal-9 data-testid="template-save"'
+        )
 
 
 def _order(item: Any) -> tuple[str, str]:

@@ -136,9 +136,10 @@ def _restraint(workspace: WorkspaceRef, policy: RestraintPolicy) -> None:
         result.set_text(t("channels.saved"))
         result.classes(replace="text-sm text-positive")
 
-    ui.button(t("channels.save"), icon="save", on_click=save).props(
-        'color=teal-9 data-testid="caps-save"'
-    )
+    if state.may("channels:write"):
+        ui.button(t("channels.save"), icon="save", on_click=save).props(
+            'color=teal-9 data-testid="caps-save"'
+        )
 
 
 def _consent(workspace: WorkspaceRef) -> None:
@@ -187,64 +188,6 @@ def _messages(workspace: WorkspaceRef, board: load.ChannelsBoard) -> None:
     table(cols, views.message_rows(board.messages, workspace.timezone), testid="recent-messages")
 
 
-def _keys(workspace: WorkspaceRef, board: load.ChannelsBoard) -> None:
-    with ui.row().classes("items-center gap-3"):
-        ui.label(t("channels.write_key")).classes("text-sm w-28")
-        ui.label(board.workspace.write_key).classes("font-mono text-sm").props(
-            'data-testid="write-key"'
-        )
-    names = ("name", "kind", "hint", "created", "rotated", "status")
-    cols = [column(n, t(f"channels.keycol.{n}")) for n in names]
-    grid = table(cols, views.key_rows(board.keys, state.language(), workspace.timezone),
-                 testid="api-keys")  # fmt: skip
-    choices = views.rotatable(board.keys)
-    with ui.row().classes("items-end gap-3"):
-        chosen = ui.select(choices, value=next(iter(choices), None), label=t("channels.key"))
-        chosen.classes("w-80").props('data-testid="rotate-key"')
-        button = ui.button(t("channels.rotate"), icon="autorenew").props(
-            'outline color=negative data-testid="rotate-submit"'
-        )
-    shown = ui.column().classes("w-full").props('data-testid="rotated"')
-    ui.label(t("channels.keys_note")).classes("text-xs text-grey-7")
-
-    async def rotate() -> None:
-        if not chosen.value:
-            return
-        try:
-            done = await state.call(load.rotate_key, runtime=state.runtime(),
-                                    workspace_id=workspace.id, key_id=str(chosen.value),
-                                    now=utcnow())  # fmt: skip
-        except SiyuError as error:
-            ui.notify(forms.problem(error), type="warning")
-            return
-        board.keys = [done.api_key if k.id == done.api_key.id else k for k in board.keys]
-        grid.update_rows(views.key_rows(board.keys, state.language(), workspace.timezone))
-        choices.clear()
-        choices.update(views.rotatable(board.keys))
-        chosen.set_options(dict(choices), value=done.api_key.id)
-        shown.clear()
-        with shown:
-            ui.label(t("channels.rotated", name=done.api_key.name)).classes("text-sm text-warning")
-            ui.label(done.key).classes("font-mono text-sm").props('data-testid="new-secret"')
-
-    def confirm() -> None:
-        with ui.dialog() as dialog, ui.card():
-            ui.label(t("channels.rotate_confirm", name=choices.get(str(chosen.value), "")))
-            with ui.row():
-                ui.button(t("channels.cancel"), on_click=dialog.close).props("flat")
-
-                async def go() -> None:
-                    dialog.close()
-                    await rotate()
-
-                ui.button(t("channels.rotate"), on_click=go).props(
-                    'color=negative data-testid="rotate-confirm"'
-                )
-        dialog.open()
-
-    button.on_click(confirm)
-
-
 def _draw(workspace: WorkspaceRef, body: ui.column) -> None:
     async def fill() -> None:
         board = await state.call(load.board, runtime=state.runtime(), workspace_id=workspace.id)
@@ -263,7 +206,7 @@ def _draw(workspace: WorkspaceRef, body: ui.column) -> None:
             with _section(t("channels.recent"), "section-messages"):
                 _messages(workspace, board)
             with _section(t("channels.keys"), "section-keys"):
-                _keys(workspace, board)
+                ui.link(t("nav.keys"), "/keys").props('data-testid="keys-link"')
 
     ui.timer(0.01, fill, once=True)
 

@@ -116,9 +116,10 @@ def _editor(workspace: WorkspaceRef, board: load.JourneyBoard) -> None:
             ui.button(t("editor.validate"), icon="rule", on_click=check).props(
                 'outline color=teal-9 data-testid="editor-validate"'
             )
-            ui.button(t("editor.publish"), icon="publish", on_click=publish).props(
-                'color=teal-9 data-testid="editor-publish"'
-            )
+            if state.may("journeys:write"):
+                ui.button(t("editor.publish"), icon="publish", on_click=publish).props(
+                    'color=teal-9 data-testid="editor-publish"'
+                )
 
 
 def _head(workspace: WorkspaceRef, board: load.JourneyBoard) -> None:

@@ -86,7 +86,8 @@ def status_button(workspace: WorkspaceRef, journey: Journey) -> None:
             return
         ui.navigate.reload()
 
-    ui.button(label, on_click=change).props("outline dense color=teal-9")
+    if state.may("journeys:write"):
+        ui.button(label, on_click=change).props("outline dense color=teal-9")
 
 
 def _journey_card(workspace: WorkspaceRef, journey: Journey) -> None:

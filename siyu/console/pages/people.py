@@ -19,6 +19,7 @@ from siyu.console.views.common import column, count, yuan
 from siyu.console.widgets import chart_card, empty_state, table
 from siyu.core.clock import utcnow
 from siyu.core.errors import InvalidInputError, NotFoundError
+from siyu.pipeline.privacy import reveal_identifiers
 
 PERSON_ID = "person_id"
 
@@ -110,21 +111,47 @@ def _summary(file: PersonFile, zone: str) -> None:
                 ui.label(value).classes("text-sm")
 
 
-def _identities(file: PersonFile, zone: str) -> None:
+def _identities(file: PersonFile, workspace: WorkspaceRef) -> None:
+    zone = workspace.timezone
     with _section(t("people.identities"), "person-identities"):
-        _table(
+        grid = table(
             [
                 column("type", t("col.type")),
                 column("value", t("col.value")),
                 column("first_seen", t("people.first_seen")),
             ],
             views.identifier_rows(file.person.identifiers, zone),
-            "identifiers",
+            testid="identifiers",
         )
+        if workspace.may("persons:pii"):
+            _unmask_button(file.person.person_id, workspace, grid)
         merged = file.person.merged_person_ids
         ui.label(t("people.merged", n=len(merged))).classes("text-sm text-grey-7")
         for person_id in merged:
             ui.label(person_id).classes("font-mono text-xs")
+
+
+def _unmask_button(person_id: str, workspace: WorkspaceRef, grid: ui.table) -> None:
+    """Identifiers in clear for a role holding persons:pii; the view is audited first, as the
+    API's GET /api/persons/{id}/identifiers/unmasked does."""
+
+    async def reveal() -> None:
+        if not state.require("persons:pii"):
+            return
+        found = await state.call(
+            reveal_identifiers,
+            runtime=state.runtime(),
+            workspace_id=workspace.id,
+            person_id=person_id,
+            actor=f"user:{workspace.user_id}",
+            now=utcnow(),
+        )
+        grid.update_rows(views.clear_identifier_rows(found, workspace.timezone))
+        ui.notify(t("people.unmasked"), type="info")
+        button.set_visibility(False)
+
+    button = ui.button(t("people.unmask"), icon="visibility", on_click=reveal)
+    button.props('flat dense color=teal-9 data-testid="unmask"')
 
 
 def _tags_and_notes(file: PersonFile, workspace: WorkspaceRef, zone: str) -> None:
@@ -136,6 +163,8 @@ def _tags_and_notes(file: PersonFile, workspace: WorkspaceRef, zone: str) -> Non
                 ui.chip(f"{tag.group} / {tag.tag}").props("dense color=teal-1 text-color=teal-10")
         for note in file.notes:
             ui.label(f"{views.local_time(note.created_at, zone)} · {note.text}").classes("text-sm")
+        if not state.may("tags:write"):
+            return
         text = ui.input(t("people.note")).classes("w-full").props('data-testid="note-text"')
 
         async def save() -> None:
@@ -245,7 +274,7 @@ def _draw(file: PersonFile, workspace: WorkspaceRef) -> None:
     lang = state.language()
     with ui.grid(columns=2).classes("w-full gap-4"):
         _summary(file, zone)
-        _identities(file, zone)
+        _identities(file, workspace)
         if file.person.profile is not None:
             with _section(t("people.traits"), "person-traits"):
                 _table(

@@ -192,10 +192,12 @@ def _save_row(builder: Builder, on_saved: Callable[[], Awaitable[None]]) -> None
         builder.size.classes("text-xl font-bold text-teal-10 w-48").props(
             'data-testid="segment-size"'
         )
-        name = ui.input(t("segments.name")).classes("w-64").props('data-testid="segment-name"')
-        ui.button(t("segments.save"), icon="save", on_click=save).props(
-            'color=teal-9 data-testid="segment-save"'
-        )
+        if state.may("segments:write"):
+            name = ui.input(t("segments.name")).classes("w-64")
+            name.props('data-testid="segment-name"')
+            ui.button(t("segments.save"), icon="save", on_click=save).props(
+                'color=teal-9 data-testid="segment-save"'
+            )
     with ui.row() as below:
         builder.problem.move(below)
         builder.problem.classes("text-negative text-sm").props('data-testid="segment-problem"')

@@ -41,6 +41,20 @@ def identifier_rows(identifiers: list[IdentifierView], zone: str) -> list[dict[s
     ]
 
 
+def clear_identifier_rows(found: list[dict[str, Any]], zone: str) -> list[dict[str, Any]]:
+    """Identifiers in clear (from the audited reveal), in the same columns as the masked ones."""
+    return [
+        {
+            "key": f"{row['type']}:{row['value']}",
+            "type": row["type"],
+            "value": row["value"],
+            "first_seen": local_time(row["first_seen"], zone),
+            "introduced_by": row["introduced_by"],
+        }
+        for row in found
+    ]
+
+
 def trait_rows(traits: dict[str, Any]) -> list[dict[str, Any]]:
     """Traits sorted by name, values shown as text."""
     return [
