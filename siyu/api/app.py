@@ -38,6 +38,7 @@ from siyu.api.routes import (
     sdk,
     segments,
     tags,
+    ugc,
     users,
     wechat,
 )
@@ -149,6 +150,7 @@ def create_app(
     errors.install(app)
     app.include_router(collect.router)
     app.include_router(activities.router)
+    app.include_router(ugc.router)
     app.include_router(auth.router)
     app.include_router(users.router)
     app.include_router(keys.router)

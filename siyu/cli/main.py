@@ -763,6 +763,10 @@ from siyu.cli.activities import activities_app  # noqa: E402
 
 app.add_typer(activities_app, name="activities")
 
+from siyu.cli.ugc import ugc_app  # noqa: E402
+
+app.add_typer(ugc_app, name="ugc")
+
 from siyu.cli.keys import keys_app  # noqa: E402
 from siyu.cli.users import users_app  # noqa: E402
 

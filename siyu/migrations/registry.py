@@ -22,6 +22,7 @@ from siyu.profiles import tag_tables as profiles_tag_tables
 from siyu.referral import tables as referral_tables
 from siyu.segments import layer_tables as segments_layer_tables
 from siyu.segments import tables as segments_tables
+from siyu.ugc import tables as ugc_tables
 from siyu.workspaces import tables as workspaces_tables
 
 __all__ = [
@@ -47,5 +48,6 @@ __all__ = [
     "referral_tables",
     "segments_layer_tables",
     "segments_tables",
+    "ugc_tables",
     "workspaces_tables",
 ]

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-29 05:40:27.972374
+Create Date: 2026-11-29 06:04:03.656230
 """
 
 from collections.abc import Sequence
@@ -1339,6 +1339,68 @@ def upgrade() -> None:
         )
 
     op.create_table(
+        "ugc_metric_reports",
+        sa.Column("workspace_id", sa.String(length=40), nullable=False),
+        sa.Column("post_id", sa.String(length=40), nullable=False),
+        sa.Column("at", siyu.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("views", sa.BigInteger(), nullable=False),
+        sa.Column("likes", sa.BigInteger(), nullable=False),
+        sa.Column("shares", sa.BigInteger(), nullable=False),
+        sa.Column("comments", sa.BigInteger(), nullable=False),
+        sa.PrimaryKeyConstraint(
+            "workspace_id", "post_id", "at", name=op.f("pk_ugc_metric_reports")
+        ),
+    )
+    op.create_table(
+        "ugc_posts",
+        sa.Column("workspace_id", sa.String(length=40), nullable=False),
+        sa.Column("id", sa.String(length=40), nullable=False),
+        sa.Column("person_id", sa.String(length=40), nullable=False),
+        sa.Column("platform", sa.String(length=20), nullable=False),
+        sa.Column("external_id", sa.String(length=200), nullable=True),
+        sa.Column("idempotency_key", sa.String(length=200), nullable=True),
+        sa.Column("url", sa.String(length=2000), nullable=True),
+        sa.Column("text", sa.Text(), nullable=True),
+        sa.Column("images", sa.JSON(), nullable=False),
+        sa.Column("rating", sa.Integer(), nullable=True),
+        sa.Column("product_ids", sa.JSON(), nullable=False),
+        sa.Column("campaign", sa.String(length=100), nullable=True),
+        sa.Column("posted_at", siyu.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("status", sa.String(length=10), nullable=False),
+        sa.Column("reason", sa.String(length=500), nullable=True),
+        sa.Column("moderated_by", sa.String(length=200), nullable=True),
+        sa.Column("moderated_at", siyu.core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("reward", sa.JSON(), nullable=True),
+        sa.Column("rewarded_at", siyu.core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("views", sa.BigInteger(), nullable=False),
+        sa.Column("likes", sa.BigInteger(), nullable=False),
+        sa.Column("shares", sa.BigInteger(), nullable=False),
+        sa.Column("comments", sa.BigInteger(), nullable=False),
+        sa.Column("metrics_at", siyu.core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", siyu.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("workspace_id", "id", name=op.f("pk_ugc_posts")),
+        sa.UniqueConstraint("workspace_id", "idempotency_key", name="uq_ugc_posts_key"),
+        sa.UniqueConstraint(
+            "workspace_id", "platform", "external_id", name="uq_ugc_posts_external"
+        ),
+    )
+    with op.batch_alter_table("ugc_posts", schema=None) as batch_op:
+        batch_op.create_index("ix_ugc_posts_person", ["workspace_id", "person_id"], unique=False)
+        batch_op.create_index(
+            "ix_ugc_posts_status", ["workspace_id", "status", "posted_at"], unique=False
+        )
+
+    op.create_table(
+        "ugc_reward_rules",
+        sa.Column("workspace_id", sa.String(length=40), nullable=False),
+        sa.Column("campaign", sa.String(length=100), nullable=False),
+        sa.Column("kind", sa.String(length=10), nullable=False),
+        sa.Column("amount", sa.BigInteger(), nullable=True),
+        sa.Column("template", sa.String(length=200), nullable=True),
+        sa.Column("updated_at", siyu.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("workspace_id", "campaign", name=op.f("pk_ugc_reward_rules")),
+    )
+    op.create_table(
         "users",
         sa.Column("id", sa.String(length=40), nullable=False),
         sa.Column("email", sa.String(length=254), nullable=False),
@@ -1952,6 +2014,13 @@ def downgrade() -> None:
     op.drop_table("wecom_contact_history")
     op.drop_table("wechat_accounts")
     op.drop_table("users")
+    op.drop_table("ugc_reward_rules")
+    with op.batch_alter_table("ugc_posts", schema=None) as batch_op:
+        batch_op.drop_index("ix_ugc_posts_status")
+        batch_op.drop_index("ix_ugc_posts_person")
+
+    op.drop_table("ugc_posts")
+    op.drop_table("ugc_metric_reports")
     with op.batch_alter_table("tag_history", schema=None) as batch_op:
         batch_op.drop_index("ix_tag_history_ws_person")
 
