@@ -12,8 +12,10 @@ from siyu.assistant import groups, knowledge, ranking
 from siyu.assistant.models import AssistantSettings, Outcome, Reply
 from siyu.channels.wechat_group_messages import MemberChange, WecomGroupMembers, WecomGroupMessage
 
-OPT_OUT = re.compile(r"别(再)?(回复|回|理|@|艾特)我|不要(再)?(回复|回|@)我|退订|取消订阅|闭嘴")
-OPT_IN = re.compile(r"恢复回复|可以回复我|重新订阅")
+OPT_OUT = re.compile(
+    r"别(再)?(回复|回|理|@|艾特)我|不(要|用|可以|许)(再)?(回复|回|@)我|退订|取消订阅|闭嘴"
+)
+OPT_IN = re.compile(r"恢复回复|可以回复我|重新订阅")  # checked after OPT_OUT (不可以回复我)
 QUESTION = re.compile(
     r"[?？]|吗|呢|么|怎|什么|啥|多少|多久|几|哪|能不能|可不可以|可以|是否|有没有|如何|咋|求|请问"
 )
@@ -75,12 +77,12 @@ def _muted(session: Session, workspace_id: str, chat_id: str) -> bool:
 def _consent(session: Session, workspace_id: str, message: WecomGroupMessage) -> Reply | None:
     """Opt-out / opt-in handling; a reply when the message was about consent or the sender
     opted out."""
-    if OPT_IN.search(message.content):
-        groups.opt_in(session, workspace_id, message.sender)
-        return Reply(outcome=Outcome.IGNORED, text=OPTED_IN_TEXT)
     if OPT_OUT.search(message.content):
         groups.opt_out(session, workspace_id, message.sender, message.at)
         return Reply(outcome=Outcome.OPTED_OUT, text=OPTED_OUT_TEXT)
+    if OPT_IN.search(message.content):
+        groups.opt_in(session, workspace_id, message.sender)
+        return Reply(outcome=Outcome.IGNORED, text=OPTED_IN_TEXT)
     if groups.opted_out(session, workspace_id, message.sender):
         return Reply(outcome=Outcome.IGNORED)
     return None

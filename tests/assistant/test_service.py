@@ -152,6 +152,22 @@ def test_opt_out_and_muted_group(seeded: sessionmaker[Session], now: datetime) -
         assert muted.outcome is Outcome.IGNORED
 
 
+def test_a_negated_opt_in_opts_out_and_opting_in_again_answers(
+    seeded: sessionmaker[Session], now: datetime
+) -> None:
+    with seeded() as s, s.begin():
+        said = [
+            assistant.handle_message(
+                session=s, workspace_id=WS, message=_msg(n, text, now), now=now
+            )
+            for n, text in enumerate(["不可以回复我", "积分怎么用？", "恢复回复", "积分怎么用？"])
+        ]
+    assert [r.outcome for r in said] == [
+        Outcome.OPTED_OUT, Outcome.IGNORED, Outcome.IGNORED, Outcome.ANSWERED
+    ]  # fmt: skip
+    assert said[1].text is None and said[2].text is not None
+
+
 def test_group_stats_count_joins_speakers_and_outcomes(
     seeded: sessionmaker[Session], now: datetime
 ) -> None:

@@ -21,7 +21,7 @@ from pydantic import BaseModel, Field
 
 from siyu.api.deps import AdminWorkspaceDep, Require, RuntimeDep, in_transaction
 from siyu.api.routes.wechat import Nonce, Signature, Stamp, _body, _crypto, _ingest
-from siyu.assistant import robot
+from siyu.assistant import kf, robot
 from siyu.assistant import service as assistant
 from siyu.assistant.models import (
     AssistantSettings,
@@ -46,7 +46,9 @@ from siyu.channels.wechat_group_messages import (
     parse_group_event,
 )
 from siyu.core.clock import ensure_utc, utcnow
+from siyu.core.errors import SiyuError
 from siyu.core.runtime import Runtime
+from siyu.pipeline import assistant_kf
 
 log = logging.getLogger("siyu.api.assistant")
 callbacks = APIRouter(tags=["assistant"])
@@ -105,6 +107,17 @@ def _say(webhook: str, text: str, mention: list[str]) -> None:
         log.warning("group robot: %s", exc.message)
 
 
+def _answer_kf(runtime: Runtime, workspace_id: str, notice: kf.KfEvent) -> None:
+    """After the answer: 微信客服 messages pulled, answered and sent (failures logged)."""
+    try:
+        assistant_kf.answer_kf(runtime=runtime, workspace_id=workspace_id, event=notice,
+                               now=utcnow())  # fmt: skip
+    except SiyuError as exc:
+        log.warning("微信客服 %s: %s", notice.open_kfid, exc.message)
+    except Exception:  # a fault: logged; WeCom's next notice pulls from the kept cursor
+        log.exception("微信客服 %s failed", notice.open_kfid)
+
+
 @callbacks.post("/wechat/assistant/{workspace_id}/callback", summary="Group message callback")
 async def receive_group_callback(
     workspace_id: str,
@@ -117,12 +130,17 @@ async def receive_group_callback(
 ) -> PlainTextResponse:
     """Verify and decrypt a group text message or member change; answer it (or welcome the
     newcomers) through the group robot after the answer, unless the group is muted, the
-    sender opted out, or it is a retry."""
+    sender opted out, or it is a retry. A 微信客服 notice (``kf_msg_or_event``) has the new
+    1:1 messages pulled and answered through the customer-service API."""
     body = await _body(request)
     crypto = await run_in_threadpool(_crypto, runtime, workspace_id, AccountKind.WECOM)
     xml = crypto.decrypt_xml(
         msg_signature=msg_signature, timestamp=timestamp, nonce=nonce, body=body
     )
+    notice = kf.parse_kf_event(xml)
+    if notice is not None:  # 微信客服: pull, answer and send after the answer
+        background.add_task(_answer_kf, runtime, workspace_id, notice)
+        return PlainTextResponse("success")
     event = parse_group_event(xml)
     if event is None:
         return PlainTextResponse("success")
