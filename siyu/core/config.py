@@ -39,7 +39,9 @@ class Settings(BaseSettings):
     )
     master_key: str = Field(
         default="",
-        description="Base64 key for PII encryption and keyed hashes; default: data_dir/master.key.",
+        description="Master keyring for PII at rest: 'hash:<b64>,k1:<b64>,k2:<b64>' (the last "
+        "k encrypts, all decrypt, hash makes lookup hashes) or one base64 key; "
+        "default: data_dir/master.key. See docs/privacy.md.",
     )
     trusted_proxies: str = Field(
         default="",
@@ -48,6 +50,10 @@ class Settings(BaseSettings):
     )
     timezone: str = Field(default="Asia/Shanghai", description="Default workspace zone.")
     max_batch_bytes: int = Field(default=512 * 1024, description="Largest /v1/batch body.")
+    max_api_body_bytes: int = Field(
+        default=16 * 1024 * 1024,
+        description="Largest request body elsewhere than /v1 (imports included); 413 past it.",
+    )
     max_event_bytes: int = Field(default=32 * 1024, description="Largest single event.")
     flush_interval_seconds: float = Field(default=1.0, description="Inbox → event store period.")
     schedule_interval_seconds: float = Field(
