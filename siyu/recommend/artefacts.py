@@ -116,8 +116,13 @@ def load_info(data_dir: Path, workspace_id: str) -> ModelInfo:
 def load(data_dir: Path, workspace_id: str) -> Loaded:
     """The current model, its facts and the catalogue derived at training (NotFoundError
     before the first training); from memory while the pointer names the same training."""
-    where = _current(data_dir, workspace_id)
     key = (str(data_dir), workspace_id)
+    try:
+        where = _current(data_dir, workspace_id)
+    except NotFoundError:  # removed (an erasure drops the model): forget it here too
+        with _cache_lock:
+            _cache.pop(key, None)
+        raise
     with _cache_lock:
         cached = _cache.get(key)
         if cached is not None and cached[0] == where:

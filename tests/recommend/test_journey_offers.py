@@ -4,6 +4,7 @@ write transaction, on SQLite and PostgreSQL; the trained model is loaded once pe
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ from siyu.channels import service as channels
 from siyu.channels.models import Channel
 from siyu.channels.outbox_models import TemplatePut
 from siyu.channels.tables import channel_messages
+from siyu.core.errors import NotFoundError
 from siyu.core.runtime import Runtime
 from siyu.journeys import reactions
 from siyu.journeys import service as journeys
@@ -97,7 +99,7 @@ def test_a_journey_run_sends_each_person_their_offer(tmp_path: Path, backend: st
         top = {
             p: recommend.recommend_for(
                 runtime=rt, workspace_id=ws, person_id=p, k=1, filters=Filters(), now=NOW
-            ).items[0]  # fmt: skip
+            ).items[0]
             for p in ("p000", "p001")
         }
         sent = _contents(rt, ws)
@@ -115,8 +117,10 @@ def test_a_person_at_the_coupon_limit_gets_no_coupon(tmp_path: Path) -> None:
         _layers(rt, ws)
         coupon, seg = _setup(rt, ws)
         with rt.sessions() as s, s.begin():
-            coupon_service.issue_coupon(session=s, workspace_id=ws, template_id=coupon,
-                                        person_id="p001", now=NOW, idempotency_key="k1")  # fmt: skip
+            coupon_service.issue_coupon(
+                session=s, workspace_id=ws, template_id=coupon, person_id="p001", now=NOW,
+                idempotency_key="k1",
+            )  # fmt: skip
             reactions.on_segment_changes(session=s, workspace_id=ws, segment_id=seg,
                                          entered=["p001", "p002"], left=[], now=NOW)  # fmt: skip
         # No model yet: offers still come from the coupons; none for p001 who holds it.
@@ -138,5 +142,10 @@ def test_the_model_is_loaded_once_per_training(tmp_path: Path) -> None:
         recommend.train(runtime=rt, workspace_id=ws, now=NOW.replace(hour=5))
         second = artefacts.load(tmp_path, ws)
         assert second is not first and second[1].trained_at == NOW.replace(hour=5)
+        shutil.rmtree(artefacts.workspace_dir(tmp_path, ws))  # as an erasure does
+        held = artefacts.cache_size()
+        with pytest.raises(NotFoundError):
+            artefacts.load(tmp_path, ws)
+        assert artefacts.cache_size() == held - 1
     finally:
         rt.close()
