@@ -6,9 +6,10 @@ WeCom does not push the customer's message itself: it posts a ``kf_msg_or_event`
 ``has_more``). A customer's text (``origin`` 3) is answered as a group message is — rules,
 retrieval, hand-over, opt-out — in the conversation ``kf:<open_kfid>``, and the answer goes
 back with ``POST /cgi-bin/kf/send_msg`` (``touser`` = the customer's external_userid, our
-own ``msgid`` so a repeat is refused by WeCom, not delivered twice). A customer opening the
-conversation (``event`` ``enter_session`` with a ``welcome_code``) is welcomed with
-``POST /cgi-bin/kf/send_msg_on_event``. The cursor is kept per customer-service account.
+own ``msgid`` derived from theirs; a message id already recorded is not answered again). A
+customer opening the conversation (``event`` ``enter_session`` with a ``welcome_code``) is
+welcomed with ``POST /cgi-bin/kf/send_msg_on_event``. The cursor is kept per
+customer-service account.
 """
 
 from __future__ import annotations
