@@ -40,6 +40,7 @@ from siyu.profiles import tag_tables
 from siyu.referral import tables as referral_tables
 from siyu.segments import layer_tables
 from siyu.segments import tables as segments_tables
+from siyu.ugc import tables as ugc_tables
 
 Action = Literal["delete", "anonymise"]
 
@@ -127,6 +128,8 @@ PLAN: tuple[PersonRows, ...] = (
     PersonRows(community_tables.community_flags, (), by_external_userid="member_id"),
     PersonRows(community_tables.community_spammers, ("person_id",), by_external_userid="member_id"),
     PersonRows(community_tables.community_tasks, (), by_external_userid="member_id"),
+    # UGC: the person's own posts and reviews go (their metric reports hold counts only)
+    PersonRows(ugc_tables.ugc_posts, ("person_id",)),
     # loyalty: membership and counters go; points, coupons and fees stay anonymised
     PersonRows(_tier.members, ("person_id",)),
     PersonRows(_tier.member_growth, ("person_id",)),
