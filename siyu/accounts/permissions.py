@@ -34,6 +34,7 @@ RESOURCES: dict[str, str] = {
     "live_codes": "stores, staff, live codes, scans, owners",
     "recommendations": "catalogue, model, recommendations of a person",
     "ugc": "customer posts and reviews (UGC): collect, moderate, reward, metrics, KOC ranking",
+    "content": "material library: items, channel variants, tracked links, posters, performance",
     "activities": "lottery, group-buy, assist and check-in campaigns, entries, rewards, funnels",
     "assistant": "community assistant: knowledge base, rules, unanswered log, group stats",
     "users": "the workspace's users and their roles",
@@ -69,6 +70,7 @@ _OPERATOR_WRITES = frozenset(
         "live_codes",
         "recommendations",
         "ugc",
+        "content",
         "activities",
         "assistant",
     )

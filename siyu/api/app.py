@@ -22,6 +22,7 @@ from siyu.api.routes import (
     auth,
     channels,
     collect,
+    content,
     coupons,
     journeys,
     keys,
@@ -150,6 +151,8 @@ def create_app(
     errors.install(app)
     app.include_router(collect.router)
     app.include_router(activities.router)
+    app.include_router(content.router)
+    app.include_router(content.public)
     app.include_router(ugc.router)
     app.include_router(auth.router)
     app.include_router(users.router)

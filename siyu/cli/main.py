@@ -767,6 +767,10 @@ from siyu.cli.ugc import ugc_app  # noqa: E402
 
 app.add_typer(ugc_app, name="ugc")
 
+from siyu.cli.content import content_app  # noqa: E402
+
+app.add_typer(content_app, name="content")
+
 from siyu.cli.keys import keys_app  # noqa: E402
 from siyu.cli.users import users_app  # noqa: E402
 

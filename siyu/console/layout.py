@@ -18,6 +18,7 @@ NAVIGATION = (
     ("/loyalty", "workspace_premium", "nav.loyalty"),
     ("/growth", "qr_code_2", "nav.growth"),
     ("/journeys", "route", "nav.journeys"),
+    ("/content", "collections", "nav.content"),
     ("/activities", "celebration", "nav.activities"),
     ("/assistant", "support_agent", "nav.assistant"),
     ("/channels", "forum", "nav.channels"),

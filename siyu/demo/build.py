@@ -21,7 +21,7 @@ from siyu import pipeline
 from siyu.collect import normalize
 from siyu.core.errors import NotFoundError
 from siyu.core.runtime import Runtime
-from siyu.demo import activities_seed, assistant_seed, owner
+from siyu.demo import activities_seed, assistant_seed, content_seed, owner
 from siyu.demo import journeys as demo_journeys
 from siyu.demo import loyalty as demo_loyalty
 from siyu.demo.brand import WORKSPACE_NAME, Brand, draw_brand
@@ -246,6 +246,9 @@ def build_demo(
     if on_stage is not None:
         on_stage("journeys: welcome series, repurchase reminder, win-back (A/B + holdout)", None)
     demo_journeys.seed_journeys(runtime, workspace_id=workspace_id, now=now)
+    # After the journeys: content clicks add no orders, but they are recent activity.
+    content_seed.seed_content(runtime, workspace_id=workspace_id, now=now)
+    pipeline.flush(runtime=runtime)
     stored = runtime.events.compact(workspace_id)
     return DemoReport(
         customers=users,

@@ -136,6 +136,21 @@ class SendMessageSpec(_Data):
     template: str = Field(min_length=1, max_length=200)
     params: dict[str, str] = Field(default_factory=dict)
     purpose: Purpose = Purpose.MARKETING
+    content_id: str | None = Field(
+        default=None, min_length=1, max_length=40,
+        description="A content item whose variant (and the person's tracked link) the "
+        "message carries as content_* params.",
+    )  # fmt: skip
+    content_variant: Channel | None = Field(
+        default=None, description="Which variant of the item; default the message's channel."
+    )
+
+    def content_params(self) -> dict[str, str]:
+        """The params naming the item, for the pipeline to render (empty without one)."""
+        if self.content_id is None:
+            return {}
+        variant = (self.content_variant or self.channel).value
+        return {"content_id": self.content_id, "content_variant": variant}
 
 
 class TagSpec(_Data):

@@ -213,7 +213,7 @@ def _action(
                 person_id=state.person_id,
                 channel=spec.channel,
                 template=spec.template,
-                params=render(spec.params, traits),
+                params={**render(spec.params, traits), **spec.content_params()},
                 purpose=spec.purpose,
                 priority=definition.settings.priority,
                 source=f"journey:{state.journey_id}:{node_id}",

@@ -8,6 +8,7 @@ from siyu.channels import tables as channels_tables
 from siyu.channels import wechat_tables as channels_wechat_tables
 from siyu.collect import tables as collect_tables
 from siyu.community import tables as community_tables
+from siyu.content import tables as content_tables
 from siyu.core.db import metadata
 from siyu.identity import tables as identity_tables
 from siyu.journeys import tables as journeys_tables
@@ -34,6 +35,7 @@ __all__ = [
     "channels_wechat_tables",
     "collect_tables",
     "community_tables",
+    "content_tables",
     "identity_tables",
     "journeys_tables",
     "loyalty_coupon_tables",

@@ -45,6 +45,7 @@ from siyu.journeys.models import SegmentEnteredTrigger, SegmentLeftTrigger
 from siyu.journeys.service import JourneyStatus, list_journeys
 from siyu.loyalty import coupon_service as coupons
 from siyu.loyalty import points
+from siyu.pipeline import content
 from siyu.pipeline.personalise import Personaliser
 from siyu.profiles import tags
 
@@ -114,7 +115,9 @@ def _apply_one(
     """Apply a non-message action now; a message action's outbox request (sent in bulk)."""
     match action:
         case SendMessage():
-            return action.request
+            return content.render_message(
+                session=session, workspace_id=workspace_id, request=action.request, now=now
+            )
         case StaffTask():
             return _staff_request(action)
         case CallWebhook():

@@ -14,6 +14,7 @@ PAGES = (
     "journeys",
     "journey_canvas",
     "channels",
+    "content",
     "activities",
     "assistant",
     "keys",

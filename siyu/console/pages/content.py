@@ -1,0 +1,97 @@
+"""Content (素材库): every item's reach, views, clicks, shares, new contacts, orders and GMV
+side by side — as a chart (with its table view), per channel, and per sharer."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from nicegui import ui
+from pydantic import BaseModel
+from starlette.responses import RedirectResponse
+
+from siyu.console import state
+from siyu.console.layout import frame
+from siyu.console.state import WorkspaceRef, t
+from siyu.console.views import content as views
+from siyu.console.views.common import count, yuan
+from siyu.console.widgets import chart_card, empty_state, kpi, table
+from siyu.content import service as content
+from siyu.content.models import Content
+from siyu.content.performance import ContentReport
+from siyu.core.clock import utcnow
+from siyu.core.runtime import Runtime
+from siyu.pipeline import content_performance
+
+DAYS = 30
+
+
+class Board(BaseModel):
+    """The library and its performance over the last :data:`DAYS` days."""
+
+    library: list[Content]
+    report: ContentReport
+
+
+def load_board(*, runtime: Runtime, workspace_id: str) -> Board:
+    """The blocking reads behind the page."""
+    with runtime.sessions() as session:
+        library = content.list_content(session=session, workspace_id=workspace_id, limit=1000)
+    end = utcnow()
+    report = content_performance.content_performance(
+        runtime=runtime, workspace_id=workspace_id, start=end - timedelta(days=DAYS), end=end
+    )
+    return Board(library=library, report=report)
+
+
+def _fill(board: Board) -> None:
+    lang = state.language()
+    report = board.report
+    total = views.totals(report)
+    ui.label(
+        t("content.period", days=DAYS, window=content_performance.DEFAULT_WINDOW_DAYS)
+    ).classes("text-sm text-grey-7")
+    with ui.row().classes("gap-3"):
+        kpi(t("content.kpi.items"), count(len(board.library)), testid="content-items")
+        kpi(t("content.kpi.clicks"), count(total.clicks), testid="content-clicks")
+        kpi(t("content.kpi.orders"), count(total.orders), testid="content-orders")
+        kpi(t("content.kpi.gmv"), yuan(total.gmv_fen), testid="content-gmv")
+    chart_card(views.comparison_view(report, lang), testid="content-compare", height="360px")
+    ui.label(t("content.items")).classes("text-base font-medium")
+    table(
+        views.item_columns(lang),
+        views.item_rows(report, board.library, lang),
+        testid="content-items",
+    )
+    ui.label(t("content.by_channel")).classes("text-base font-medium")
+    table(views.channel_columns(lang), views.channel_rows(report, lang), testid="content-channels")
+    titles = {i.content_id: i.title for i in report.items}
+    ui.label(t("content.sharers")).classes("text-base font-medium")
+    table(views.sharer_columns(lang), views.sharer_rows(report, titles), testid="content-sharers")
+
+
+def _draw(workspace: WorkspaceRef, body: ui.column) -> None:
+    async def fill() -> None:
+        board = await state.call(load_board, runtime=state.runtime(), workspace_id=workspace.id)
+        if board is None:  # the page went away meanwhile
+            return
+        body.clear()
+        with body:
+            if not board.library:
+                empty_state(t("content.none"), t("content.none_hint"))
+                return
+            _fill(board)
+
+    ui.timer(0.01, fill, once=True)
+
+
+@ui.page("/content")
+def content_page() -> RedirectResponse | None:
+    """The material library's performance, item by item, channel by channel, sharer by sharer."""
+    if state.current() is None:
+        return RedirectResponse("/login")
+    with frame("/content", "nav.content") as workspace:
+        body = ui.column().classes("w-full gap-4")
+        with body:
+            ui.spinner(size="lg")
+        _draw(workspace, body)
+    return None
