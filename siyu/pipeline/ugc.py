@@ -244,7 +244,9 @@ class _Period(NamedTuple):
     window: timedelta
 
 
-def _facts(runtime: Runtime, workspace_id: str, period: _Period) -> list[KocFacts]:
+def _facts(
+    runtime: Runtime, workspace_id: str, period: _Period, flush_first: bool
+) -> list[KocFacts]:
     with runtime.sessions() as session:
         posts = ugc.posts_by_author(session=session, workspace_id=workspace_id,
                                     start=period.start, end=period.end)  # fmt: skip
@@ -253,7 +255,8 @@ def _facts(runtime: Runtime, workspace_id: str, period: _Period) -> list[KocFact
         merged = identity.person_map(session=session, workspace_id=workspace_id)
     survivor = dict(merged)
     authors = {post_id: survivor.get(person, person) for post_id, person, _ in posts}
-    flush(runtime=runtime)
+    if flush_first:
+        flush(runtime=runtime)
     brought = ugc_reach.brought(
         engine_for(runtime), workspace_id=workspace_id, authors=authors, person_map=merged,
         start=period.start, end=period.end, window=period.window,
@@ -284,15 +287,18 @@ def rank_kocs(
     window_days: int = 7,
     top: int = 10,
     apply_tags: bool = False,
+    flush_first: bool = True,
 ) -> KocRanking:
     """Rank post authors by :func:`siyu.ugc.ranking.score` over [start, end); with
     ``apply_tags`` the top ones hold the model tag ``KOC/koc`` (and only they), so segments
-    and journeys can target them."""
+    and journeys can target them. Events still in the inbox are moved to the event store
+    first unless ``flush_first`` is False (then they are not counted)."""
     if end <= start:
         raise InvalidInputError("end must be after start", field="end")
     if not 1 <= window_days <= 90:
         raise InvalidInputError("window_days must be 1 to 90", field="window_days")
-    facts = _facts(runtime, workspace_id, _Period(start, end, timedelta(days=window_days)))
+    period = _Period(start, end, timedelta(days=window_days))
+    facts = _facts(runtime, workspace_id, period, flush_first)
     ranked = ranking.rank(facts, top=top)
     result = KocRanking(start=start, end=end, window_days=window_days, top=top, items=ranked)
     if apply_tags:
