@@ -53,5 +53,13 @@ def test_seed_makes_a_library_with_history(runtime: Runtime, keys: WorkspaceCrea
     assert sum(i.views for i in report.items) > 0 and sum(i.shares for i in report.items) > 0
     assert sum(i.new_contacts for i in report.items) == content_seed.VISITORS
     assert report.sharers and report.sharers[0].gmv_fen > 0
+    on_clickhouse = content_performance.content_performance(
+        runtime=runtime,
+        workspace_id=ws,
+        start=now - timedelta(days=30),
+        end=now,
+        dialect="clickhouse",
+    )  # the same SQL's ClickHouse dialect, on chdb over the same segments
+    assert on_clickhouse == report
     draft = next(i for i in report.items if i.title == "冬季护手小课堂")
     assert (draft.clicks, draft.links) == (0, 0)
