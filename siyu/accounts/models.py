@@ -80,3 +80,11 @@ class Principal(BaseModel):
     def may(self, permission: str) -> bool:
         """Whether this caller holds ``permission``."""
         return permission in self.permissions
+
+
+class PasswordResetIssued(BaseModel):
+    """A one-time password reset token, shown once: hand it to the user."""
+
+    token: str = Field(description="Give it to the user; it sets a new password once.")
+    user_id: str
+    expires_at: datetime

@@ -1,4 +1,5 @@
-"""Tables of the accounts domain: users, memberships, sessions, sign-in throttle, API keys."""
+"""Tables of the accounts domain: users, memberships, sessions, password resets, sign-in
+throttle, API keys."""
 
 from __future__ import annotations
 
@@ -37,6 +38,20 @@ user_sessions = Table(
     Column("expires_at", UTCDateTime(), nullable=False),
     Column("revoked_at", UTCDateTime(), nullable=True),
     Index("ix_user_sessions_user", "user_id"),
+)
+
+# A one-time password reset an owner or admin issued; only the token's SHA-256 is kept.
+password_resets = Table(
+    "password_resets",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("user_id", String(40), ForeignKey("users.id"), nullable=False),
+    Column("workspace_id", String(40), ForeignKey("workspaces.id"), nullable=False),
+    Column("issued_by", String(200), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("expires_at", UTCDateTime(), nullable=False),
+    Column("used_at", UTCDateTime(), nullable=True),
+    Index("ix_password_resets_user", "user_id"),
 )
 
 # One row per throttled subject: "user:<email>" or "ip:<address>".

@@ -1,17 +1,22 @@
-"""``siyu users``: create users with a role in a workspace, list them, print the access table."""
+"""``siyu users``: create users with a role in a workspace, list them, issue password resets,
+print the access table."""
 
 from __future__ import annotations
 
+import getpass
 import json
+from datetime import timedelta
 from typing import Annotated
 
 import typer
 
+from siyu.accounts import resets
 from siyu.accounts import service as accounts
 from siyu.accounts.models import Member
 from siyu.accounts.permissions import Role, markdown_table
 from siyu.cli.main import JsonOption, WorkspaceOption, pick_workspace, readable_errors, runtime
 from siyu.core.clock import utcnow
+from siyu.core.errors import NotFoundError
 
 users_app: typer.Typer = typer.Typer(
     help="Console and API users: roles per workspace.", no_args_is_help=True
@@ -71,6 +76,40 @@ def users_list(workspace: WorkspaceOption = None, as_json: JsonOption = False) -
         return
     for m in members:
         typer.echo(f"{m.user_id}  {m.email}  {m.role.value}")
+
+
+@users_app.command("reset-password")
+@readable_errors
+def users_reset_password(
+    email: Annotated[str, typer.Option("--email", help="Whose password.")],
+    workspace: WorkspaceOption = None,
+    hours: Annotated[int, typer.Option("--hours", min=1, max=168, help="Valid for.")] = 24,
+    as_json: JsonOption = False,
+) -> None:
+    """Issue a one-time reset token for a user of the workspace (audited).
+
+    The user sets a new password with it at POST /api/auth/password-reset, which signs them
+    out everywhere.
+    """
+    rt = runtime()
+    ws = pick_workspace(rt, workspace)
+    with rt.sessions() as session, session.begin():
+        user = accounts.find_user(session=session, email=email)
+        if user is None:
+            raise NotFoundError(f"no user {email}", field="email")
+        issued = resets.issue_reset(
+            session=session,
+            workspace_id=ws.id,
+            user_id=user.id,
+            actor=f"cli:{getpass.getuser()}",
+            now=utcnow(),
+            ttl=timedelta(hours=hours),
+        )
+    if as_json:
+        typer.echo(issued.model_dump_json())
+        return
+    until = f"{issued.expires_at:%Y-%m-%d %H:%M} UTC"
+    typer.echo(f"reset token  {issued.token}   (shown once; valid until {until})")
 
 
 @users_app.command("permissions")

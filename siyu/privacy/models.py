@@ -7,7 +7,15 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-AuditAction = Literal["export", "unmasked_view", "erase"]
+AuditAction = Literal[
+    "export",
+    "unmasked_view",
+    "erase",
+    # accounts: the subject is "user:<user id>"
+    "password_reset_issued",
+    "password_reset",
+    "password_changed",
+]
 
 
 class AuditEntry(BaseModel):

@@ -9,13 +9,14 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from siyu.accounts import keys, sessions
+from siyu.accounts import keys, resets, sessions
 from siyu.accounts.permissions import markdown_table
 from siyu.cli.main import app
 from siyu.core.clock import utcnow
 from siyu.core.config import get_settings
 from siyu.core.errors import AuthError
 from siyu.core.runtime import open_runtime
+from siyu.privacy import service as privacy
 from tests.accounts.cheap_argon2 import cheap_argon2  # noqa: F401  (autouse)
 
 runner = CliRunner()
@@ -83,3 +84,33 @@ def test_workspace_with_owner_users_and_keys() -> None:
 
 def test_permissions_prints_the_table() -> None:
     assert runner.invoke(app, ["users", "permissions"]).stdout == markdown_table()
+
+
+def test_reset_password_issues_a_one_time_token() -> None:
+    made = runner.invoke(
+        app, ["workspace", "create", "品牌", "--json", "--owner-email", "boss@brand.cn"],
+        input=f"{PASSWORD}\n{PASSWORD}\n",
+    )  # fmt: skip
+    assert made.exit_code == 0, made.output
+    ws = json.loads(made.stdout.strip().splitlines()[-1])["workspace_id"]
+    missing = runner.invoke(app, ["users", "reset-password", "--email", "who@brand.cn"])
+    assert missing.exit_code == 4 and "who@brand.cn" in missing.stderr
+    issued = runner.invoke(app, ["users", "reset-password", "--email", "Boss@brand.cn", "--json"])
+    assert issued.exit_code == 0, issued.output
+    token = json.loads(issued.stdout)["token"]
+    rt = open_runtime()
+    try:
+        with rt.sessions() as session, session.begin():
+            resets.reset_password(
+                session=session, token=token, new_password="new password 2026", now=utcnow()
+            )
+        with rt.sessions() as session:
+            grant = sessions.log_in(
+                session=session, email="boss@brand.cn", password="new password 2026", now=utcnow()
+            )
+            assert grant.workspace_id == ws
+            audit = privacy.list_audit(session=session, workspace_id=ws, limit=10)
+        assert [e.action for e in audit.entries] == ["password_reset", "password_reset_issued"]
+        assert audit.entries[1].actor.startswith("cli:")
+    finally:
+        rt.close()

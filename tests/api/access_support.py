@@ -29,13 +29,12 @@ PUBLIC: dict[str, str] = {
     r"^/healthz$": "liveness probe, no data",
     r"^/docs$": "API docs page, no data",
     r"^/api/auth/login$": "sign-in: the credential is the email and password in the body",
-    r"^/c/\{code\}(/share)?$": (
-        "a tracked content link a customer opens or shares; the unguessable code names the"
-        " item, and the answer is only the item's own page"
+    r"^/api/auth/password-reset$": (
+        "a new password: the credential is the one-time reset token in the body"
     ),
 }
 # Routes any valid credential may call about itself (no permission, still authenticated).
-SELF_ONLY = {"/api/auth/logout", "/api/auth/me"}
+SELF_ONLY = {"/api/auth/logout", "/api/auth/me", "/api/auth/password"}
 
 
 @dataclass(frozen=True)

@@ -8,9 +8,9 @@ from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
-from siyu.accounts import client_address, sessions
+from siyu.accounts import client_address, resets, sessions
 from siyu.accounts.models import Principal, SessionGrant
-from siyu.api.deps import PrincipalDep, RuntimeDep
+from siyu.api.deps import PrincipalDep, RuntimeDep, in_transaction
 from siyu.core.clock import utcnow
 from siyu.core.errors import InvalidInputError
 from siyu.core.runtime import Runtime
@@ -77,3 +77,56 @@ async def logout(request: Request, runtime: RuntimeDep, principal: PrincipalDep)
 async def me(principal: PrincipalDep) -> Principal:
     """Any valid credential may ask about itself."""
     return principal
+
+
+Password = Annotated[str, Field(max_length=1024, description="10–1024 characters.")]
+
+
+class PasswordReset(BaseModel):
+    """A reset token an owner or admin issued, and the new password."""
+
+    token: Annotated[str, Field(max_length=200, description="The one-time reset token.")]
+    new_password: Password
+
+
+class PasswordChange(BaseModel):
+    """The current password and the new one."""
+
+    current_password: Annotated[str, Field(max_length=1024)]
+    new_password: Password
+
+
+@router.post(
+    "/password-reset", status_code=204, summary="Set a new password with a one-time reset token"
+)
+async def reset_password(body: PasswordReset, runtime: RuntimeDep) -> Response:
+    """The token works once and expires; every session of the user ends (401 for a bad token)."""
+    await in_transaction(
+        runtime,
+        resets.reset_password,
+        token=body.token,
+        new_password=body.new_password,
+        now=utcnow(),
+    )
+    return Response(status_code=204)
+
+
+@router.post("/password", status_code=204, summary="Change your own password")
+async def change_password(
+    body: PasswordChange, request: Request, runtime: RuntimeDep, principal: PrincipalDep
+) -> Response:
+    """A session only, with the current password (401 when wrong); this session stays signed
+    in, the user's other sessions end."""
+    if principal.kind != "session" or principal.user_id is None:
+        raise InvalidInputError("only a signed-in user has a password", field="authorization")
+    await in_transaction(
+        runtime,
+        resets.change_password,
+        workspace_id=principal.workspace.id,
+        user_id=principal.user_id,
+        current_password=body.current_password,
+        new_password=body.new_password,
+        now=utcnow(),
+        keep_token=request.headers["authorization"].partition(" ")[2].strip(),
+    )
+    return Response(status_code=204)

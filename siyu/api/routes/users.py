@@ -8,10 +8,12 @@ from fastapi import APIRouter, Response
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
+from siyu.accounts import resets
 from siyu.accounts import service as accounts
-from siyu.accounts.models import Member, Principal
+from siyu.accounts.models import Member, PasswordResetIssued, Principal
 from siyu.accounts.permissions import Role
 from siyu.api.deps import Require, RuntimeDep, in_transaction
+from siyu.api.routes.privacy import actor_of
 from siyu.core.clock import utcnow
 from siyu.core.errors import InvalidInputError
 
@@ -109,3 +111,25 @@ async def remove(user_id: str, runtime: RuntimeDep, principal: UsersWriter) -> R
         by_role=_caller_role(principal),
     )
     return Response(status_code=204)
+
+
+@router.post(
+    "/{user_id}/password-reset",
+    status_code=201,
+    summary="Issue a one-time password reset token for a user",
+)
+async def issue_password_reset(
+    user_id: str, runtime: RuntimeDep, principal: UsersWriter
+) -> PasswordResetIssued:
+    """Shown once; the user sets a new password with it at POST /api/auth/password-reset
+    within 24 h, which ends all their sessions. A newer token voids older ones. Only an owner
+    resets an owner (403). Audited as ``password_reset_issued``."""
+    return await in_transaction(
+        runtime,
+        resets.issue_reset,
+        workspace_id=principal.workspace.id,
+        user_id=user_id,
+        actor=actor_of(principal),
+        now=utcnow(),
+        by_role=_caller_role(principal),
+    )
