@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -27,6 +29,7 @@ from bench.faults_harness import (
     pg_schema_url,
     pg_target,
     tally,
+    track_batch,
 )
 from bench.faults_proxy import TcpProxy
 
@@ -64,10 +67,10 @@ def server_kill(
             elapsed = time.monotonic() - started
         finally:
             server.stop()  # the graceful stop flushes the inbox to the event store
-        counts = stores.message_counts(keys["workspace_id"])
+        counts = stores.event_counts(keys["workspace_id"])
     if backend == "postgresql":
         drop_pg_schema(schema)
-    figures = tally(senders.outcomes, counts, size)
+    figures = tally(senders.outcomes, *counts, size)
     return {
         "backend": backend,
         "clients": clients,
@@ -137,10 +140,10 @@ def store_outage(
         finally:
             admin.close()
             server.stop()
-        counts = stores.message_counts(keys["workspace_id"])
+        counts = stores.event_counts(keys["workspace_id"])
         log = server.log_tail(200_000)
     drop_pg_schema(schema)
-    figures = tally(senders.outcomes, counts, size)
+    figures = tally(senders.outcomes, *counts, size)
     collect_answers = set(figures["answers"])
     return {
         "backend": "postgresql",
@@ -161,6 +164,49 @@ def store_outage(
     }
 
 
+def sqlite_locked(*, hold_seconds: float = 40.0, size: int = 20) -> dict[str, Any]:
+    """Hold SQLite's write lock from another connection past the 30 s busy timeout while a
+    batch is sent: it must get a 503 (locked) and keep nothing; sent again after the lock
+    goes, every event of it is accepted (none is a duplicate of a half-kept first try)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        stores = _stores(Path(tmp), "sqlite", "")
+        keys = stores.create_workspace()
+        server = ServerProcess(stores)
+        server.start()
+        body = {"batch": track_batch("locked", 0, size)}
+        answers: list[httpx.Response] = []
+        try:
+            with httpx.Client(base_url=server.url, auth=(keys["write_key"], ""), timeout=180) as c:
+                lock = sqlite3.connect(stores.data_dir / "siyu.sqlite3", isolation_level=None)
+                lock.execute("BEGIN IMMEDIATE")
+                sender = threading.Thread(
+                    target=lambda: answers.append(c.post("/v1/batch", json=body))
+                )
+                started = time.monotonic()
+                sender.start()
+                sender.join(hold_seconds)
+                waited = time.monotonic() - started
+                lock.execute("ROLLBACK")
+                lock.close()
+                sender.join(120)
+                retry = c.post("/v1/batch", json=body).json()
+        finally:
+            server.stop()
+    first = answers[0] if answers else None
+    return {
+        "backend": "sqlite",
+        "held_seconds": hold_seconds,
+        "first_status": first.status_code if first is not None else None,
+        "first_body": first.json() if first is not None else None,
+        "answered_within_seconds": round(waited, 1),
+        "retry": retry,
+        "checks": {
+            "first_not_503": int(first is None or first.status_code != 503),
+            "retry_not_all_accepted": size - int(retry.get("accepted", 0)),
+        },
+    }
+
+
 def run(quick: bool = False) -> dict[str, Any]:
     """Every scenario, on SQLite and PostgreSQL where it applies."""
     n = 1 if quick else 4
@@ -176,6 +222,8 @@ def run(quick: bool = False) -> dict[str, Any]:
     results["store_outage_postgresql"] = store_outage(
         clients=6, batches=10 * n, outages=2 * n, seconds=2.0 * n
     )
+    if not quick:
+        results["sqlite_locked"] = sqlite_locked()
     return results
 
 

@@ -110,7 +110,8 @@ def disk_full(
         try:
             with small_disk(Path(tmp) / "disk") as disk:
                 url = pg_schema_url(schema) if backend == "postgresql" else ""
-                result = _on_disk(Stores(disk / "data", url), backend, clients, batches, size)
+                stores = Stores(disk / "data", url)
+                result = _on_disk(stores, Path(tmp), backend, clients, batches, size)
         except NoSmallDisk as exc:
             return {"backend": backend, "skipped": f"no tmpfs: {exc}"}
         finally:
@@ -119,10 +120,12 @@ def disk_full(
     return result
 
 
-def _on_disk(stores: Stores, backend: str, clients: int, batches: int, size: int) -> dict[str, Any]:
+def _on_disk(
+    stores: Stores, logs: Path, backend: str, clients: int, batches: int, size: int
+) -> dict[str, Any]:
     keys = stores.create_workspace()
     ws = keys["workspace_id"]
-    server = ServerProcess(stores)
+    server = ServerProcess(stores, log_dir=logs)  # the log stays off the full disk
     server.start()
     admin = httpx.Client(
         base_url=server.url, headers={"Authorization": f"Bearer {keys['secret_key']}"}, timeout=60
@@ -154,9 +157,9 @@ def _on_disk(stores: Stores, backend: str, clients: int, batches: int, size: int
     finally:
         admin.close()
         server.stop()
-    counts = stores.message_counts(ws)
+    counts = stores.event_counts(ws)
     leftovers = sorted(p.name for p in (stores.data_dir / "events").glob("*.tmp"))
-    figures = tally(senders.outcomes, counts, size)
+    figures = tally(senders.outcomes, *counts, size)
     return {
         "backend": backend,
         "mechanism": f"tmpfs {DISK_MB} MB + ballast file",
