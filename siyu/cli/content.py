@@ -10,6 +10,8 @@ from typing import Annotated
 import orjson
 import typer
 from pydantic import ValidationError
+from rich.console import Console
+from rich.table import Table
 
 from siyu.cli.main import JsonOption, WorkspaceOption, pick_workspace, readable_errors, runtime
 from siyu.content import links
@@ -19,6 +21,8 @@ from siyu.core.clock import utcnow
 from siyu.core.errors import InvalidInputError
 from siyu.pipeline import content_performance
 from siyu.referral import codes
+
+_COUNTS = ("reach", "views", "clicks", "shares", "new_contacts", "orders")
 
 content_app: typer.Typer = typer.Typer(
     help="Material library (素材库): items, channel variants, tracked links, performance.",
@@ -186,11 +190,25 @@ def performance(
     if as_json:
         typer.echo(found.model_dump_json())
         return
-    typer.echo("item  channel  reach  views  clicks  shares  new  orders  GMV(元)")
+    table = Table(
+        "item",
+        "channel",
+        "reach",
+        "views",
+        "clicks",
+        "shares",
+        "new contacts",
+        "orders",
+        "GMV (yuan)",
+    )
     for item in found.items:
-        for row in [item, *item.channels]:
-            label = getattr(row, "channel", None) or f"{item.title}"
-            typer.echo(
-                f"{label}  {row.reach}  {row.views}  {row.clicks}  {row.shares}  "
-                f"{row.new_contacts}  {row.orders}  {row.gmv_fen / 100:.2f}"
+        for label, channel, row in [(item.title, "all", item)] + [
+            ("", c.channel, c) for c in item.channels
+        ]:
+            table.add_row(
+                label,
+                channel,
+                *(str(getattr(row, n)) for n in _COUNTS),
+                f"{row.gmv_fen / 100:,.2f}",
             )
+    Console().print(table)
