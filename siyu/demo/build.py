@@ -250,7 +250,6 @@ def build_demo(
     demo_journeys.seed_journeys(runtime, workspace_id=workspace_id, now=now)
     # After the journeys: content clicks add no orders, but they are recent activity.
     content_seed.seed_content(runtime, workspace_id=workspace_id, now=now)
-    pipeline.flush(runtime=runtime)
     stored = runtime.events.compact(workspace_id)
     return DemoReport(
         customers=users,
