@@ -8,7 +8,8 @@ gets (the pipeline pays it through loyalty in the same transaction).
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import datetime
+from datetime import UTC, datetime
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import ColumnElement, func, insert, select, update
@@ -75,20 +76,25 @@ def insert_post(
     now: datetime,
 ) -> Post:
     """Store a new pending post (a racing twin of its keys fails on the unique keys)."""
-    counts = (post.metrics or Metrics()).model_dump()
-    session.execute(
-        insert(ugc_posts).values(
-            workspace_id=workspace_id, id=post_id, person_id=person_id,
-            platform=post.platform.value, external_id=post.external_id,
-            idempotency_key=idempotency_key, url=post.url, text=post.text, images=post.images,
-            rating=post.rating, product_ids=post.product_ids, campaign=post.campaign,
-            posted_at=post.posted_at, status=PostStatus.PENDING.value, created_at=now,
-            metrics_at=now if post.metrics else None, **counts,
+    counts = _counts(post.metrics or Metrics())
+    values = {
+        "workspace_id": workspace_id, "id": post_id, "person_id": person_id,
+        "platform": post.platform.value, "external_id": post.external_id,
+        "idempotency_key": idempotency_key, "url": post.url, "text": post.text,
+        "images": post.images, "rating": post.rating, "product_ids": post.product_ids,
+        "campaign": post.campaign, "posted_at": post.posted_at.astimezone(UTC),
+        "status": PostStatus.PENDING.value, "reason": None, "moderated_by": None,
+        "moderated_at": None, "reward": None, "rewarded_at": None, "created_at": now,
+        "metrics_at": now if post.metrics else None, **counts,
+    }  # fmt: skip
+    session.execute(insert(ugc_posts).values(**values))
+    if post.metrics is not None:  # a new post: its first report is new too
+        session.execute(
+            insert(ugc_metric_reports).values(
+                workspace_id=workspace_id, post_id=post_id, at=now, **counts
+            )
         )
-    )  # fmt: skip
-    if post.metrics is not None:
-        _report(session, workspace_id, post_id, post.metrics, now)
-    return get_post(session=session, workspace_id=workspace_id, post_id=post_id)
+    return _post(SimpleNamespace(**values))
 
 
 def get_post(*, session: Session, workspace_id: str, post_id: str) -> Post:
