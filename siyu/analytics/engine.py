@@ -91,7 +91,8 @@ def _string_literal(value: str, dialect: Dialect) -> str:
 def _datetime_literal(value: datetime, dialect: Dialect) -> str:
     if value.tzinfo is None:
         raise InvalidInputError("datetimes must be timezone-aware", field="datetime")
-    text = value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+    # isoformat pads the year to four digits; strftime's %Y writes year 289 as "289".
+    text = value.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
     if dialect is Dialect.CLICKHOUSE:
         return f"toDateTime64('{text}', 6, 'UTC')"
     return f"TIMESTAMPTZ '{text}+00'"

@@ -14,7 +14,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
 from siyu import __version__, pipeline
-from siyu.api import errors
+from siyu.api import errors, limits
 from siyu.api.routes import (
     activities,
     analytics,
@@ -149,6 +149,7 @@ def create_app(
     app.state.runtime = runtime
     app.state.write_keys = {}
     errors.install(app)
+    limits.install(app, max_body_bytes=runtime.settings.max_api_body_bytes)
     app.include_router(collect.router)
     app.include_router(activities.router)
     app.include_router(content.router)

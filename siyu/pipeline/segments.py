@@ -6,10 +6,12 @@ import logging
 from datetime import datetime
 from typing import Any
 
+from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
 from siyu.collect import normalize
 from siyu.collect.models import IdType
+from siyu.core.errors import InvalidInputError
 from siyu.core.runtime import Runtime
 from siyu.identity import service as identity
 from siyu.journeys.triggers import members_of
@@ -172,7 +174,12 @@ def check_rule(
     *, runtime: Runtime, workspace_id: str, rule: dict[str, Any], now: datetime
 ) -> dict[str, Any]:
     """A rule tag's definition validated, tag names resolved (stored form)."""
-    definition = CONDITION.validate_python(rule)
+    try:
+        definition = CONDITION.validate_python(rule)
+    except ValidationError as exc:  # the rule is a free-form dict in the body: a 400, not a 500
+        first = exc.errors()[0]
+        field = ".".join(str(part) for part in ("rule", *first["loc"]))
+        raise InvalidInputError(f"rule: {first['msg']}", field=field) from None
     with runtime.sessions() as session:
         checked = segments.check_definition(
             session=session, workspace_id=workspace_id, definition=definition, now=now

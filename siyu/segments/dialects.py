@@ -48,7 +48,8 @@ def number(value: float, dialect: Dialect) -> str:
 
 def timestamp(value: datetime, dialect: Dialect) -> str:
     """An instant, compared with the dialect's stored UTC times."""
-    text = value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+    # isoformat pads the year to four digits; strftime's %Y writes year 289 as "289".
+    text = value.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
     match dialect:
         case Dialect.CLICKHOUSE:
             return f"toDateTime64('{text}', 6, 'UTC')"

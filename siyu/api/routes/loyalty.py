@@ -20,6 +20,7 @@ from siyu.api.deps import (
     RuntimeDep,
     in_transaction,
 )
+from siyu.api.limits import INT64_MAX
 from siyu.core.clock import utcnow
 from siyu.loyalty import mall, points, points_audit
 from siyu.loyalty.points_models import (
@@ -58,7 +59,7 @@ class OrderPaid(BaseModel):
     """A paid order that earns points."""
 
     order_id: str = Field(min_length=1, max_length=200)
-    amount_fen: int = Field(ge=0, description="Amount paid, in fen (分).")
+    amount_fen: int = Field(ge=0, le=INT64_MAX, description="Amount paid, in fen (分).")
     multiplier_pct: int = Field(default=100, ge=0, le=10_000, description="Tier multiplier, %.")
 
 
