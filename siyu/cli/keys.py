@@ -131,7 +131,10 @@ def _reencrypt(rt: Runtime, vault: Vault, batch_size: int) -> None:
     for name, count in report.rewritten.items():
         typer.echo(f"{name}  {count} re-encrypted")
     if report.skipped_changed:
-        typer.echo(f"{report.skipped_changed} changed meanwhile (written anew by their writer)")
+        typer.echo(
+            f"{report.skipped_changed} not rewritten: changed meanwhile by their writer, or "
+            "no key opens them (see master-status; save those values again)"
+        )
     typer.echo(f"every ciphertext now under {vault.active_id}; {report.total} rewritten")
 
 

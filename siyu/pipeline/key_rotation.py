@@ -18,10 +18,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from cryptography.exceptions import InvalidTag
 from sqlalchemy import Column, Table, and_, bindparam, func, select, tuple_, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from siyu.core.crypto import FORMAT, Vault, token_prefix
+from siyu.core.crypto import FORMAT, KeyringError, Vault, token_prefix
 from siyu.core.errors import ConflictError
 from siyu.migrations.registry import metadata
 
@@ -48,7 +49,7 @@ class ReencryptReport:
 
     active_id: str
     rewritten: dict[str, int] = field(default_factory=dict)
-    skipped_changed: int = 0
+    skipped_changed: int = 0  # changed by a writer meanwhile, or unreadable (left as is)
 
     @property
     def total(self) -> int:
@@ -139,10 +140,22 @@ def _rewrite_batch(
     )
     done = 0
     for row in rows:
+        new_token = _reencrypted(vault, row[-1])
+        if new_token is None:
+            continue  # unreadable: left as it is, and counted as not rewritten
         params = {f"pk_{i}": row[i] for i in range(len(pk))}
-        params |= {"old_token": row[-1], "new_token": vault.reencrypt(row[-1])}
+        params |= {"old_token": row[-1], "new_token": new_token}
         done += session.execute(statement, params).rowcount  # type: ignore[attr-defined]
     return rows, done
+
+
+def _reencrypted(vault: Vault, token: str) -> str | None:
+    # A value no key opens (not a ciphertext at all, or under a key that is gone) must not
+    # stop the sweep; it stays, blocks retiring (it has no usable id) and is reported.
+    try:
+        return vault.reencrypt(token)
+    except (KeyringError, InvalidTag, ValueError):
+        return None
 
 
 def _rewrite_column(
