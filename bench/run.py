@@ -13,7 +13,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from bench import collect, faults, funnel, identity_rebuild, journeys, ledger, ltv, segments
+from bench import collect, faults, funnel, identity_rebuild, journeys, ledger, load, ltv, segments
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -46,6 +46,8 @@ def main(argv: list[str]) -> None:
             clients=32, ops_per_client=20 if quick else 500, processes=1 if quick else 4
         ),
         "journeys": lambda: journeys.run(20_000 if quick else 1_000_000),
+        # Sustained load on a real server: collect and the management API, each for minutes.
+        "load": lambda: load.run(seconds=10 if quick else 180),
         "faults": lambda: faults.run(quick=quick),
     }
     console = Console()

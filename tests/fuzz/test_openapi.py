@@ -1,7 +1,7 @@
 """schemathesis over every operation of the OpenAPI schema: no 5xx, no exception, and every
 2xx body matches the response schema the route declares.
 
-The CI variant runs a few examples per operation on SQLite (about a minute on a loaded
+The CI variant runs one example per operation on SQLite (about a minute on a loaded
 2-core box); the slow variant runs many on SQLite and PostgreSQL.
 """
 
@@ -21,12 +21,13 @@ def _check(target: Target, *, max_examples: int) -> None:
     print(report.summary())
     assert report.operations >= MIN_OPERATIONS, report.summary()
     ok = sum(n for status, n in report.statuses.items() if status < 300)
-    assert ok >= report.operations // 2, report.summary()
+    assert ok >= report.operations // 3, report.summary()
     assert not report.findings, report.summary()
 
 
-def test_every_operation_survives_a_few_generated_requests(sqlite_target: Target) -> None:
-    _check(sqlite_target, max_examples=2)
+def test_every_operation_survives_a_generated_request(sqlite_target: Target) -> None:
+    # One example per operation keeps this near a minute on a loaded 2-core box.
+    _check(sqlite_target, max_examples=1)
 
 
 @pytest.mark.slow
