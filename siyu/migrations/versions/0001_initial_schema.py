@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-29 06:04:03.656230
+Create Date: 2026-11-29 07:05:14.523362
 """
 
 from collections.abc import Sequence
@@ -586,6 +586,56 @@ def upgrade() -> None:
         sa.Column("created_at", siyu.core.db.UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("workspace_id", "id", name=op.f("pk_community_tasks")),
         sa.UniqueConstraint("workspace_id", "task_key", name="uq_community_tasks_key"),
+    )
+    op.create_table(
+        "content_items",
+        sa.Column("workspace_id", sa.String(length=40), nullable=False),
+        sa.Column("id", sa.String(length=40), nullable=False),
+        sa.Column("kind", sa.String(length=20), nullable=False),
+        sa.Column("title", sa.String(length=200), nullable=False),
+        sa.Column("body", sa.Text(), nullable=False),
+        sa.Column("url", sa.String(length=2000), nullable=True),
+        sa.Column("media_path", sa.String(length=1000), nullable=True),
+        sa.Column("tags", sa.JSON(), nullable=False),
+        sa.Column("status", sa.String(length=20), nullable=False),
+        sa.Column("variants", sa.JSON(), nullable=False),
+        sa.Column("version", sa.Integer(), nullable=False),
+        sa.Column("created_at", siyu.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", siyu.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_by", sa.String(length=200), nullable=False),
+        sa.Column("idempotency_key", sa.String(length=150), nullable=True),
+        sa.PrimaryKeyConstraint("workspace_id", "id", name=op.f("pk_content_items")),
+        sa.UniqueConstraint("workspace_id", "idempotency_key", name="uq_content_items_key"),
+    )
+    op.create_table(
+        "content_links",
+        sa.Column("code", sa.String(length=20), nullable=False),
+        sa.Column("workspace_id", sa.String(length=40), nullable=False),
+        sa.Column("content_id", sa.String(length=40), nullable=False),
+        sa.Column("channel", sa.String(length=20), nullable=False),
+        sa.Column("sharer_key", sa.String(length=40), nullable=False),
+        sa.Column("parent_code", sa.String(length=20), nullable=True),
+        sa.Column("depth", sa.Integer(), nullable=False),
+        sa.Column("created_at", siyu.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("code", name=op.f("pk_content_links")),
+        sa.UniqueConstraint(
+            "workspace_id", "content_id", "channel", "sharer_key", name="uq_content_link"
+        ),
+    )
+    with op.batch_alter_table("content_links", schema=None) as batch_op:
+        batch_op.create_index("ix_content_links_item", ["workspace_id", "content_id"], unique=False)
+
+    op.create_table(
+        "content_versions",
+        sa.Column("workspace_id", sa.String(length=40), nullable=False),
+        sa.Column("content_id", sa.String(length=40), nullable=False),
+        sa.Column("version", sa.Integer(), nullable=False),
+        sa.Column("snapshot", sa.JSON(), nullable=False),
+        sa.Column("at", siyu.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("by", sa.String(length=200), nullable=False),
+        sa.PrimaryKeyConstraint(
+            "workspace_id", "content_id", "version", name=op.f("pk_content_versions")
+        ),
     )
     op.create_table(
         "coupon_holdings",
@@ -1740,6 +1790,28 @@ def upgrade() -> None:
         )
 
     op.create_table(
+        "password_resets",
+        sa.Column("token_hash", sa.String(length=64), nullable=False),
+        sa.Column("user_id", sa.String(length=40), nullable=False),
+        sa.Column("workspace_id", sa.String(length=40), nullable=False),
+        sa.Column("issued_by", sa.String(length=200), nullable=False),
+        sa.Column("created_at", siyu.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", siyu.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("used_at", siyu.core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["user_id"], ["users.id"], name=op.f("fk_password_resets_user_id_users")
+        ),
+        sa.ForeignKeyConstraint(
+            ["workspace_id"],
+            ["workspaces.id"],
+            name=op.f("fk_password_resets_workspace_id_workspaces"),
+        ),
+        sa.PrimaryKeyConstraint("token_hash", name=op.f("pk_password_resets")),
+    )
+    with op.batch_alter_table("password_resets", schema=None) as batch_op:
+        batch_op.create_index("ix_password_resets_user", ["user_id"], unique=False)
+
+    op.create_table(
         "points_accounts",
         sa.Column("workspace_id", sa.String(length=40), nullable=False),
         sa.Column("person_id", sa.String(length=40), nullable=False),
@@ -1865,28 +1937,6 @@ def upgrade() -> None:
         batch_op.create_index("ix_tags_ws_group", ["workspace_id", "group_id"], unique=False)
 
     op.create_table(
-        "password_resets",
-        sa.Column("token_hash", sa.String(length=64), nullable=False),
-        sa.Column("user_id", sa.String(length=40), nullable=False),
-        sa.Column("workspace_id", sa.String(length=40), nullable=False),
-        sa.Column("issued_by", sa.String(length=200), nullable=False),
-        sa.Column("created_at", siyu.core.db.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("expires_at", siyu.core.db.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("used_at", siyu.core.db.UTCDateTime(timezone=True), nullable=True),
-        sa.ForeignKeyConstraint(
-            ["user_id"], ["users.id"], name=op.f("fk_password_resets_user_id_users")
-        ),
-        sa.ForeignKeyConstraint(
-            ["workspace_id"],
-            ["workspaces.id"],
-            name=op.f("fk_password_resets_workspace_id_workspaces"),
-        ),
-        sa.PrimaryKeyConstraint("token_hash", name=op.f("pk_password_resets")),
-    )
-    with op.batch_alter_table("password_resets", schema=None) as batch_op:
-        batch_op.create_index("ix_password_resets_user", ["user_id"], unique=False)
-
-    op.create_table(
         "user_sessions",
         sa.Column("token_hash", sa.String(length=64), nullable=False),
         sa.Column("user_id", sa.String(length=40), nullable=False),
@@ -1967,10 +2017,6 @@ def downgrade() -> None:
         batch_op.drop_index("ix_user_sessions_user")
 
     op.drop_table("user_sessions")
-    with op.batch_alter_table("password_resets", schema=None) as batch_op:
-        batch_op.drop_index("ix_password_resets_user")
-
-    op.drop_table("password_resets")
     with op.batch_alter_table("tags", schema=None) as batch_op:
         batch_op.drop_index("ix_tags_ws_group")
 
@@ -1988,6 +2034,10 @@ def downgrade() -> None:
     op.drop_table("points_entries")
     op.drop_table("points_checkins")
     op.drop_table("points_accounts")
+    with op.batch_alter_table("password_resets", schema=None) as batch_op:
+        batch_op.drop_index("ix_password_resets_user")
+
+    op.drop_table("password_resets")
     with op.batch_alter_table("mall_redemptions", schema=None) as batch_op:
         batch_op.drop_index("ix_mall_redemptions_ws_item_person")
 
@@ -2172,6 +2222,12 @@ def downgrade() -> None:
 
     op.drop_table("coupon_templates")
     op.drop_table("coupon_holdings")
+    op.drop_table("content_versions")
+    with op.batch_alter_table("content_links", schema=None) as batch_op:
+        batch_op.drop_index("ix_content_links_item")
+
+    op.drop_table("content_links")
+    op.drop_table("content_items")
     op.drop_table("community_tasks")
     op.drop_table("community_spammers")
     op.drop_table("community_sops")
