@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from pydantic import BaseModel, Field
+from sqlalchemy.orm import Session
 
 from siyu.accounts import sessions
 from siyu.accounts.models import Principal
@@ -69,15 +70,14 @@ def _ref(principal: Principal, email: str) -> WorkspaceRef:
     )
 
 
-def _choices(runtime: Runtime, ids: Iterable[str]) -> list[WorkspaceChoice]:
+def _choices(session: Session, ids: Iterable[str]) -> list[WorkspaceChoice]:
     found = []
-    with runtime.sessions() as session:
-        for workspace_id in ids:
-            try:
-                workspace = workspaces.get_workspace(session=session, workspace_id=workspace_id)
-            except NotFoundError:
-                continue
-            found.append(WorkspaceChoice(id=workspace.id, name=workspace.name))
+    for workspace_id in ids:
+        try:
+            workspace = workspaces.get_workspace(session=session, workspace_id=workspace_id)
+        except NotFoundError:
+            continue
+        found.append(WorkspaceChoice(id=workspace.id, name=workspace.name))
     return found
 
 
@@ -111,7 +111,8 @@ def sign_in(
         except InvalidInputError as error:
             if error.field != "workspace_id":
                 raise
-            raise ChooseWorkspace(_choices(runtime, error.details.get("workspaces", []))) from None
+            session.rollback()  # the password was right: nothing to keep but the question
+            raise ChooseWorkspace(_choices(session, error.details.get("workspaces", []))) from None
         session.commit()
         principal = sessions.authenticate_session(session=session, token=grant.token, now=now)
     return SignedIn(ref=_ref(principal, email.strip().lower()), token=grant.token)

@@ -28,7 +28,8 @@ def entry_from_form(question: str, alternatives: str, answer: str, tags: str) ->
 
 
 def entry_rows(entries: list[Entry], zone: str) -> list[dict[str, Any]]:
-    """One row per entry; text shown as text."""
+    """One row per entry, the latest changed first (so an edit shows on the first page)."""
+    ordered = sorted(entries, key=lambda entry: (entry.updated_at, entry.id), reverse=True)
     return [
         {
             "key": entry.id,
@@ -38,7 +39,7 @@ def entry_rows(entries: list[Entry], zone: str) -> list[dict[str, Any]]:
             "tags": f" {SEPARATOR} ".join(entry.tags),
             "updated": local_time(entry.updated_at, zone),
         }
-        for entry in entries
+        for entry in ordered
     ]
 
 
