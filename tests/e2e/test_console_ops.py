@@ -293,6 +293,7 @@ def _hostile_data(ops: Ops) -> str:
     sent = httpx.post(
         f"{ops.url}/v1/identify",
         auth=(ops.write_key, ""),
+        timeout=30,
         json={
             "messageId": "hostile-identify-1",
             "userId": "hostile-1",
