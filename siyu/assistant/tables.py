@@ -60,7 +60,7 @@ assistant_settings = Table(
     Column("min_margin", Float(), nullable=False),
     Column("handover_text", Text(), nullable=False),
     Column("welcome_text", Text(), nullable=False),
-    Column("robot_webhook_url", String(500)),
+    Column("robot_webhook_url", String(500), info={"ciphertext": True}),
     Column("updated_at", UTCDateTime(), nullable=False),
 )
 
@@ -70,7 +70,7 @@ assistant_groups = Table(
     Column("workspace_id", String(40), primary_key=True),
     Column("chat_id", String(100), primary_key=True),
     Column("name", String(200), nullable=False),
-    Column("robot_webhook_url", String(500)),
+    Column("robot_webhook_url", String(500), info={"ciphertext": True}),
     Column("muted", Boolean(), nullable=False),
     Column("created_at", UTCDateTime(), nullable=False),
 )

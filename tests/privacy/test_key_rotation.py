@@ -1,7 +1,7 @@
 """Master-key rotation over a seeded store (SQLite and PostgreSQL): after re-encryption every
-ciphertext — identifiers, outbox recipients, channel and WeChat credentials, one left in the
-pre-keyring form — reads back the same under the new key, none names the old key, the old
-key can be retired, lookups still find people, and a crashed pass resumes."""
+ciphertext — identifiers, outbox recipients, channel, WeChat and group-robot credentials, one
+left in the pre-keyring form — reads back the same under the new key, none names the old key,
+the old key can be retired, lookups still find people, and a crashed pass resumes."""
 
 from __future__ import annotations
 
@@ -13,6 +13,8 @@ import pytest
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import String, Text, select, update
 
+from siyu.assistant import groups as assistant_groups
+from siyu.assistant.models import AssistantSettings, GroupSet
 from siyu.channels import wechat_accounts
 from siyu.channels.wechat_accounts import AccountKind, WechatAccountSet
 from siyu.core.crypto import Vault, token_key_id, with_new_key, without_key
@@ -40,6 +42,15 @@ def _credentials(seeded: Seeded) -> None:
             session=s, vault=rt.vault, workspace_id=seeded.workspace_id, kind=AccountKind.WECOM,
             now=NOW, account=WechatAccountSet(app_id="ww1", token="tok123", secret="wx-secret",
                                               encoding_aes_key="a" * 43),
+        )  # fmt: skip
+        robot = "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key="
+        assistant_groups.set_settings(
+            session=s, workspace_id=seeded.workspace_id, now=NOW, vault=rt.vault,
+            settings=AssistantSettings(robot_webhook_url=robot + "default-key"),
+        )  # fmt: skip
+        assistant_groups.set_group(
+            session=s, workspace_id=seeded.workspace_id, chat_id="wr-1", now=NOW, vault=rt.vault,
+            group=GroupSet(name="VIP 群", robot_webhook_url=robot + "group-key"),
         )  # fmt: skip
 
 
@@ -94,6 +105,7 @@ def test_every_ciphertext_reads_back_under_the_new_key_and_none_uses_the_old(
         "identity_identifiers.encrypted", "channel_messages.recipient_encrypted",
         "channel_settings.secret_enc", "wechat_accounts.token_enc",
         "wechat_accounts.aes_key_enc", "wechat_accounts.secret_enc",
+        "assistant_settings.robot_webhook_url", "assistant_groups.robot_webhook_url",
     }  # fmt: skip
     assert {ALICE_PHONE, BOB_PHONE, "短信密钥", "wx-secret", "tok123"} <= set(before.values())
     # Discovery finds every column that holds a ciphertext.
