@@ -37,6 +37,7 @@ RESOURCES: dict[str, str] = {
     "content": "material library: items, channel variants, tracked links, posters, performance",
     "activities": "lottery, group-buy, assist and check-in campaigns, entries, rewards, funnels",
     "assistant": "community assistant: knowledge base, rules, unanswered log, group stats",
+    "groups": "customer groups, group live codes, SOPs, moderation, owner tasks, health",
     "users": "the workspace's users and their roles",
     "keys": "API keys (write and secret), rotation, revocation",
 }
@@ -73,6 +74,7 @@ _OPERATOR_WRITES = frozenset(
         "content",
         "activities",
         "assistant",
+        "groups",
     )
 )
 

@@ -24,6 +24,7 @@ from siyu.api.routes import (
     collect,
     content,
     coupons,
+    groups,
     journeys,
     keys,
     layers,
@@ -152,6 +153,7 @@ def create_app(
     limits.install(app, max_body_bytes=runtime.settings.max_api_body_bytes)
     app.include_router(collect.router)
     app.include_router(activities.router)
+    app.include_router(groups.router)
     app.include_router(content.router)
     app.include_router(content.public)
     app.include_router(ugc.router)

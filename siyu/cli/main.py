@@ -763,6 +763,10 @@ from siyu.cli.activities import activities_app  # noqa: E402
 
 app.add_typer(activities_app, name="activities")
 
+from siyu.cli.groups import groups_app  # noqa: E402
+
+app.add_typer(groups_app, name="groups")
+
 from siyu.cli.ugc import ugc_app  # noqa: E402
 
 app.add_typer(ugc_app, name="ugc")

@@ -17,14 +17,10 @@ from siyu.community.models import (
     GroupDetail,
     GroupStatus,
     Member,
-    SyncReport,
-    WecomGroup,
 )
 from siyu.community.tables import (
     community_activity,
     community_groups,
-    community_live_code_scans,
-    community_live_codes,
     community_members,
 )
 from siyu.core.errors import InvalidInputError, NotFoundError
@@ -131,6 +127,36 @@ def set_tags(*, session: Session, workspace_id: str, chat_id: str, tags: Sequenc
 # -- activity ----------------------------------------------------------------------------------
 
 
+def insert_activity(
+    session: Session,
+    workspace_id: str,
+    event_key: str,
+    chat_id: str,
+    kind: str,
+    member_id: str,
+    at: datetime,
+    person_id: str | None,
+) -> bool:
+    """Insert one activity row; False when its key was seen before."""
+    seen = session.execute(
+        select(_a.event_key).where(_a.workspace_id == workspace_id, _a.event_key == event_key)
+    ).first()
+    if seen is not None:
+        return False
+    session.execute(
+        insert(community_activity).values(
+            workspace_id=workspace_id,
+            event_key=event_key[:200],
+            chat_id=chat_id,
+            kind=kind,
+            member_id=member_id,
+            person_id=person_id,
+            at=at,
+        )
+    )
+    return True
+
+
 def record_activity(
     session: Session,
     workspace_id: str,
@@ -143,45 +169,33 @@ def record_activity(
     person_id: str | None = None,
 ) -> bool:
     """Note a join, leave or message once per ``event_key`` and keep the group's member rows
-    and last-activity times; False when it was seen before."""
-    seen = session.execute(
-        select(_a.event_key).where(_a.workspace_id == workspace_id, _a.event_key == event_key)
-    ).first()
-    if seen is not None:
-        return False
+    and last-activity times; False when it was seen before (or, for a join or leave, when
+    membership already says so: a sync and a callback bring the same join)."""
     person_id = person_id or person_of(session, workspace_id, member_id)
+    ensure_group(session, workspace_id, chat_id)
     if kind in ("joined", "left"):
-        # A join a sync (or the other callback) already brought in, or a leave of someone
-        # not in the group, counts once: membership decides.
         inside = member_id in current_members(session, workspace_id, chat_id)
         if inside == (kind == "joined"):
             if inside and person_id:
-                _join(session, workspace_id, chat_id, member_id, person_id, None, None)
+                join_member(session, workspace_id, chat_id, member_id, person_id, None, None)
             return False
-    session.execute(
-        insert(community_activity).values(
-            workspace_id=workspace_id,
-            event_key=event_key[:200],
-            chat_id=chat_id,
-            kind=kind,
-            member_id=member_id,
-            person_id=person_id,
-            at=at,
-        )
-    )
-    _ensure_group(session, workspace_id, chat_id)
+    if not insert_activity(
+        session, workspace_id, event_key, chat_id, kind, member_id, at, person_id
+    ):
+        return False
     if kind == "message":
-        _touch(session, workspace_id, chat_id, "last_message_at", at)
-    elif kind == "joined":
-        _join(session, workspace_id, chat_id, member_id, person_id, at, None)
-        _touch(session, workspace_id, chat_id, "last_join_at", at)
-    elif kind == "left":
-        _leave(session, workspace_id, chat_id, member_id, at)
-    _recount(session, workspace_id, chat_id)
+        touch(session, workspace_id, chat_id, "last_message_at", at)
+        return True
+    if kind == "joined":
+        join_member(session, workspace_id, chat_id, member_id, person_id, at, None)
+        touch(session, workspace_id, chat_id, "last_join_at", at)
+    else:
+        leave_member(session, workspace_id, chat_id, member_id, at)
+    recount(session, workspace_id, chat_id)
     return True
 
 
-def _ensure_group(session: Session, workspace_id: str, chat_id: str) -> None:
+def ensure_group(session: Session, workspace_id: str, chat_id: str) -> None:
     """A group heard of before any sync: known by id only until the next sync names it."""
     if find_group(session=session, workspace_id=workspace_id, chat_id=chat_id) is None:
         session.execute(
@@ -198,7 +212,7 @@ def _ensure_group(session: Session, workspace_id: str, chat_id: str) -> None:
         )
 
 
-def _touch(session: Session, workspace_id: str, chat_id: str, column: str, at: datetime) -> None:
+def touch(session: Session, workspace_id: str, chat_id: str, column: str, at: datetime) -> None:
     col = community_groups.c[column]
     session.execute(
         update(community_groups)
@@ -208,7 +222,7 @@ def _touch(session: Session, workspace_id: str, chat_id: str, column: str, at: d
     )
 
 
-def _join(
+def join_member(
     session: Session,
     workspace_id: str,
     chat_id: str,
@@ -247,7 +261,9 @@ def _join(
     return row.left_at is not None
 
 
-def _leave(session: Session, workspace_id: str, chat_id: str, member_id: str, at: datetime) -> bool:
+def leave_member(
+    session: Session, workspace_id: str, chat_id: str, member_id: str, at: datetime
+) -> bool:
     done = session.execute(
         update(community_members)
         .where(
@@ -272,170 +288,12 @@ def current_members(session: Session, workspace_id: str, chat_id: str) -> list[s
     )
 
 
-def _recount(session: Session, workspace_id: str, chat_id: str) -> None:
+def recount(session: Session, workspace_id: str, chat_id: str) -> None:
     """Members = current rows; seats never fall below members (seats handed out stay)."""
     count = len(current_members(session, workspace_id, chat_id))
     where = (_g.workspace_id == workspace_id, _g.chat_id == chat_id)
     session.execute(update(community_groups).where(*where).values(members=count))
     session.execute(update(community_groups).where(*where, _g.seats < count).values(seats=count))
-
-
-# -- sync --------------------------------------------------------------------------------------
-
-
-def _bind_pending(session: Session, workspace_id: str, group: WecomGroup) -> None:
-    """A group a live code asked WeCom to make arrives with its real chat_id: the pending row
-    (same name and owner) takes it, with the seats handed out meanwhile."""
-    pending = session.execute(
-        select(_g.chat_id).where(
-            _g.workspace_id == workspace_id,
-            _g.status == GroupStatus.PENDING.value,
-            _g.name == group.name,
-            _g.owner_userid == group.owner,
-        )
-    ).first()
-    if pending is None:
-        return
-    session.execute(
-        update(community_groups)
-        .where(_g.workspace_id == workspace_id, _g.chat_id == pending.chat_id)
-        .values(chat_id=group.chat_id, status=GroupStatus.ACTIVE.value)
-    )
-    _rename_in_codes(session, workspace_id, pending.chat_id, group.chat_id)
-
-
-def _rename_in_codes(session: Session, workspace_id: str, old: str, new: str) -> None:
-    """Live codes name their groups by chat_id: the placeholder becomes the real one."""
-    s = community_live_code_scans.c
-    session.execute(
-        update(community_live_code_scans)
-        .where(s.workspace_id == workspace_id, s.chat_id == old)
-        .values(chat_id=new)
-    )
-    c = community_live_codes.c
-    for code in session.execute(
-        select(c.id, c.chat_ids, c.current_chat_id).where(c.workspace_id == workspace_id)
-    ).all():
-        if old not in (code.chat_ids or []):
-            continue
-        chat_ids = [new if x == old else x for x in code.chat_ids]
-        current = new if code.current_chat_id == old else code.current_chat_id
-        session.execute(
-            update(community_live_codes)
-            .where(c.workspace_id == workspace_id, c.id == code.id)
-            .values(chat_ids=chat_ids, current_chat_id=current)
-        )
-
-
-def store_group(
-    session: Session, workspace_id: str, group: WecomGroup, now: datetime
-) -> tuple[bool, int, int, int]:
-    """Write one synced group: (new, joins, leaves, persons linked). Members WeCom no longer
-    lists have left; new ones joined at their join time."""
-    _bind_pending(session, workspace_id, group)
-    known = find_group(session=session, workspace_id=workspace_id, chat_id=group.chat_id)
-    values = {
-        "name": group.name,
-        "owner_userid": group.owner,
-        "notice": group.notice,
-        "created_at": group.created_at,
-        "synced_at": now,
-        "status": "active",
-    }
-    if known is None:
-        session.execute(
-            insert(community_groups).values(
-                workspace_id=workspace_id,
-                chat_id=group.chat_id,
-                cap=DEFAULT_CAP,
-                seats=0,
-                members=0,
-                tags=[],
-                **values,
-            )
-        )
-    else:
-        session.execute(
-            update(community_groups)
-            .where(_g.workspace_id == workspace_id, _g.chat_id == group.chat_id)
-            .values(**values)
-        )
-    before = set(current_members(session, workspace_id, group.chat_id))
-    joins = linked = 0
-    for m in group.members:
-        person = person_of(session, workspace_id, m.userid)
-        linked += person is not None
-        if m.userid not in before:
-            at = m.join_time or now
-            joins += record_activity(
-                session,
-                workspace_id,
-                event_key=f"j:{group.chat_id}:{m.userid}:{at.timestamp():.0f}",
-                chat_id=group.chat_id,
-                kind="joined",
-                member_id=m.userid,
-                at=at,
-                person_id=person,
-            )
-        _join(
-            session,
-            workspace_id,
-            group.chat_id,
-            m.userid,
-            person,
-            m.join_time,
-            m.join_scene,
-            m.name,
-        )
-    gone = before - {m.userid for m in group.members}
-    for member_id in gone:
-        record_activity(
-            session,
-            workspace_id,
-            event_key=f"l:{group.chat_id}:{member_id}:{now.timestamp():.0f}",
-            chat_id=group.chat_id,
-            kind="left",
-            member_id=member_id,
-            at=now,
-        )
-    _recount(session, workspace_id, group.chat_id)
-    return known is None, joins, len(gone), linked
-
-
-def dismiss_missing(session: Session, workspace_id: str, listed: set[str], now: datetime) -> int:
-    """Active groups a full sync no longer lists are dismissed."""
-    rows = session.execute(
-        select(_g.chat_id).where(
-            _g.workspace_id == workspace_id, _g.status == GroupStatus.ACTIVE.value
-        )
-    ).scalars()
-    gone = [c for c in rows if c not in listed]
-    for chat_id in gone:
-        session.execute(
-            update(community_groups)
-            .where(_g.workspace_id == workspace_id, _g.chat_id == chat_id)
-            .values(status=GroupStatus.DISMISSED.value, synced_at=now)
-        )
-    return len(gone)
-
-
-def store_sync(
-    *, session: Session, workspace_id: str, groups: Sequence[WecomGroup], now: datetime
-) -> SyncReport:
-    """Write a full sync of customer groups."""
-    new = joins = leaves = linked = 0
-    for group in groups:
-        n, j, lv, lk = store_group(session, workspace_id, group, now)
-        new, joins, leaves, linked = new + n, joins + j, leaves + lv, linked + lk
-    dismissed = dismiss_missing(session, workspace_id, {g.chat_id for g in groups}, now)
-    return SyncReport(
-        groups=len(groups),
-        new_groups=new,
-        dismissed=dismissed,
-        joins=joins,
-        leaves=leaves,
-        linked_persons=linked,
-    )
 
 
 def dismiss(*, session: Session, workspace_id: str, chat_id: str, now: datetime) -> None:
@@ -445,3 +303,44 @@ def dismiss(*, session: Session, workspace_id: str, chat_id: str, now: datetime)
         .where(_g.workspace_id == workspace_id, _g.chat_id == chat_id)
         .values(status=GroupStatus.DISMISSED.value, synced_at=now)
     )
+
+
+def record_messages(
+    session: Session,
+    workspace_id: str,
+    messages: Sequence[tuple[str, str, str, datetime, str | None]],
+) -> int:
+    """Count group messages (event key, chat_id, member, time, person) in bulk, each once per
+    key; how many were new. The groups' last-message times move forward."""
+    keys = {m[0][:200]: m for m in messages}
+    if not keys:
+        return 0
+    seen = set(
+        session.execute(
+            select(_a.event_key).where(_a.workspace_id == workspace_id, _a.event_key.in_(keys))
+        ).scalars()
+    )
+    rows = [
+        {
+            "workspace_id": workspace_id,
+            "event_key": key,
+            "chat_id": chat_id,
+            "kind": "message",
+            "member_id": member,
+            "person_id": person,
+            "at": at,
+        }
+        for key, (_, chat_id, member, at, person) in keys.items()
+        if key not in seen
+    ]
+    if not rows:
+        return 0
+    session.execute(insert(community_activity), rows)
+    latest: dict[str, datetime] = {}
+    for key, (_, chat_id, _, at, _) in keys.items():
+        if key not in seen:
+            latest[chat_id] = max(latest.get(chat_id, at), at)
+    for chat_id, at in latest.items():
+        ensure_group(session, workspace_id, chat_id)
+        touch(session, workspace_id, chat_id, "last_message_at", at)
+    return len(rows)

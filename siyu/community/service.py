@@ -8,9 +8,8 @@ from siyu.community.groups import (
     is_customer,
     list_groups,
     record_activity,
+    record_messages,
     set_tags,
-    store_group,
-    store_sync,
 )
 from siyu.community.health import (
     activity_by_group,
@@ -54,6 +53,7 @@ from siyu.community.sops import (
     targets_by_owner,
 )
 from siyu.community.sops import list_tasks as list_sop_tasks
+from siyu.community.sync import store_group, store_sync
 
 __all__ = [
     "activity_by_group",
@@ -88,6 +88,7 @@ __all__ = [
     "next_run",
     "observe_message",
     "record_activity",
+    "record_messages",
     "record_scan",
     "refresh_current",
     "set_active",

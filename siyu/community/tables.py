@@ -186,7 +186,7 @@ community_tasks = Table(
     Column("workspace_id", String(40), primary_key=True),
     Column("id", String(40), primary_key=True),
     Column("task_key", String(200), nullable=False),
-    Column("kind", String(12), nullable=False),  # remove_member | dormant
+    Column("kind", String(20), nullable=False),  # remove_member | dormant
     Column("chat_id", String(80), nullable=False),
     Column("member_id", String(80)),
     Column("owner_userid", String(80)),

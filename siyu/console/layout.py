@@ -21,6 +21,7 @@ NAVIGATION = (
     ("/content", "collections", "nav.content"),
     ("/activities", "celebration", "nav.activities"),
     ("/assistant", "support_agent", "nav.assistant"),
+    ("/groups", "groups", "nav.groups"),
     ("/channels", "forum", "nav.channels"),
     ("/keys", "key", "nav.keys"),
 )

@@ -21,7 +21,7 @@ from siyu import pipeline
 from siyu.collect import normalize
 from siyu.core.errors import NotFoundError
 from siyu.core.runtime import Runtime
-from siyu.demo import activities_seed, assistant_seed, content_seed, owner, ugc_seed
+from siyu.demo import activities_seed, assistant_seed, content_seed, groups_seed, owner, ugc_seed
 from siyu.demo import journeys as demo_journeys
 from siyu.demo import loyalty as demo_loyalty
 from siyu.demo.brand import WORKSPACE_NAME, Brand, draw_brand
@@ -243,6 +243,8 @@ def build_demo(
     # Activities before journeys: their attributed orders change who is at risk, and the
     # win-back journey must enter the segment as it will stay.
     activities_seed.seed_activities(runtime, workspace_id=workspace_id, now=now)
+    # Customer groups before journeys too: their members' group messages are events.
+    groups_seed.seed_groups(runtime, workspace_id=workspace_id, now=now)
     # UGC before journeys too: orders that came through KOCs' posts change who is at risk.
     ugc_seed.seed_ugc(runtime, workspace_id=workspace_id, now=now)
     if on_stage is not None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 
@@ -20,13 +19,14 @@ from siyu.channels.wechat_group_messages import (
     WecomGroupMessage,
     parse_group_event,
 )
-from siyu.channels.wechat_xml import parse_xml
+from siyu.channels.wechat_xml import WecomChatEvent
 from siyu.channels.wecom import WecomClient
 from siyu.collect import normalize
 from siyu.collect.models import IdType
 from siyu.community import service as community
 from siyu.community import wecom_groups
 from siyu.community.models import (
+    CommunitySettings,
     GroupLiveCode,
     GroupLiveCodeCreate,
     GroupMessageIn,
@@ -263,40 +263,73 @@ def observe_message(
 
 
 def apply_group_callback(
-    *, runtime: Runtime, workspace_id: str, xml: str | bytes, now: datetime
+    *,
+    runtime: Runtime,
+    workspace_id: str,
+    event: WecomChatEvent | None,
+    xml: str | bytes,
+    now: datetime,
 ) -> str | None:
-    """A WeCom ``change_external_chat`` or group message at the contact callback: joins and
-    leaves are ingested as the assistant ingests them (same message ids, so the two feeds
-    count once), a dismissed group is marked, a message is moderated. The chat_id to refresh
-    from WeCom (group created or changed), if any."""
-    event = parse_group_event(xml)
-    if isinstance(event, WecomGroupMembers):
+    """A WeCom ``change_external_chat`` (or a group text message) at the contact callback:
+    joins and leaves are ingested as the assistant ingests them (same message ids, so the
+    two feeds count once), a dismissed group is marked, a message is moderated. The chat_id
+    to refresh from WeCom (group created or changed), if any."""
+    group_event = parse_group_event(xml)
+    if isinstance(group_event, WecomGroupMembers):
         ingest(
             runtime=runtime,
             workspace_id=workspace_id,
-            messages=assistant.member_events(event),
+            messages=assistant.member_events(group_event),
             received_at=now,
         )
         return None
-    if isinstance(event, WecomGroupMessage):
+    if isinstance(group_event, WecomGroupMessage):
         message = GroupMessageIn(
-            msg_id=event.msg_id, sender=event.sender, content=event.content, at=event.at
+            msg_id=group_event.msg_id,
+            sender=group_event.sender,
+            content=group_event.content,
+            at=group_event.at,
         )
         observe_message(
             runtime=runtime,
             workspace_id=workspace_id,
-            chat_id=event.chat_id,
+            chat_id=group_event.chat_id,
             message=message,
             now=now,
         )
         return None
-    fields: dict[str, Any] = parse_xml(xml)
-    if fields.get("Event") != "change_external_chat" or not fields.get("ChatId"):
+    if event is None:
         return None
-    if fields.get("ChangeType") == "dismiss":
+    if event.change == "dismiss":
         with runtime.sessions() as session, session.begin():
             community.dismiss(
-                session=session, workspace_id=workspace_id, chat_id=fields["ChatId"], now=now
+                session=session, workspace_id=workspace_id, chat_id=event.chat_id, now=now
             )
         return None
-    return str(fields["ChatId"])
+    return event.chat_id
+
+
+def set_settings(
+    *, runtime: Runtime, workspace_id: str, settings: CommunitySettings, now: datetime
+) -> CommunitySettings:
+    """Store the settings; a new or changed welcome text is made (or edited as) the WeCom
+    group welcome template first, which owners pick for their groups in WeCom."""
+    with runtime.sessions() as session:
+        before = community.get_settings(session=session, workspace_id=workspace_id)
+    template_id = before.welcome_template_id
+    if settings.welcome_text and settings.welcome_text != before.welcome_text:
+        client = wecom_client(runtime, workspace_id)
+        try:
+            if template_id:
+                wecom_groups.edit_group_welcome(
+                    client, template_id=template_id, text=settings.welcome_text
+                )
+            else:
+                template_id = wecom_groups.add_group_welcome(client, text=settings.welcome_text)
+        finally:
+            client.close()
+    stored = settings.model_copy(update={"welcome_template_id": template_id})
+    with runtime.sessions() as session, session.begin():
+        return community.set_settings(
+            session=session, workspace_id=workspace_id, settings=stored, now=now
+        )

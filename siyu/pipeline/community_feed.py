@@ -45,6 +45,7 @@ def apply_community(
 ) -> int:
     """Record the group events among ``events`` (new ones, in the ingest transaction); how
     many were recorded."""
+    messages = []
     recorded = 0
     for event, person_id in zip(events, person_ids, strict=True):
         kind = KINDS.get(event.event or "")
@@ -52,14 +53,19 @@ def apply_community(
         member = _member(event) if kind else None
         if not kind or not isinstance(chat_id, str) or not chat_id or not member:
             continue
+        person = person_id if community.is_customer(member) else None
+        key = _key(event, kind, chat_id)
+        if kind == "message":
+            messages.append((key, chat_id, member, event.timestamp, person))
+            continue
         recorded += community.record_activity(
             session,
             workspace_id,
-            event_key=_key(event, kind, chat_id),
+            event_key=key,
             chat_id=chat_id,
             kind=kind,
             member_id=member,
             at=event.timestamp,
-            person_id=person_id if community.is_customer(member) else None,
+            person_id=person,
         )
-    return recorded
+    return recorded + community.record_messages(session, workspace_id, messages)

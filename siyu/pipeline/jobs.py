@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session
 
 from siyu.core.errors import InvalidInputError, SiyuError
 from siyu.core.runtime import Runtime
-from siyu.pipeline import activity_jobs, loyalty_jobs, privacy, recommend_jobs
+from siyu.pipeline import activity_jobs, community_jobs, loyalty_jobs, privacy, recommend_jobs
 from siyu.pipeline.job_tables import job_runs
 from siyu.workspaces import service as workspaces
 
@@ -76,6 +76,9 @@ JOBS: tuple[Job, ...] = (
     Job("event_retention", "day", privacy.drop_expired_events, at_hour=3),
     Job("activity_teams_expiry", "5min", activity_jobs.expire_activity_teams),
     Job("activity_rewards", "5min", activity_jobs.pay_activity_rewards),
+    Job("group_sops", "5min", community_jobs.run_group_sops),
+    Job("group_live_codes", "hour", community_jobs.check_group_live_codes),
+    Job("group_dormant_alerts", "day", community_jobs.alert_dormant_groups, at_hour=10),
 )
 JOB_NAMES = tuple(job.name for job in JOBS)
 

@@ -29,6 +29,7 @@ class Brand:
     runtime: Runtime
     workspace_id: str
     wecom: FakeState
+    secret_key: str
 
 
 @pytest.fixture
@@ -92,9 +93,8 @@ def brand(runtime: Runtime) -> Iterator[Brand]:
     """A workspace with a WeCom account on the fake server; three groups in WeCom."""
     with serve_fake_wechat() as (url, state):
         with runtime.sessions() as s, s.begin():
-            ws = workspaces.create_workspace(
-                session=s, name="品牌", now=NOW - timedelta(days=60)
-            ).workspace_id
+            made = workspaces.create_workspace(session=s, name="品牌", now=NOW - timedelta(days=60))
+            ws = made.workspace_id
             wechat_accounts.set_account(
                 session=s,
                 vault=runtime.vault,
@@ -113,4 +113,4 @@ def brand(runtime: Runtime) -> Iterator[Brand]:
         state.add_group("wrG1", "宝妈1群", "zhangsan", ["wmA", "wmB", "wmC"], stamp)
         state.add_group("wrG2", "宝妈2群", "zhangsan", ["wmD"], stamp)
         state.add_group("wrG3", "会员群", "lisi", ["wmA", "wmE"], stamp)
-        yield Brand(runtime, ws, state)
+        yield Brand(runtime, ws, state, made.secret_key)

@@ -36,6 +36,7 @@ from siyu.channels.wechat_xml import (
     ContactChange,
     MpEvent,
     MpEventType,
+    WecomChatEvent,
     WecomContactEvent,
     parse_mp_event,
     parse_wecom_event,
@@ -45,6 +46,7 @@ from siyu.channels.wecom_models import ContactRecord, StaffStats, StaffTaskView
 from siyu.core.clock import ensure_utc, utcnow
 from siyu.core.errors import InvalidInputError, StoreError
 from siyu.core.runtime import Runtime
+from siyu.pipeline import community as community_flow
 from siyu.referral import livecodes
 
 log = logging.getLogger("siyu.api.wechat")
@@ -212,7 +214,42 @@ async def receive_wecom(
         )
         if fresh and event.change is ContactChange.ADD:
             background.add_task(_after_add, runtime, workspace_id, event, welcome)
+    else:
+        chat_id = await run_in_threadpool(_apply_group, runtime, workspace_id, event, xml)
+        if chat_id:
+            background.add_task(_refresh_group, runtime, workspace_id, chat_id)
     return _success()
+
+
+def _apply_group(
+    runtime: Runtime, workspace_id: str, event: WecomChatEvent | None, xml: str | bytes
+) -> str | None:
+    """Customer-group changes and group messages go to community (through the pipeline)."""
+    return community_flow.apply_group_callback(
+        runtime=runtime, workspace_id=workspace_id, event=event, xml=xml, now=utcnow()
+    )
+
+
+def _refresh_group(runtime: Runtime, workspace_id: str, chat_id: str) -> None:
+    """After the answer: a created or changed group is read from WeCom (failures logged;
+    the next sync catches up)."""
+    try:
+        client = community_flow.wecom_client(runtime, workspace_id)
+    except Exception:
+        log.exception("no WeCom client for workspace %s", workspace_id)
+        return
+    try:
+        community_flow.refresh_group(
+            runtime=runtime,
+            workspace_id=workspace_id,
+            chat_id=chat_id,
+            now=utcnow(),
+            client=client,
+        )
+    except Exception:
+        log.exception("refreshing group %s of workspace %s failed", chat_id, workspace_id)
+    finally:
+        client.close()
 
 
 # -- official account ----------------------------------------------------------------------------

@@ -17,6 +17,7 @@ PAGES = (
     "content",
     "activities",
     "assistant",
+    "groups",
     "keys",
 )
 

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-29 07:05:14.523362
+Create Date: 2026-11-29 07:11:44.016280
 """
 
 from collections.abc import Sequence
@@ -576,7 +576,7 @@ def upgrade() -> None:
         sa.Column("workspace_id", sa.String(length=40), nullable=False),
         sa.Column("id", sa.String(length=40), nullable=False),
         sa.Column("task_key", sa.String(length=200), nullable=False),
-        sa.Column("kind", sa.String(length=12), nullable=False),
+        sa.Column("kind", sa.String(length=20), nullable=False),
         sa.Column("chat_id", sa.String(length=80), nullable=False),
         sa.Column("member_id", sa.String(length=80), nullable=True),
         sa.Column("owner_userid", sa.String(length=80), nullable=True),
