@@ -130,13 +130,6 @@ PLAN: tuple[PersonRows, ...] = (
     PersonRows(community_tables.community_tasks, (), by_external_userid="member_id"),
     # UGC: the person's own posts and reviews go (their metric reports hold counts only)
     PersonRows(ugc_tables.ugc_posts, ("person_id",)),
-    # community: memberships, activity, scans and moderation of a customer go
-    PersonRows(community_tables.community_members, ("person_id",), by_external_userid="member_id"),
-    PersonRows(community_tables.community_activity, ("person_id",), by_external_userid="member_id"),
-    PersonRows(community_tables.community_live_code_scans, ("person_id",)),
-    PersonRows(community_tables.community_flags, (), by_external_userid="member_id"),
-    PersonRows(community_tables.community_spammers, ("person_id",), by_external_userid="member_id"),
-    PersonRows(community_tables.community_tasks, (), by_external_userid="member_id"),
     # loyalty: membership and counters go; points, coupons and fees stay anonymised
     PersonRows(_tier.members, ("person_id",)),
     PersonRows(_tier.member_growth, ("person_id",)),
