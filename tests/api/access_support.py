@@ -32,6 +32,10 @@ PUBLIC: dict[str, str] = {
     r"^/api/auth/password-reset$": (
         "a new password: the credential is the one-time reset token in the body"
     ),
+    r"^/c/\{code\}(/share)?$": (
+        "a tracked content link a customer opens or shares; the unguessable code names the"
+        " item, and the answer is only the item's own page"
+    ),
 }
 # Routes any valid credential may call about itself (no permission, still authenticated).
 SELF_ONLY = {"/api/auth/logout", "/api/auth/me", "/api/auth/password"}
