@@ -126,3 +126,23 @@ def test_bargain_and_check_in_over_http(client: TestClient, keys: WorkspaceCreat
     refusals = client.get(f"/api/activities/{camp['id']}/refusals", headers=h).json()
     assert [r["reason"] for r in refusals] == ["not_registered"]
     assert client.post("/api/activities/teams/expire", headers=h).json() == []
+
+
+def test_pause_resume_and_end_over_http(client: TestClient, keys: WorkspaceCreated) -> None:
+    (ann,) = members(client, keys, 1)
+    prizes = [{"name": "积分", "kind": "points", "amount": 5, "weight": 1, "stock": 10}]
+    act = _create(client, keys, {"name": "暂停抽奖", "kind": "lottery", "prizes": prizes})
+    base = f"/api/activities/{act['id']}"
+    paused = client.post(f"{base}/pause", headers=admin(keys))
+    assert paused.status_code == 200 and paused.json()["paused"] is True
+    refused = client.post(f"{base}/draw", json={"person_id": ann}, headers=admin(keys))
+    assert refused.status_code == 409 and refused.json()["error"]["reason"] == "paused"
+    assert client.post(f"{base}/resume", headers=admin(keys)).json()["paused"] is False
+    drawn = client.post(f"{base}/draw", json={"person_id": ann}, headers=admin(keys))
+    assert drawn.status_code == 200, drawn.text
+    ended = client.post(f"{base}/end", headers=admin(keys))
+    assert ended.status_code == 200
+    after = client.post(f"{base}/draw", json={"person_id": ann}, headers=admin(keys))
+    assert after.status_code == 409 and after.json()["error"]["reason"] == "ended"
+    missing = client.post("/api/activities/nope/pause", headers=admin(keys))
+    assert missing.status_code == 404

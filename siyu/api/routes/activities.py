@@ -84,6 +84,27 @@ async def get(activity_id: str, runtime: RuntimeDep, workspace: AdminWorkspaceDe
     )
 
 
+@router.post("/{activity_id}/pause", summary="Pause an activity", dependencies=WRITE)
+async def pause(activity_id: str, runtime: RuntimeDep, workspace: AdminWorkspaceDep) -> Activity:
+    """Every action is refused with reason ``paused`` until it is resumed; safe to repeat."""
+    return await in_transaction(runtime, activities.set_paused, workspace_id=workspace.id,
+                                activity_id=activity_id, paused=True)  # fmt: skip
+
+
+@router.post("/{activity_id}/resume", summary="Resume a paused activity", dependencies=WRITE)
+async def resume(activity_id: str, runtime: RuntimeDep, workspace: AdminWorkspaceDep) -> Activity:
+    """Actions are taken again (within the activity's window); safe to repeat."""
+    return await in_transaction(runtime, activities.set_paused, workspace_id=workspace.id,
+                                activity_id=activity_id, paused=False)  # fmt: skip
+
+
+@router.post("/{activity_id}/end", summary="End an activity now", dependencies=WRITE)
+async def end(activity_id: str, runtime: RuntimeDep, workspace: AdminWorkspaceDep) -> Activity:
+    """Its end moves to now (actions refused with ``ended``); an ended one keeps its end."""
+    return await in_transaction(runtime, activities.end_activity, workspace_id=workspace.id,
+                                activity_id=activity_id, now=utcnow())  # fmt: skip
+
+
 @router.post("/{activity_id}/draw", summary="Draw once (lottery)", dependencies=WRITE)
 async def draw(
     activity_id: str,
