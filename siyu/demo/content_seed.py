@@ -29,7 +29,7 @@ SHARERS = 12
 ATTRIBUTED_ORDERS = 160  # recent orders preceded by a content click (of ~1 in 4 recent orders)
 BROWSERS = 400  # clicks that led to no order
 VISITORS = 40  # new visitors first seen through a link
-_CHANNELS = ("wecom", "wecom_group", "sms", "mp_template", "miniprogram", "share", "poster")
+LINK_CHANNELS = ("wecom", "wecom_group", "sms", "mp_template", "miniprogram", "share", "poster")
 
 
 def _variants(text: str, title: str, page: str) -> list[dict[str, Any]]:
@@ -151,7 +151,7 @@ class _History:
 def _first_links(h: _History, sharers: list[str], rng: random.Random) -> list[ContentLink]:
     made = []
     for item in h.items:
-        made += [h.link(item, channel, None, None) for channel in rng.sample(_CHANNELS, 3)]
+        made += [h.link(item, channel, None, None) for channel in rng.sample(LINK_CHANNELS, 3)]
         made += [
             h.link(item, rng.choice(("share", "wecom", "poster")), sharer, None)
             for sharer in rng.sample(sharers, 3)

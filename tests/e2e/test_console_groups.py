@@ -5,10 +5,13 @@ from __future__ import annotations
 
 from playwright.sync_api import expect
 
-from tests.e2e.browser import BrowserPage, browser, browser_page
+from tests.e2e.browser import BrowserPage
 from tests.e2e.test_console import WAIT_MS, Console, _clean, _sign_in, _watch, console
 
-__all__ = ["browser", "browser_page", "console"]  # fixtures: Chromium and the served demo
+# The served demo; Chromium comes from tests/e2e/conftest.py. A second import of the
+# session-scoped browser fixture in another package started a second Playwright in the same
+# thread, and every later browser test failed ("Sync API inside the asyncio loop").
+__all__ = ["console"]
 
 
 def test_groups_page_shows_health_and_dormant_groups(
