@@ -86,6 +86,7 @@ def _exactly_once(figures: dict[str, Any]) -> dict[str, Any]:
     return {
         "lost": figures["lost"],
         "duplicates": figures["duplicates"],
+        "duplicates_before_compaction": figures["duplicates_before_compaction"],
         "never_acked": figures["never_acked"],
         "unknown_in_store": figures["unknown_in_store"],
     }

@@ -169,6 +169,7 @@ def _on_disk(
         "checks": {
             "lost": figures["lost"],
             "duplicates": figures["duplicates"],
+            "duplicates_before_compaction": figures["duplicates_before_compaction"],
             "never_acked": figures["never_acked"],
             "answers_not_2xx_or_503": sorted(set(figures["answers"]) - {"200", "503"}),
             "bodies_5xx_not_store_error": sum("StoreError" not in b for b in senders.bodies_5xx),

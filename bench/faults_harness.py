@@ -305,8 +305,8 @@ def tally(
     outcomes: list[BatchOutcome], seen: Counter[str], counts: Counter[str], size: int
 ) -> dict[str, Any]:
     """Figures over what the clients were told and what the event store holds: ``seen`` as
-    readers saw it before a full compaction, ``counts`` after it (which drops duplicate
-    message ids a flush interrupted between its segment and its commit wrote twice)."""
+    readers saw it before a full compaction, ``counts`` after it (a compaction drops
+    duplicate message ids; readers must not see any before it either)."""
     acked_ids = [m for o in outcomes if o.acked for m in o.message_ids]
     first_try = [o for o in outcomes if o.acked and not o.retried]
     statuses: Counter[str] = Counter(str(s) for o in outcomes for s in o.statuses)

@@ -8,7 +8,7 @@ same machine with the same clients and rate: a bare FastAPI/uvicorn ``/hello`` (
 management mix, POST of the same JSON for collect), so ratios say what siyu adds to the HTTP
 stack alone.
 
-``python -m bench.load [seconds-per-phase]``
+``python -m bench.load [seconds-per-phase [collect-rate [api-rate]]]``
 """
 
 from __future__ import annotations
@@ -61,8 +61,13 @@ class Phase:
             "errors": len(self.errors),
             "first_error": self.errors[0] if self.errors else None,
             "rss_mb_start": self.rss_mb[0] if self.rss_mb else 0.0,
+            "rss_mb_mid": self.rss_mb[len(self.rss_mb) // 2] if self.rss_mb else 0.0,
             "rss_mb_end": self.rss_mb[-1] if self.rss_mb else 0.0,
             "rss_mb_peak": max(self.rss_mb, default=0.0),
+            # Warm-up (first segments, caches) shows in the first half; a leak in both.
+            "rss_mb_second_half_growth": (
+                self.rss_mb[-1] - self.rss_mb[len(self.rss_mb) // 2] if self.rss_mb else 0.0
+            ),
         }
 
 
@@ -317,9 +322,13 @@ def _wait_peer(url: str, deadline: float = 30.0) -> None:
 
 
 if __name__ == "__main__":
+    # python -m bench.load [seconds-per-phase [collect-rate [api-rate]]]
+    args = [float(a) for a in sys.argv[1:4]]
+    defaults = [180.0, 20.0, 20.0]
+    seconds, collect_rate, api_rate = args + defaults[len(args) :]
     print(
         orjson.dumps(
-            run(seconds=float(sys.argv[1]) if len(sys.argv) > 1 else 180.0),
+            run(seconds=seconds, collect_rate=collect_rate, api_rate=api_rate),
             option=orjson.OPT_INDENT_2,
         ).decode()
     )

@@ -45,6 +45,7 @@ from siyu.api.routes import (
     wechat,
 )
 from siyu.console import mount as console
+from siyu.core.backoff import Backoff
 from siyu.core.clock import utcnow
 from siyu.core.runtime import Runtime, open_runtime, tune_gc_for_ingest
 from siyu.pipeline import journey_jobs
@@ -62,11 +63,15 @@ class Flusher(threading.Thread):
         self.stopped = threading.Event()
 
     def run(self) -> None:
-        while not self.stopped.wait(self.interval):
+        backoff = Backoff("inbox flush", self.interval, log=log)
+        wait = self.interval
+        while not self.stopped.wait(wait):
             try:
                 pipeline.flush(runtime=self.runtime)
-            except Exception:  # keep flushing; the rows stay safe in the inbox
-                log.exception("inbox flush failed; will retry")
+            except Exception as exc:  # keep flushing; the rows stay safe in the inbox
+                wait = backoff.failed(exc)
+            else:
+                wait = backoff.succeeded()
 
     def stop(self) -> None:
         self.stopped.set()
@@ -87,11 +92,15 @@ class Scheduler(threading.Thread):
         self.stopped = threading.Event()
 
     def run(self) -> None:
-        while not self.stopped.wait(self.interval):
+        backoff = Backoff("scheduled refresh", self.interval, log=log)
+        wait = self.interval
+        while not self.stopped.wait(wait):
             try:
                 pipeline.refresh_scheduled(runtime=self.runtime, now=utcnow())
-            except Exception:  # the next round tries again
-                log.exception("scheduled refresh failed; will retry")
+            except Exception as exc:  # the next round tries again
+                wait = backoff.failed(exc)
+            else:
+                wait = backoff.succeeded()
 
     def stop(self) -> None:
         self.stopped.set()

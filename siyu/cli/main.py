@@ -12,7 +12,7 @@ import sys
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
@@ -28,6 +28,7 @@ from rich.progress import (
 from siyu.accounts import service as accounts
 from siyu.accounts.permissions import Role
 from siyu.core.clock import utcnow
+from siyu.core.db import store_error_of
 from siyu.core.errors import (
     AuthError,
     ConflictError,
@@ -72,18 +73,28 @@ def exit_code_of(error: SiyuError) -> int:
 
 
 def readable_errors(command: F) -> F:
-    """Turn a SiyuError into one line on stderr and its exit code."""
+    """Turn a SiyuError, or a database or disk failure, into one line on stderr and its exit
+    code."""
 
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return command(*args, **kwargs)
         except SiyuError as exc:
-            where = f" ({exc.field})" if exc.field else ""
-            err.print(f"[red]error[/red]{where}: {exc.message}", highlight=False)
-            raise typer.Exit(exit_code_of(exc)) from None
+            _fail(exc)
+        except Exception as exc:
+            store = store_error_of(exc)
+            if store is None:
+                raise  # a bug: keep its traceback
+            _fail(store)
 
     return wrapper  # type: ignore[return-value]
+
+
+def _fail(error: SiyuError) -> NoReturn:
+    where = f" ({error.field})" if error.field else ""
+    err.print(f"[red]error[/red]{where}: {error.message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(exit_code_of(error)) from None
 
 
 def runtime() -> Runtime:

@@ -155,8 +155,8 @@ def flush_inbox(*, factory: sessionmaker[Session], store: EventStore, limit: int
     """Move inbox batches (about ``limit`` events) to the event store; returns events moved.
 
     The batches are deleted in the same transaction that read them, after the store has
-    made the segment durable; a crash in between leaves them in the inbox, and compaction
-    drops the duplicate message ids a second flush would write.
+    made the segment durable; a crash in between leaves them in the inbox, and the next
+    flush finds their seqs recorded in the store and only deletes them (appended once).
     """
     with factory() as session, session.begin():
         rows = session.execute(
@@ -172,7 +172,7 @@ def flush_inbox(*, factory: sessionmaker[Session], store: EventStore, limit: int
         ).all()
         if not rows:
             return 0
-        store.append(pa.concat_tables([_from_ipc(r.payload) for r in rows]))
+        store.append_once({r.seq: _from_ipc(r.payload) for r in rows})
         flushed_workspaces = {r.workspace_id for r in rows}
         session.execute(delete(event_inbox).where(event_inbox.c.seq.in_([r.seq for r in rows])))
     for workspace_id in sorted(flushed_workspaces):

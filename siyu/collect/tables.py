@@ -26,4 +26,7 @@ event_inbox = Table(
     Column("rows", Integer(), nullable=False),
     Column("payload", LargeBinary(), nullable=False),
     Column("created_at", UTCDateTime(), nullable=False),
+    # Never reuse a seq (SQLite would hand out max+1 again after the newest row is flushed):
+    # the event store records appended seqs so a re-run flush writes nothing twice.
+    sqlite_autoincrement=True,
 )

@@ -84,7 +84,18 @@ def make_engine(url: str) -> Engine:
         return engine
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
-    return create_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
+    engine = create_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
+    if engine.dialect.name == "postgresql":
+        event.listen(engine, "connect", _postgresql_settings)
+    return engine
+
+
+def _postgresql_settings(dbapi_connection: Any, _record: Any) -> None:
+    # Compiled segments quote string literals the standard way ('' for a quote, backslash an
+    # ordinary character); a server configured otherwise would read them differently.
+    with dbapi_connection.cursor() as cursor:
+        cursor.execute("SET standard_conforming_strings = on")
+    dbapi_connection.commit()
 
 
 # What a failing store says, and the reason a client is given (never the driver's own text,

@@ -9,6 +9,9 @@ read while either writes. Parquet segments plus a manifest give that:
   and publish it in ``manifest.json`` (temp, fsync, rename) — readers never see half a file;
 * readers need no lock: they read the manifest and scan the segments it names with an
   in-memory DuckDB connection;
+* a batch from the ingest inbox is appended once: the manifest that publishes its segment
+  also records the batch's number (the inbox ``seq``), so a flush that dies after the
+  segment but before its database commit, and runs again, writes nothing twice;
 * compaction merges a workspace's small segments into one sorted by (person_id, timestamp),
   the order funnels and retention scan in, dropping duplicate message ids. Replaced
   segments are deleted only after a grace period, so a reader that planned over them
@@ -19,12 +22,13 @@ A ClickHouse implementation fills the same interface at scale.
 
 from __future__ import annotations
 
+import bisect
 import fcntl
 import json
 import os
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -66,6 +70,10 @@ EVENT_SCHEMA = pa.schema(
 JSON columns are strings; ``person_id`` is the person resolved at ingest."""
 
 RETIRE_GRACE_SECONDS = 120.0
+APPENDED_RANGES_KEPT = 1024
+"""How many ranges of appended batch numbers the manifest keeps (the newest). A batch is
+retried by the very next flush that reads it, so only the recent past is ever asked about;
+numbers run in order, so ranges coalesce and this many cover a long history."""
 SMALL_MERGE_FANIN = 16
 MAX_SMALL_LEVEL = 2
 
@@ -75,6 +83,10 @@ class EventStore(Protocol):
 
     def append(self, rows: pa.Table) -> None:
         """Durably append rows with :data:`EVENT_SCHEMA`."""
+
+    def append_once(self, batches: Mapping[int, pa.Table]) -> int:
+        """Append each batch (number → rows) never appended before; returns rows appended.
+        Numbers must never be reused."""
 
     def query(
         self, workspace_id: str, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()
@@ -110,6 +122,8 @@ class Manifest:
 
     segments: list[Segment] = field(default_factory=list)
     retired: list[tuple[str, float]] = field(default_factory=list)
+    appended: list[tuple[int, int]] = field(default_factory=list)
+    """Batch numbers already appended, as sorted, disjoint, inclusive ranges."""
 
     @classmethod
     def load(cls, path: Path) -> Manifest:
@@ -119,12 +133,32 @@ class Manifest:
         return cls(
             segments=[Segment(**s) for s in raw["segments"]],
             retired=[(name, at) for name, at in raw.get("retired", [])],
+            appended=[(lo, hi) for lo, hi in raw.get("appended", [])],
         )
 
     def dump(self) -> str:
         return json.dumps(
-            {"segments": [s.__dict__ for s in self.segments], "retired": self.retired}
+            {
+                "segments": [s.__dict__ for s in self.segments],
+                "retired": self.retired,
+                "appended": self.appended,
+            }
         )
+
+    def was_appended(self, number: int) -> bool:
+        at = bisect.bisect_right(self.appended, number, key=lambda r: r[0]) - 1
+        return at >= 0 and self.appended[at][0] <= number <= self.appended[at][1]
+
+    def record_appended(self, numbers: Iterable[int]) -> None:
+        """Add ``numbers`` to :attr:`appended`, coalescing ranges, keeping the newest
+        :data:`APPENDED_RANGES_KEPT`."""
+        merged: list[tuple[int, int]] = []
+        for lo, hi in sorted([*self.appended, *((n, n) for n in numbers)]):
+            if merged and lo <= merged[-1][1] + 1:
+                merged[-1] = (merged[-1][0], max(hi, merged[-1][1]))
+            else:
+                merged.append((lo, hi))
+        self.appended = merged[-APPENDED_RANGES_KEPT:]
 
 
 def _fsync_write(path: Path, data: bytes) -> None:
@@ -193,14 +227,33 @@ class DuckDBEventStore:
         """Durably append ``rows`` (one segment per workspace in the batch)."""
         if rows.num_rows == 0:
             return
-        rows = rows.select(EVENT_SCHEMA.names).cast(EVENT_SCHEMA)
-        workspaces = rows.column("workspace_id").unique().to_pylist()
         with self._locked() as manifest:
-            for workspace_id in workspaces:
-                part = rows.filter(pa.compute.equal(rows.column("workspace_id"), workspace_id))
+            self._append(manifest, rows)
+            self._publish(manifest)
+
+    def append_once(self, batches: Mapping[int, pa.Table]) -> int:
+        """Append each batch (number → rows) whose number the manifest has not recorded, and
+        record the numbers in the same manifest that publishes the segments; returns the rows
+        appended. Numbers must never be reused (the inbox's ``seq`` is not)."""
+        with self._locked() as manifest:
+            fresh = {n: t for n, t in batches.items() if not manifest.was_appended(n)}
+            if not fresh:
+                return 0
+            rows = pa.concat_tables(
+                t.select(EVENT_SCHEMA.names).cast(EVENT_SCHEMA) for t in fresh.values()
+            )
+            self._append(manifest, rows)
+            manifest.record_appended(fresh)
+            self._publish(manifest)
+            return int(rows.num_rows)
+
+    def _append(self, manifest: Manifest, rows: pa.Table) -> None:
+        rows = rows.select(EVENT_SCHEMA.names).cast(EVENT_SCHEMA)
+        for workspace_id in rows.column("workspace_id").unique().to_pylist():
+            part = rows.filter(pa.compute.equal(rows.column("workspace_id"), workspace_id))
+            if part.num_rows:
                 name = self._write_segment(part, sort=True)
                 manifest.segments.append(Segment(name, workspace_id, part.num_rows))
-            self._publish(manifest)
 
     def compact(self, workspace_id: str) -> int:
         """Merge the workspace's segments into one, sorted, without duplicate message ids."""

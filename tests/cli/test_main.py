@@ -55,3 +55,16 @@ def test_rebuild_and_compact_run_on_an_empty_workspace() -> None:
     assert compacted.exit_code == 0, compacted.output
     missing = runner.invoke(app, ["compact", "--workspace", "ws_nope"])
     assert missing.exit_code == 4
+
+
+def test_an_unreachable_database_is_one_line_and_non_zero(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A port nothing listens on: the store is down, not a bug — no traceback.
+    monkeypatch.setenv("SIYU_DATABASE_URL", "postgresql://postgres@127.0.0.1:9/none")
+    get_settings.cache_clear()
+    result = runner.invoke(app, ["workspace", "create", "山茶集"])
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert result.exit_code not in (0, 1), result.output
+    assert len(lines) == 1 and "cannot reach the database" in lines[0], result.output
+    assert "Traceback" not in result.output

@@ -114,3 +114,28 @@ def test_many_processes_append_without_losing_a_segment(tmp_path: Path) -> None:
     store = DuckDBEventStore(tmp_path)
     assert count(store, "w") == 600
     assert len(store.segments("w")) == 30
+
+
+def test_a_batch_number_is_appended_once(tmp_path: Path) -> None:
+    store = DuckDBEventStore(tmp_path)
+    assert store.append_once({1: rows("w", range(0, 3)), 2: rows("w", range(3, 5))}) == 5
+    # A re-run flush reads batches 1 and 2 again beside a new batch 4.
+    assert store.append_once({1: rows("w", range(0, 3)), 4: rows("w", range(5, 6))}) == 1
+    assert store.append_once({2: rows("w", range(3, 5))}) == 0
+    assert count(store, "w") == 6
+    assert store.append_once({3: rows("w", range(6, 8))}) == 2  # a gap is not appended
+    reopened = DuckDBEventStore(tmp_path)
+    assert reopened.append_once({3: rows("w", range(6, 8)), 4: rows("w", range(5, 6))}) == 0
+
+
+def test_appended_numbers_coalesce_into_few_ranges(tmp_path: Path) -> None:
+    from siyu.core.eventstore import APPENDED_RANGES_KEPT, Manifest
+
+    manifest = Manifest()
+    for start in range(0, 10_000, 100):
+        manifest.record_appended(range(start, start + 100))
+    assert manifest.appended == [(0, 9_999)]
+    manifest.record_appended(range(20_000, 20_000 + 2 * APPENDED_RANGES_KEPT, 2))
+    assert len(manifest.appended) == APPENDED_RANGES_KEPT  # only the newest are kept
+    assert manifest.was_appended(20_000 + 2 * APPENDED_RANGES_KEPT - 2)
+    assert not manifest.was_appended(20_001) and not manifest.was_appended(5)

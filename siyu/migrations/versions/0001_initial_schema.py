@@ -725,6 +725,7 @@ def upgrade() -> None:
         sa.Column("payload", sa.LargeBinary(), nullable=False),
         sa.Column("created_at", siyu.core.db.UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("seq", name=op.f("pk_event_inbox")),
+        sqlite_autoincrement=True,
     )
     op.create_table(
         "job_runs",
