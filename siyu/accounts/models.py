@@ -30,6 +30,13 @@ class Member(BaseModel):
     joined_at: datetime
 
 
+class ChangedBy(BaseModel):
+    """Who changes a membership and when, for the audit log (``user:…``, ``key:…``, ``cli:…``)."""
+
+    actor: str
+    at: datetime
+
+
 class SessionGrant(BaseModel):
     """What signing in returns once: the token is never shown again."""
 

@@ -9,7 +9,7 @@ from sqlalchemy import Row, Select, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from siyu.accounts import passwords
-from siyu.accounts.models import Member, User
+from siyu.accounts.models import ChangedBy, Member, User
 from siyu.accounts.permissions import Role
 from siyu.accounts.tables import user_sessions, users, workspace_members
 from siyu.core.errors import (
@@ -19,6 +19,8 @@ from siyu.core.errors import (
     NotFoundError,
 )
 from siyu.core.ids import new_id
+from siyu.privacy import service as audit
+from siyu.privacy.models import AuditAction
 from siyu.workspaces import service as workspaces
 
 
@@ -72,6 +74,14 @@ def set_password(*, session: Session, user_id: str, password: str) -> None:
     )
 
 
+def emails_of(*, session: Session, user_ids: list[str]) -> dict[str, str]:
+    """The sign-in email of each of ``user_ids`` that exists (removed members included)."""
+    if not user_ids:
+        return {}
+    rows = session.execute(select(users.c.id, users.c.email).where(users.c.id.in_(user_ids)))
+    return {str(r.id): str(r.email) for r in rows}
+
+
 def _members_query(workspace_id: str) -> Select[Any]:
     return (
         select(
@@ -117,6 +127,21 @@ def _owners(session: Session, workspace_id: str) -> int:
     ).scalar_one()
 
 
+def _audit(
+    session: Session,
+    changed_by: ChangedBy | None,
+    action: AuditAction,
+    member: Member,
+    workspace_id: str,
+    detail: dict[str, str],
+) -> None:
+    if changed_by is not None:
+        audit.record_access(
+            session=session, workspace_id=workspace_id, actor=changed_by.actor,
+            action=action, person_id=f"user:{member.user_id}", now=changed_by.at, detail=detail,
+        )  # fmt: skip
+
+
 def add_member(
     *,
     session: Session,
@@ -125,10 +150,12 @@ def add_member(
     role: Role,
     now: datetime,
     by_role: Role | None = None,
+    changed_by: ChangedBy | None = None,
 ) -> Member:
     """Give a user a role in a workspace; ConflictError if already a member.
 
-    ``by_role`` is the caller's role (None when run on the server by the CLI).
+    ``by_role`` is the caller's role (None when run on the server by the CLI);
+    ``changed_by``, when given, writes ``member_added`` to the audit log.
     """
     workspaces.get_workspace(session=session, workspace_id=workspace_id)
     _check_owner_change(by_role, role)
@@ -142,13 +169,24 @@ def add_member(
             workspace_id=workspace_id, user_id=user_id, role=role.value, created_at=now
         )
     )
-    return get_member(session=session, workspace_id=workspace_id, user_id=user_id)
+    member = get_member(session=session, workspace_id=workspace_id, user_id=user_id)
+    _audit(session, changed_by, "member_added", member, workspace_id, {"role": role.value})
+    return member
 
 
 def set_role(
-    *, session: Session, workspace_id: str, user_id: str, role: Role, by_role: Role | None = None
+    *,
+    session: Session,
+    workspace_id: str,
+    user_id: str,
+    role: Role,
+    by_role: Role | None = None,
+    changed_by: ChangedBy | None = None,
 ) -> Member:
-    """Change a member's role; the last owner cannot be demoted."""
+    """Change a member's role; the last owner cannot be demoted (ConflictError).
+
+    ``changed_by``, when given, writes ``role_changed`` (from, to) to the audit log.
+    """
     current = get_member(session=session, workspace_id=workspace_id, user_id=user_id)
     if current.role == role:
         return current
@@ -161,13 +199,24 @@ def set_role(
         .where(workspace_members.c.user_id == user_id)
         .values(role=role.value)
     )
+    detail = {"from": current.role.value, "role": role.value}
+    _audit(session, changed_by, "role_changed", current, workspace_id, detail)
     return current.model_copy(update={"role": role})
 
 
 def remove_member(
-    *, session: Session, workspace_id: str, user_id: str, by_role: Role | None = None
+    *,
+    session: Session,
+    workspace_id: str,
+    user_id: str,
+    by_role: Role | None = None,
+    changed_by: ChangedBy | None = None,
 ) -> None:
-    """Take a user out of a workspace; their sessions there stop working at once."""
+    """Take a user out of a workspace; their sessions there stop working at once.
+
+    The last owner stays (ConflictError). ``changed_by``, when given, writes
+    ``member_removed`` to the audit log.
+    """
     current = get_member(session=session, workspace_id=workspace_id, user_id=user_id)
     _check_owner_change(by_role, current.role)
     if current.role == Role.owner and _owners(session, workspace_id) == 1:
@@ -181,4 +230,7 @@ def remove_member(
         delete(user_sessions)
         .where(user_sessions.c.workspace_id == workspace_id)
         .where(user_sessions.c.user_id == user_id)
+    )
+    _audit(
+        session, changed_by, "member_removed", current, workspace_id, {"role": current.role.value}
     )

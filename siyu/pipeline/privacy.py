@@ -286,8 +286,12 @@ def list_audit(
     limit: int = 100,
     before_id: int | None = None,
     person_id: str | None = None,
+    action: AuditAction | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
 ) -> AuditPage:
-    """The workspace's audit log of unmasked views, exports and erasures, newest first."""
+    """The workspace's audit log of unmasked views, exports, erasures and account changes,
+    newest first (filters as ``siyu.privacy.service.list_audit``)."""
     with runtime.sessions() as session:
         return privacy.list_audit(
             session=session,
@@ -295,6 +299,9 @@ def list_audit(
             limit=limit,
             before_id=before_id,
             person_id=person_id,
+            action=action,
+            since=since,
+            until=until,
         )
 
 

@@ -15,6 +15,9 @@ AuditAction = Literal[
     "password_reset_issued",
     "password_reset",
     "password_changed",
+    "member_added",
+    "role_changed",
+    "member_removed",
 ]
 
 

@@ -62,15 +62,37 @@ def list_audit(
     limit: int,
     before_id: int | None = None,
     person_id: str | None = None,
+    action: AuditAction | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
 ) -> AuditPage:
-    """The workspace's audit log, newest first (optionally one person's)."""
+    """The workspace's audit log, newest first.
+
+    Args:
+        session: an open session.
+        workspace_id: whose log.
+        limit: entries per page, 1..1000.
+        before_id: the page before this entry id (``next_before_id`` of the previous page).
+        person_id: only entries about this subject (a person id, ``user:…`` or a digest).
+        action: only this action.
+        since: only entries at or after this instant (aware).
+        until: only entries before this instant (aware).
+    """
     if not 1 <= limit <= 1000:
         raise InvalidInputError("limit must be 1..1000", field="limit")
+    if since is not None and until is not None and until <= since:
+        raise InvalidInputError("until must be after since", field="until")
     query = select(privacy_audit).where(_aud.workspace_id == workspace_id)
     if before_id is not None:
         query = query.where(_aud.id < before_id)
     if person_id is not None:
         query = query.where(_aud.subject == person_id)
+    if action is not None:
+        query = query.where(_aud.action == action)
+    if since is not None:
+        query = query.where(_aud.at >= since)
+    if until is not None:
+        query = query.where(_aud.at < until)
     rows = session.execute(query.order_by(_aud.id.desc()).limit(limit)).all()
     entries = [
         AuditEntry(

@@ -87,6 +87,14 @@ def test_users_add_list_set_role_remove(
     assert client.delete(f"/api/users/{user_id}", headers=auth).status_code == 204
     assert client.get("/api/segments", headers=reader).status_code == 401
     assert client.delete(f"/api/users/{user_id}", headers=auth).status_code == 404
+    trail = client.get("/api/audit", params={"person_id": f"user:{user_id}"}, headers=auth).json()
+    actions = [(e["action"], e["detail"].get("role")) for e in trail["entries"]]
+    assert actions == [
+        ("member_removed", "read_only"),
+        ("role_changed", "read_only"),
+        ("member_added", "operator"),
+    ]
+    assert len({e["actor"] for e in trail["entries"]}) == 1  # the admin's session, each time
 
 
 def test_scoped_secret_keys_rotate_and_revoke(client: TestClient, keys: WorkspaceCreated) -> None:

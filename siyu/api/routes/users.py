@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from siyu.accounts import resets
 from siyu.accounts import service as accounts
-from siyu.accounts.models import Member, PasswordResetIssued, Principal
+from siyu.accounts.models import ChangedBy, Member, PasswordResetIssued, Principal
 from siyu.accounts.permissions import Role
 from siyu.api.deps import Require, RuntimeDep, in_transaction
 from siyu.api.routes.privacy import actor_of
@@ -42,7 +42,7 @@ class RoleSet(BaseModel):
 
 
 def _invite(
-    *, session: Session, workspace_id: str, body: UserInvite, by_role: Role | None
+    *, session: Session, workspace_id: str, body: UserInvite, by_role: Role | None, actor: str
 ) -> Member:
     now = utcnow()
     user = accounts.find_user(session=session, email=body.email)
@@ -59,7 +59,12 @@ def _invite(
         role=body.role,
         now=now,
         by_role=by_role,
+        changed_by=ChangedBy(actor=actor, at=now),
     )
+
+
+def _changed_by(principal: Principal) -> ChangedBy:
+    return ChangedBy(actor=actor_of(principal), at=utcnow())
 
 
 def _caller_role(principal: Principal) -> Role | None:
@@ -69,13 +74,14 @@ def _caller_role(principal: Principal) -> Role | None:
 
 @router.post("", status_code=201, summary="Add a user to the workspace (creating it if new)")
 async def invite(body: UserInvite, runtime: RuntimeDep, principal: UsersWriter) -> Member:
-    """Only an owner may add another owner."""
+    """Only an owner may add another owner. Audited as ``member_added``."""
     return await in_transaction(
         runtime,
         _invite,
         workspace_id=principal.workspace.id,
         body=body,
         by_role=_caller_role(principal),
+        actor=actor_of(principal),
     )
 
 
@@ -89,7 +95,7 @@ async def list_users(runtime: RuntimeDep, principal: UsersReader) -> list[Member
 async def set_role(
     user_id: str, body: RoleSet, runtime: RuntimeDep, principal: UsersWriter
 ) -> Member:
-    """The last owner keeps the owner role (409)."""
+    """The last owner keeps the owner role (409). Audited as ``role_changed``."""
     return await in_transaction(
         runtime,
         accounts.set_role,
@@ -97,18 +103,21 @@ async def set_role(
         user_id=user_id,
         role=body.role,
         by_role=_caller_role(principal),
+        changed_by=_changed_by(principal),
     )
 
 
 @router.delete("/{user_id}", status_code=204, summary="Remove a user from the workspace")
 async def remove(user_id: str, runtime: RuntimeDep, principal: UsersWriter) -> Response:
-    """Their sessions in this workspace end at once."""
+    """Their sessions in this workspace end at once; the last owner stays (409). Audited as
+    ``member_removed``."""
     await in_transaction(
         runtime,
         accounts.remove_member,
         workspace_id=principal.workspace.id,
         user_id=user_id,
         by_role=_caller_role(principal),
+        changed_by=_changed_by(principal),
     )
     return Response(status_code=204)
 
