@@ -34,7 +34,7 @@ from siyu.channels.restraint import (
 from siyu.channels.subscriptions import grant as grant_subscription
 from siyu.channels.subscriptions import remaining as subscriptions_remaining
 from siyu.channels.tables import channel_messages, channel_policies
-from siyu.channels.templates import find_template, list_templates, put_template
+from siyu.channels.templates import find_template, list_templates, placeholders, put_template
 from siyu.core.errors import InvalidInputError, NotFoundError
 from siyu.workspaces import service as workspaces
 
@@ -49,6 +49,7 @@ __all__ = [
     "grant_subscription",
     "list_messages",
     "list_templates",
+    "placeholders",
     "put_template",
     "record_receipt",
     "set_consent",

@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 from functools import lru_cache
 
-from jinja2 import StrictUndefined, TemplateError
+from jinja2 import StrictUndefined, TemplateError, meta
 from jinja2 import Template as JinjaTemplate
 from jinja2.sandbox import SandboxedEnvironment
 from sqlalchemy import insert, select, update
@@ -37,6 +37,16 @@ def check_body(body: str, *, field: str = "body") -> None:
         _compiled(body)
     except TemplateError as exc:
         raise InvalidInputError(f"template does not parse: {exc}", field=field) from None
+
+
+@lru_cache(maxsize=512)
+def placeholders(body: str) -> frozenset[str]:
+    """The names ``body`` reads from its params (``{{ name }}``, ``{% if name %}``); empty
+    for a body that does not parse."""
+    try:
+        return frozenset(meta.find_undeclared_variables(_ENV.parse(body)))
+    except TemplateError:
+        return frozenset()
 
 
 def render(body: str, params: dict[str, str], *, field: str = "params") -> str:

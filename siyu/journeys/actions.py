@@ -46,6 +46,9 @@ class SendMessage(_Action):
 
     type: Literal["send_message"] = "send_message"
     request: MessageRequest
+    offer: Literal["issue", "show"] = Field(
+        default="issue", description="Issue a coupon next-best offer with the send, or show it."
+    )
 
 
 class AddTag(_Action):

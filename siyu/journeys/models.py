@@ -144,6 +144,12 @@ class SendMessageSpec(_Data):
     content_variant: Channel | None = Field(
         default=None, description="Which variant of the item; default the message's channel."
     )
+    offer: Literal["issue", "show"] = Field(
+        default="issue",
+        description="When the template names the next-best offer (offer_*) and it is a coupon: "
+        "issue: the person receives that coupon with the send (once per step); show: the "
+        "message only names it.",
+    )
 
     def content_params(self) -> dict[str, str]:
         """The params naming the item, for the pipeline to render (empty without one)."""

@@ -219,7 +219,7 @@ def _action(
                 source=f"journey:{state.journey_id}:{node_id}",
                 idempotency_key=common["key"],
             )
-            return SendMessage(**common, request=request)
+            return SendMessage(**common, request=request, offer=spec.offer)
         case TagSpec():
             kind = AddTag if spec.type == "add_tag" else RemoveTag
             return kind(**common, tag=spec.tag)

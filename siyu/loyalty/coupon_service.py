@@ -34,6 +34,7 @@ from siyu.segments import service as segments
 
 M = TypeVar("M", bound=BaseModel)
 MAX_LIST = 1000
+ISSUE_SCOPE = "coupon.issue"  # the idempotency keys of issue_coupon
 
 
 # -- idempotency keys ------------------------------------------------------------------------
@@ -145,7 +146,7 @@ def issue_coupon(
         NotFoundError: no such template or person.
         ConflictError: out of stock, or the person's limit is reached (``reason`` says which).
     """
-    scope = "coupon.issue"
+    scope = ISSUE_SCOPE
     earlier = recall(
         session=session, workspace_id=workspace_id, scope=scope, key=idempotency_key, model=Coupon
     )
@@ -183,6 +184,12 @@ def issue_coupon(
         now=now,
     )
     return coupon
+
+
+def issued_with_key(*, session: Session, workspace_id: str, idempotency_key: str) -> Coupon | None:
+    """The coupon an earlier :func:`issue_coupon` with ``idempotency_key`` issued, if any."""
+    return recall(session=session, workspace_id=workspace_id, scope=ISSUE_SCOPE,
+                  key=idempotency_key, model=Coupon)  # fmt: skip
 
 
 def claim_coupon(

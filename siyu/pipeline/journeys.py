@@ -45,7 +45,7 @@ from siyu.journeys.models import SegmentEnteredTrigger, SegmentLeftTrigger
 from siyu.journeys.service import JourneyStatus, list_journeys
 from siyu.loyalty import coupon_service as coupons
 from siyu.loyalty import points
-from siyu.pipeline import content
+from siyu.pipeline import content, journey_offers
 from siyu.pipeline.personalise import Personaliser
 from siyu.profiles import tags
 
@@ -80,9 +80,13 @@ def apply_actions(
     Messages (sends, webhook calls, staff tasks) go to the outbox in one ``enqueue_many``;
     if that batch is refused, each request is tried alone so only the bad one fails.
     ``personalise`` adds values (recommendations) to a send's params; the step's own win.
+    A send whose template names a coupon offer issues it with the message
+    (:mod:`siyu.pipeline.journey_offers`), after the batch's other messages.
     """
     failures: list[ActionFailure] = []
     requests: list[tuple[str, MessageRequest]] = []
+    sends = journey_offers.OfferSends(session, workspace_id)
+    offered: list[tuple[SendMessage, MessageRequest, dict[str, str]]] = []
     for action in actions:
         try:
             with session.begin_nested():
@@ -94,12 +98,33 @@ def apply_actions(
             log.exception("journey action %s failed", action.key)
             failures.append(ActionFailure(key=action.key, reason=f"{type(exc).__name__}"))
             continue
-        if request is not None and personalise is not None and isinstance(action, SendMessage):
-            extra = personalise(action.person_id)
-            request = request.model_copy(update={"params": {**extra, **request.params}})
+        if request is not None and isinstance(action, SendMessage):
+            extra = personalise(action.person_id) if personalise is not None else {}
+            if sends.wants_coupon(action, extra):  # issued with its message, below
+                offered.append((action, request, extra))
+                continue
+            request = journey_offers.personalised(sends, action, request, extra)
         if request is not None:
             requests.append((action.key, request))
     failures.extend(_enqueue(session, workspace_id, requests, now))
+    failures.extend(_send_offers(session, sends, offered, now))
+    return failures
+
+
+def _send_offers(
+    session: Session,
+    sends: journey_offers.OfferSends,
+    offered: list[tuple[SendMessage, MessageRequest, dict[str, str]]],
+    now: datetime,
+) -> list[ActionFailure]:
+    """Sends whose coupon offer is issued with them, each alone (see journey_offers)."""
+    failures = []
+    for action, request, values in offered:
+        try:
+            journey_offers.send_with_coupon(session=session, sends=sends, action=action,
+                                            request=request, values=values, now=now)  # fmt: skip
+        except SiyuError as exc:
+            failures.append(ActionFailure(key=action.key, reason=_why(exc)))
     return failures
 
 
