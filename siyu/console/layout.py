@@ -24,6 +24,7 @@ NAVIGATION = (
     ("/groups", "groups", "nav.groups"),
     ("/channels", "forum", "nav.channels"),
     ("/keys", "key", "nav.keys"),
+    ("/team", "admin_panel_settings", "nav.team"),
 )
 
 

@@ -19,6 +19,8 @@ PAGES = (
     "assistant",
     "groups",
     "keys",
+    "team",
+    "password_reset",
 )
 
 
