@@ -20,6 +20,7 @@ from siyu.journeys import service as journeys
 from siyu.journeys import stats as journey_stats
 from siyu.journeys.definition import load_definition
 from siyu.journeys.models import JourneyDefinition, edges_of
+from siyu.pipeline import journey_checks
 from siyu.pipeline.journeys import dry_run_journey
 
 journeys_app: typer.Typer = typer.Typer(
@@ -73,7 +74,7 @@ def create(file: Path, workspace: WorkspaceOption = None, as_json: JsonOption = 
     rt = runtime()
     ws = pick_workspace(rt, workspace)
     with rt.sessions() as session, session.begin():
-        made = journeys.create_journey(
+        made = journey_checks.create_journey(
             session=session, workspace_id=ws.id, definition=definition, now=utcnow()
         )
     _echo_journey(made, as_json, ws.timezone)
@@ -106,7 +107,7 @@ def publish(
     rt = runtime()
     ws = pick_workspace(rt, workspace)
     with rt.sessions() as session, session.begin():
-        done = journeys.publish_version(session=session, workspace_id=ws.id,
+        done = journey_checks.publish_version(session=session, workspace_id=ws.id,
                                         journey_id=journey_id, definition=definition,
                                         now=utcnow())  # fmt: skip
     _echo_journey(done, as_json, ws.timezone)
@@ -116,7 +117,7 @@ def _status(journey_id: str, workspace: str | None, status: journeys.JourneyStat
     rt = runtime()
     ws = pick_workspace(rt, workspace)
     with rt.sessions() as session, session.begin():
-        done = journeys.set_status(session=session, workspace_id=ws.id, journey_id=journey_id,
+        done = journey_checks.set_status(session=session, workspace_id=ws.id, journey_id=journey_id,
                                    status=status, now=utcnow())  # fmt: skip
     _echo_journey(done, False, ws.timezone)
 

@@ -103,3 +103,17 @@ def test_bad_input_is_one_line_and_non_zero(workspace_id: str, tmp_path: Path) -
     dates = runner.invoke(app, ["journeys", "dry-run", "jny_x", "--start", "soon", "--end", "x"])
     assert dates.exit_code != 0 and "start" in dates.output
     assert runner.invoke(app, ["worker", "--interval", "0"]).exit_code != 0
+
+
+def test_a_journey_naming_missing_content_is_refused(workspace_id: str, tmp_path: Path) -> None:
+    file = tmp_path / "push.yaml"
+    file.write_text(
+        JOURNEY.replace("{type: award_points, points: 5}",
+                        "{type: send_message, channel: sms, template: t, content_id: ct_gone}"),
+        encoding="utf-8",
+    )  # fmt: skip
+    answer = runner.invoke(app, ["journeys", "create", str(file)])
+    assert answer.exit_code != 0
+    assert len(answer.output.strip().splitlines()) == 1
+    assert "nodes.1.action.content_id" in answer.output and "ct_gone" in answer.output
+    assert "复购提醒" not in runner.invoke(app, ["journeys", "list"]).stdout  # nothing saved

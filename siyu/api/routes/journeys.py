@@ -19,6 +19,7 @@ from siyu.journeys import stats
 from siyu.journeys.definition import load_definition
 from siyu.journeys.models import JourneyDefinition
 from siyu.journeys.tables import journey_versions
+from siyu.pipeline import journey_checks
 from siyu.pipeline.journeys import JourneyDryRun, dry_run_journey
 
 router = APIRouter(prefix="/api/journeys", tags=["journeys"])
@@ -66,8 +67,10 @@ async def create_journey(
 ) -> journeys.Journey:
     """The body is the definition, as JSON or YAML (``Content-Type: application/yaml``)."""
     definition = await _definition(request)
-    created = await in_transaction(runtime, journeys.create_journey, workspace_id=workspace.id,
-                                   definition=definition, now=utcnow())  # fmt: skip
+    created = await in_transaction(
+        runtime, journey_checks.create_journey, workspace_id=workspace.id,
+        definition=definition, now=utcnow(),
+    )  # fmt: skip
     return in_zone(created, workspace.timezone)
 
 
@@ -122,7 +125,7 @@ async def publish_version(
     """New entries follow it; people already in keep the version they entered with."""
     definition = await _definition(request)
     done = await in_transaction(
-        runtime, journeys.publish_version, workspace_id=workspace.id, journey_id=journey_id,
+        runtime, journey_checks.publish_version, workspace_id=workspace.id, journey_id=journey_id,
         definition=definition, now=utcnow(),
     )  # fmt: skip
     return in_zone(done, workspace.timezone)
@@ -131,7 +134,7 @@ async def publish_version(
 async def _set(
     runtime: Any, workspace: Any, journey_id: str, status: journeys.JourneyStatus
 ) -> journeys.Journey:
-    done = await in_transaction(runtime, journeys.set_status, workspace_id=workspace.id,
+    done = await in_transaction(runtime, journey_checks.set_status, workspace_id=workspace.id,
                                 journey_id=journey_id, status=status, now=utcnow())  # fmt: skip
     return in_zone(done, workspace.timezone)
 

@@ -14,6 +14,7 @@ from siyu.journeys.definition import load_definition
 from siyu.journeys.models import JourneyDefinition
 from siyu.journeys.service import Journey, JourneyStatus
 from siyu.journeys.stats import JourneyStats
+from siyu.pipeline import journey_checks
 from siyu.pipeline.journeys import JourneyDryRun, dry_run_journey
 
 DRY_RUN_DAYS = 7
@@ -44,7 +45,7 @@ def set_status(
 ) -> Journey:
     """Launch (activate) or pause a journey."""
     with runtime.sessions() as session, session.begin():
-        return journeys.set_status(
+        return journey_checks.set_status(
             session=session,
             workspace_id=workspace_id,
             journey_id=journey_id,
@@ -87,7 +88,7 @@ def publish(
     """Validate the editor's text and publish it as the journey's next version."""
     definition = validate(text=text)
     with runtime.sessions() as session, session.begin():
-        return journeys.publish_version(
+        return journey_checks.publish_version(
             session=session,
             workspace_id=workspace_id,
             journey_id=journey_id,
