@@ -19,6 +19,7 @@ NAVIGATION = (
     ("/growth", "qr_code_2", "nav.growth"),
     ("/journeys", "route", "nav.journeys"),
     ("/content", "collections", "nav.content"),
+    ("/ugc", "rate_review", "nav.ugc"),
     ("/activities", "celebration", "nav.activities"),
     ("/assistant", "support_agent", "nav.assistant"),
     ("/groups", "groups", "nav.groups"),

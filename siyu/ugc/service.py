@@ -134,6 +134,17 @@ def list_posts(*, session: Session, workspace_id: str, where: PostFilter) -> Pos
     )
 
 
+def recently_moderated(*, session: Session, workspace_id: str, limit: int = 20) -> list[Post]:
+    """The latest approved or rejected posts, the most recent decision first."""
+    rows = session.execute(
+        select(ugc_posts)
+        .where(_p.workspace_id == workspace_id, _p.moderated_at.is_not(None))
+        .order_by(_p.moderated_at.desc(), _p.id.desc())
+        .limit(limit)
+    ).all()
+    return [_post(r) for r in rows]
+
+
 def delete_post(*, session: Session, workspace_id: str, post_id: str) -> None:
     """Remove a post and its metric history (a reward paid stays in the ledger)."""
     get_post(session=session, workspace_id=workspace_id, post_id=post_id)

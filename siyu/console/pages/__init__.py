@@ -15,6 +15,7 @@ PAGES = (
     "journey_canvas",
     "channels",
     "content",
+    "ugc",
     "activities",
     "assistant",
     "groups",
