@@ -453,7 +453,7 @@ MESSAGES: dict[str, str] = {
     "content.by_channel": "By channel",
     "content.sharers": "Sharers (fission)",
     "content.none": "No content yet",
-    "content.none_hint": "Add articles, posters, images, mini-program cards, links or snippets with siyu content add or POST /api/content/items.",
+    "content.none_hint": "Add articles, posters, images, mini-program cards, links or snippets in the editor above, with siyu content add or POST /api/content/items.",
     "content.compare": "Items side by side: views, clicks, orders and GMV",
     "content.compare_empty": "No item was viewed or clicked in this period.",
     "content.axis.count": "Count",

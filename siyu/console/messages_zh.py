@@ -450,7 +450,7 @@ MESSAGES: dict[str, str] = {
     "content.by_channel": "分渠道效果",
     "content.sharers": "分享者贡献（裂变）",
     "content.none": "还没有素材",
-    "content.none_hint": "用 siyu content add 或 POST /api/content/items 添加文章、海报、图片、小程序卡片、链接或话术。",
+    "content.none_hint": "在上方的编辑器新建，或用 siyu content add、POST /api/content/items 添加文章、海报、图片、小程序卡片、链接或话术。",
     "content.compare": "素材并排对比：浏览、点击、订单与 GMV",
     "content.compare_empty": "这段时间还没有素材被浏览或点击。",
     "content.axis.count": "次数",

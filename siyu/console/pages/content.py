@@ -1,46 +1,23 @@
 """Content (素材库): every item's reach, views, clicks, shares, new contacts, orders and GMV
-side by side — as a chart (with its table view), per channel, and per sharer."""
+side by side — as a chart (with its table view), per channel, and per sharer; and, for
+roles with content:write, the editor (siyu.console.pages.content_editor)."""
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from nicegui import ui
-from pydantic import BaseModel
 from starlette.responses import RedirectResponse
 
 from siyu.console import state
 from siyu.console.layout import frame
+from siyu.console.pages import content_editor
+from siyu.console.pages import content_load as load
+from siyu.console.pages.content_load import DAYS, Board
 from siyu.console.state import WorkspaceRef, t
 from siyu.console.views import content as views
 from siyu.console.views.common import count, yuan
 from siyu.console.widgets import chart_card, empty_state, kpi, table
-from siyu.content import service as content
-from siyu.content.models import Content
-from siyu.content.performance import ContentReport
 from siyu.core.clock import utcnow
-from siyu.core.runtime import Runtime
 from siyu.pipeline import content_performance
-
-DAYS = 30
-
-
-class Board(BaseModel):
-    """The library and its performance over the last :data:`DAYS` days."""
-
-    library: list[Content]
-    report: ContentReport
-
-
-def load_board(*, runtime: Runtime, workspace_id: str) -> Board:
-    """The blocking reads behind the page."""
-    with runtime.sessions() as session:
-        library = content.list_content(session=session, workspace_id=workspace_id, limit=1000)
-    end = utcnow()
-    report = content_performance.content_performance(
-        runtime=runtime, workspace_id=workspace_id, start=end - timedelta(days=DAYS), end=end
-    )
-    return Board(library=library, report=report)
 
 
 def _fill(board: Board) -> None:
@@ -69,11 +46,14 @@ def _fill(board: Board) -> None:
     table(views.sharer_columns(lang), views.sharer_rows(report, titles), testid="content-sharers")
 
 
-def _draw(workspace: WorkspaceRef, body: ui.column) -> None:
+def _draw(workspace: WorkspaceRef, editor_slot: ui.column, body: ui.column) -> None:
     async def fill() -> None:
-        board = await state.call(load_board, runtime=state.runtime(), workspace_id=workspace.id)
-        if board is None:  # the page went away meanwhile
-            return
+        board = await state.call(
+            load.board, runtime=state.runtime(), workspace_id=workspace.id, now=utcnow()
+        )
+        if workspace.may(content_editor.WRITE) and not editor_slot.default_slot.children:
+            with editor_slot:  # drawn once: a refresh after a save keeps what is being edited
+                content_editor.draw(workspace, board.library, fill)
         body.clear()
         with body:
             if not board.library:
@@ -90,8 +70,9 @@ def content_page() -> RedirectResponse | None:
     if state.current() is None:
         return RedirectResponse("/login")
     with frame("/content", "nav.content") as workspace:
+        editor_slot = ui.column().classes("w-full")
         body = ui.column().classes("w-full gap-4")
         with body:
             ui.spinner(size="lg")
-        _draw(workspace, body)
+        _draw(workspace, editor_slot, body)
     return None
