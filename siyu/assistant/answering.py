@@ -9,8 +9,10 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from siyu.assistant import groups, knowledge, ranking
+from siyu.assistant.events import member_message_id
 from siyu.assistant.models import AssistantSettings, Outcome, Reply
 from siyu.channels.wechat_group_messages import MemberChange, WecomGroupMembers, WecomGroupMessage
+from siyu.community import service as community
 
 OPT_OUT = re.compile(
     r"别(再)?(回复|回|理|@|艾特)我|不(要|用|可以|许)(再)?(回复|回|@)我|退订|取消订阅|闭嘴"
@@ -21,6 +23,7 @@ QUESTION = re.compile(
 )
 OPTED_OUT_TEXT = "好的，之后不再回复您。想恢复时说「恢复回复」即可。"
 OPTED_IN_TEXT = "好的，之后有问题可以直接问我～"
+WELCOMED = "welcomed"  # the outcome of a join the assistant welcomed
 
 
 def build_index(session: Session, workspace_id: str) -> ranking.KnowledgeIndex:
@@ -91,11 +94,12 @@ def _consent(session: Session, workspace_id: str, message: WecomGroupMessage) ->
 def handle_message(
     *, session: Session, workspace_id: str, message: WecomGroupMessage, now: datetime
 ) -> Reply:
-    """Record a group message and decide the reply: nothing for a retry, a muted group, an
-    opted-out sender or chatter; a rule's answer; an entry's answer; or a hand-over that
-    records the question as unanswered."""
-    key = f"msg:{message.msg_id}"
-    fresh = groups.record_activity(
+    """Record a group message (in community's group activity, under the key every feed of
+    it uses) and decide the reply once: nothing for a retry, a muted group, an opted-out
+    sender or chatter; a rule's answer; an entry's answer; or a hand-over that records the
+    question as unanswered."""
+    key = community.message_key(message.chat_id, message.msg_id)
+    community.record_activity(
         session,
         workspace_id,
         event_key=key,
@@ -104,12 +108,13 @@ def handle_message(
         member_id=message.sender,
         at=message.at,
     )
-    if not fresh or _muted(session, workspace_id, message.chat_id):
+    claimed = community.claim_outcome(session, workspace_id, key, Outcome.IGNORED.value)
+    if not claimed or _muted(session, workspace_id, message.chat_id):
         return Reply(outcome=Outcome.IGNORED)
     reply = _consent(session, workspace_id, message)
     if reply is None:
         reply = _answer(session, workspace_id, message, now)
-    groups.set_outcome(session, workspace_id, key, reply.outcome)
+    community.set_outcome(session, workspace_id, key, reply.outcome.value)
     return reply
 
 
@@ -129,25 +134,41 @@ def _answer(
     return reply
 
 
+def member_key(change: WecomGroupMembers, member: str) -> str:
+    """The event key of one member's join or leave: the one ingest gives its track."""
+    return community.event_key(member_message_id(change, member))
+
+
 def handle_members(*, session: Session, workspace_id: str, change: WecomGroupMembers) -> str | None:
-    """Record joins or leaves; the welcome text to send for fresh joins, if any."""
-    fresh = [
-        member
-        for member in change.members
-        if groups.record_activity(
+    """Record joins or leaves (in community's group activity); the welcome text to send for
+    joins not welcomed before (once per member and time, whichever callback brought it
+    first), if any."""
+    muted = _muted(session, workspace_id, change.chat_id)
+    fresh = []
+    for member in change.members:
+        key = member_key(change, member)
+        community.record_activity(
             session,
             workspace_id,
-            event_key=f"{change.change.value}:{change.chat_id}:{member}:{int(change.at.timestamp())}",
+            event_key=key,
             chat_id=change.chat_id,
             kind=change.change.value,
             member_id=member,
             at=change.at,
         )
-    ]
-    if change.change is not MemberChange.JOINED or not fresh:
+        joined = change.change is MemberChange.JOINED and not muted
+        if joined and community.claim_outcome(session, workspace_id, key, WELCOMED):
+            fresh.append(member)
+    if not fresh:
         return None
-    if _muted(session, workspace_id, change.chat_id):
-        return None
-    group = groups.find_group(session=session, workspace_id=workspace_id, chat_id=change.chat_id)
     settings = groups.get_settings(session=session, workspace_id=workspace_id)
-    return settings.welcome_text.replace("{group}", group.name if group and group.name else "本群")
+    return settings.welcome_text.replace("{group}", _name(session, workspace_id, change.chat_id))
+
+
+def _name(session: Session, workspace_id: str, chat_id: str) -> str:
+    """The assistant's name for the group, else the name WeCom gave it (synced), else 本群."""
+    mine = groups.find_group(session=session, workspace_id=workspace_id, chat_id=chat_id)
+    if mine is not None and mine.name:
+        return mine.name
+    synced = community.find_group(session=session, workspace_id=workspace_id, chat_id=chat_id)
+    return synced.name if synced is not None and synced.name else "本群"

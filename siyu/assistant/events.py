@@ -46,15 +46,20 @@ def message_events(message: WecomGroupMessage, reply: Reply) -> list[dict[str, A
     ]
 
 
+def member_message_id(change: WecomGroupMembers, member: str) -> str:
+    """The messageId of one member's join / leave track (the same from either callback)."""
+    stamp = int(change.at.timestamp())
+    return f"wecom-group:{change.chat_id}:{change.change.value}:{member}:{stamp}"
+
+
 def member_events(change: WecomGroupMembers) -> list[dict[str, Any]]:
     """One join / leave track per member."""
-    stamp = int(change.at.timestamp())
     return [
         {
             **_who(member),
             "type": "track",
             "event": MEMBER_EVENTS[change.change],
-            "messageId": f"wecom-group:{change.chat_id}:{change.change.value}:{member}:{stamp}",
+            "messageId": member_message_id(change, member),
             "timestamp": change.at.isoformat(),
             "properties": {"chat_id": change.chat_id, "join_scene": change.join_scene},
         }

@@ -1,11 +1,12 @@
-"""Settings, groups, opt-outs, unanswered questions and group activity of the assistant."""
+"""Settings, groups, opt-outs, unanswered questions and group statistics of the assistant
+(group activity itself lives in community: ``siyu.community.service``)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import case, delete, distinct, func, insert, select, update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from siyu.assistant import secrets
@@ -18,14 +19,14 @@ from siyu.assistant.models import (
     Unanswered,
 )
 from siyu.assistant.tables import (
-    assistant_activity,
     assistant_groups,
     assistant_optouts,
     assistant_settings,
     assistant_unanswered,
 )
+from siyu.community import service as community
 from siyu.core.crypto import Vault
-from siyu.core.errors import InvalidInputError, NotFoundError
+from siyu.core.errors import NotFoundError
 
 # -- settings ------------------------------------------------------------------------------
 
@@ -239,106 +240,50 @@ def list_unanswered(*, session: Session, workspace_id: str, limit: int = 100) ->
     ]
 
 
-# -- activity and statistics ---------------------------------------------------------------
-
-
-def record_activity(
-    session: Session,
-    workspace_id: str,
-    *,
-    event_key: str,
-    chat_id: str,
-    kind: str,
-    member_id: str,
-    at: datetime,
-) -> bool:
-    """Note one callback event; False when it was seen before (a WeCom retry)."""
-    t = assistant_activity.c
-    seen = session.execute(
-        select(t.event_key).where(t.workspace_id == workspace_id, t.event_key == event_key)
-    ).first()
-    if seen is not None:
-        return False
-    session.execute(
-        insert(assistant_activity).values(
-            workspace_id=workspace_id,
-            event_key=event_key[:200],
-            chat_id=chat_id,
-            kind=kind,
-            member_id=member_id,
-            at=at,
-        )
-    )
-    return True
-
-
-def set_outcome(session: Session, workspace_id: str, event_key: str, outcome: Outcome) -> None:
-    """What the assistant did with a recorded message."""
-    t = assistant_activity.c
-    session.execute(
-        update(assistant_activity)
-        .where(t.workspace_id == workspace_id, t.event_key == event_key)
-        .values(outcome=outcome.value)
-    )
-
-
-def _count(kind: str, outcome: Outcome | None = None) -> Any:
-    t = assistant_activity.c
-    test = t.kind == kind if outcome is None else (t.kind == kind) & (t.outcome == outcome.value)
-    return func.sum(case((test, 1), else_=0))
+# -- statistics ----------------------------------------------------------------------------
 
 
 def group_stats(
     *, session: Session, workspace_id: str, since: datetime, until: datetime
 ) -> list[GroupStats]:
-    """Per group seen between ``since`` and ``until``: joins, leaves, speakers, messages,
-    questions answered (by an entry or a rule) and handed over; members are all-time joins
-    minus leaves."""
-    if until <= since:
-        raise InvalidInputError("until must be after since", field="until")
-    t = assistant_activity.c
-    answered = func.sum(case((t.outcome.in_(["answered", "rule"]), 1), else_=0))
-    window = (t.workspace_id == workspace_id, t.at >= since, t.at < until)
-    rows = session.execute(
-        select(
-            t.chat_id,
-            _count("joined").label("joins"),
-            _count("left").label("leaves"),
-            func.count(distinct(case((t.kind == "message", t.member_id)))).label("speakers"),
-            _count("message").label("messages"),
-            answered.label("answered"),
-            _count("message", Outcome.HANDOVER).label("handed_over"),
-        )
-        .where(*window)
-        .group_by(t.chat_id)
-        .order_by(t.chat_id)
-    ).all()
-    names = {g.chat_id: g.name for g in list_groups(session=session, workspace_id=workspace_id)}
-    return [
-        GroupStats(
-            chat_id=r.chat_id,
-            name=names.get(r.chat_id, ""),
-            members=_members(session, workspace_id, r.chat_id),
-            joins=int(r.joins or 0),
-            leaves=int(r.leaves or 0),
-            active_speakers=int(r.speakers or 0),
-            messages=int(r.messages or 0),
-            questions=int(r.answered or 0) + int(r.handed_over or 0),
-            answered=int(r.answered or 0),
-            handed_over=int(r.handed_over or 0),
-        )
-        for r in rows
-    ]
+    """Per group (or 微信客服 conversation) with activity between ``since`` and ``until``:
+    joins, leaves, speakers, messages, questions answered (by an entry or a rule) and handed
+    over, from community's group activity; members now.
 
-
-def _members(session: Session, workspace_id: str, chat_id: str) -> int:
-    t = assistant_activity.c
-    joined = session.execute(
-        select(_count("joined"), _count("left")).where(
-            t.workspace_id == workspace_id, t.chat_id == chat_id
+    Raises:
+        InvalidInputError: ``until`` is not after ``since``.
+    """
+    activity = community.activity_by_group(
+        session=session, workspace_id=workspace_id, since=since, until=until
+    )
+    outcomes = community.outcomes_by_group(
+        session=session, workspace_id=workspace_id, since=since, until=until
+    )
+    chat_ids = sorted(activity)
+    members = community.member_counts(session=session, workspace_id=workspace_id, chat_ids=chat_ids)
+    # The assistant's name for a group wins; else the name WeCom gave it (synced).
+    names = {
+        g.chat_id: g.name for g in community.list_groups(session=session, workspace_id=workspace_id)
+    }
+    mine = list_groups(session=session, workspace_id=workspace_id)
+    names.update({g.chat_id: g.name for g in mine if g.name})
+    stats = []
+    for chat_id in chat_ids:
+        done = outcomes.get(chat_id, {})
+        answered = done.get(Outcome.ANSWERED.value, 0) + done.get(Outcome.RULE.value, 0)
+        handed_over = done.get(Outcome.HANDOVER.value, 0)
+        stats.append(
+            GroupStats(
+                chat_id=chat_id,
+                name=names.get(chat_id, ""),
+                members=members.get(chat_id, 0),
+                **activity[chat_id],
+                questions=answered + handed_over,
+                answered=answered,
+                handed_over=handed_over,
+            )
         )
-    ).one()
-    return max(int(joined[0] or 0) - int(joined[1] or 0), 0)
+    return stats
 
 
 def require_group(*, session: Session, workspace_id: str, chat_id: str) -> Group:

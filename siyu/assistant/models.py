@@ -152,7 +152,10 @@ class GroupStats(BaseModel):
 
     chat_id: str
     name: str
-    members: int = Field(description="Joined minus left (all time, as seen by callbacks).")
+    members: int = Field(
+        description="Members now: the group's current members (syncs and callbacks); for a "
+        "微信客服 conversation, customers who opened it minus leaves."
+    )
     joins: int
     leaves: int
     active_speakers: int

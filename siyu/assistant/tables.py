@@ -1,5 +1,6 @@
 """Tables of the assistant: knowledge entries, synonyms, keyword rules, settings, groups,
-opt-outs, unanswered questions and group activity."""
+opt-outs and unanswered questions. Group activity (joins, leaves, messages and what the
+assistant did with them) is community's ``community_activity``."""
 
 from __future__ import annotations
 
@@ -8,7 +9,6 @@ from sqlalchemy import (
     Boolean,
     Column,
     Float,
-    Index,
     Integer,
     String,
     Table,
@@ -95,19 +95,4 @@ assistant_unanswered = Table(
     Column("chat_id", String(100)),
     Column("first_at", UTCDateTime(), nullable=False),
     Column("last_at", UTCDateTime(), nullable=False),
-)
-
-# One row per callback event (a message, a join, a leave), keyed by WeCom's id so a
-# retried callback is counted once; ``outcome`` says what the assistant did with a message.
-assistant_activity = Table(
-    "assistant_activity",
-    metadata,
-    Column("workspace_id", String(40), primary_key=True),
-    Column("event_key", String(200), primary_key=True),
-    Column("chat_id", String(100), nullable=False),
-    Column("kind", String(20), nullable=False),
-    Column("member_id", String(100), nullable=False),
-    Column("outcome", String(20)),
-    Column("at", UTCDateTime(), nullable=False),
-    Index("ix_assistant_activity_chat", "workspace_id", "chat_id", "at"),
 )

@@ -1,13 +1,13 @@
-"""Customer groups in the operational store: sync from WeCom, members linked to persons
-through their WeCom external_userid, tags, and the join / leave / message activity."""
+"""Customer groups in the operational store: members linked to persons through their WeCom
+external_userid, tags, membership and the member and seat counts."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import case, insert, select, update
 from sqlalchemy.orm import Session
 
 from siyu.collect.models import Identifier, IdType
@@ -18,17 +18,12 @@ from siyu.community.models import (
     GroupStatus,
     Member,
 )
-from siyu.community.tables import (
-    community_activity,
-    community_groups,
-    community_members,
-)
+from siyu.community.tables import community_groups, community_members
 from siyu.core.errors import InvalidInputError, NotFoundError
 from siyu.identity import service as identity
 
 _g = community_groups.c
 _m = community_members.c
-_a = community_activity.c
 
 
 def is_customer(member_id: str) -> bool:
@@ -45,6 +40,14 @@ def person_of(session: Session, workspace_id: str, member_id: str) -> str | None
         workspace_id=workspace_id,
         identifier=Identifier(IdType.WECOM_EXTERNAL_USERID, member_id),
     )
+
+
+def persons_of(session: Session, workspace_id: str, member_ids: Iterable[str]) -> dict[str, str]:
+    """The persons holding these WeCom external_userids (one batch look-up; staff and
+    unknown customers are absent)."""
+    wanted = [Identifier(IdType.WECOM_EXTERNAL_USERID, m) for m in member_ids if is_customer(m)]
+    found = identity.find_persons(session=session, workspace_id=workspace_id, identifiers=wanted)
+    return {identifier.key: person for identifier, person in found.items()}
 
 
 def _group(r: Any) -> Group:
@@ -124,75 +127,7 @@ def set_tags(*, session: Session, workspace_id: str, chat_id: str, tags: Sequenc
     return group
 
 
-# -- activity ----------------------------------------------------------------------------------
-
-
-def insert_activity(
-    session: Session,
-    workspace_id: str,
-    event_key: str,
-    chat_id: str,
-    kind: str,
-    member_id: str,
-    at: datetime,
-    person_id: str | None,
-) -> bool:
-    """Insert one activity row; False when its key was seen before."""
-    seen = session.execute(
-        select(_a.event_key).where(_a.workspace_id == workspace_id, _a.event_key == event_key)
-    ).first()
-    if seen is not None:
-        return False
-    session.execute(
-        insert(community_activity).values(
-            workspace_id=workspace_id,
-            event_key=event_key[:200],
-            chat_id=chat_id,
-            kind=kind,
-            member_id=member_id,
-            person_id=person_id,
-            at=at,
-        )
-    )
-    return True
-
-
-def record_activity(
-    session: Session,
-    workspace_id: str,
-    *,
-    event_key: str,
-    chat_id: str,
-    kind: str,
-    member_id: str,
-    at: datetime,
-    person_id: str | None = None,
-) -> bool:
-    """Note a join, leave or message once per ``event_key`` and keep the group's member rows
-    and last-activity times; False when it was seen before (or, for a join or leave, when
-    membership already says so: a sync and a callback bring the same join)."""
-    person_id = person_id or person_of(session, workspace_id, member_id)
-    ensure_group(session, workspace_id, chat_id)
-    if kind in ("joined", "left"):
-        inside = member_id in current_members(session, workspace_id, chat_id)
-        if inside == (kind == "joined"):
-            if inside and person_id:
-                join_member(session, workspace_id, chat_id, member_id, person_id, None, None)
-            return False
-    if not insert_activity(
-        session, workspace_id, event_key, chat_id, kind, member_id, at, person_id
-    ):
-        return False
-    if kind == "message":
-        touch(session, workspace_id, chat_id, "last_message_at", at)
-        return True
-    if kind == "joined":
-        join_member(session, workspace_id, chat_id, member_id, person_id, at, None)
-        touch(session, workspace_id, chat_id, "last_join_at", at)
-    else:
-        leave_member(session, workspace_id, chat_id, member_id, at)
-    recount(session, workspace_id, chat_id)
-    return True
+# -- membership --------------------------------------------------------------------------------
 
 
 def ensure_group(session: Session, workspace_id: str, chat_id: str) -> None:
@@ -288,11 +223,16 @@ def current_members(session: Session, workspace_id: str, chat_id: str) -> list[s
     )
 
 
-def recount(session: Session, workspace_id: str, chat_id: str) -> None:
-    """Members = current rows; seats never fall below members (seats handed out stay)."""
+def recount(session: Session, workspace_id: str, chat_id: str, freed: int = 0) -> None:
+    """Members = current rows. Seats never fall below members (seats handed out stay), and
+    the ``freed`` seats of members who just left drop off, never below the members left:
+    one conditional UPDATE, so a scan taking a seat at the same time is counted either way."""
     count = len(current_members(session, workspace_id, chat_id))
     where = (_g.workspace_id == workspace_id, _g.chat_id == chat_id)
-    session.execute(update(community_groups).where(*where).values(members=count))
+    values: dict[str, Any] = {"members": count}
+    if freed:
+        values["seats"] = case((_g.seats - freed > count, _g.seats - freed), else_=count)
+    session.execute(update(community_groups).where(*where).values(**values))
     session.execute(update(community_groups).where(*where, _g.seats < count).values(seats=count))
 
 
@@ -303,44 +243,3 @@ def dismiss(*, session: Session, workspace_id: str, chat_id: str, now: datetime)
         .where(_g.workspace_id == workspace_id, _g.chat_id == chat_id)
         .values(status=GroupStatus.DISMISSED.value, synced_at=now)
     )
-
-
-def record_messages(
-    session: Session,
-    workspace_id: str,
-    messages: Sequence[tuple[str, str, str, datetime, str | None]],
-) -> int:
-    """Count group messages (event key, chat_id, member, time, person) in bulk, each once per
-    key; how many were new. The groups' last-message times move forward."""
-    keys = {m[0][:200]: m for m in messages}
-    if not keys:
-        return 0
-    seen = set(
-        session.execute(
-            select(_a.event_key).where(_a.workspace_id == workspace_id, _a.event_key.in_(keys))
-        ).scalars()
-    )
-    rows = [
-        {
-            "workspace_id": workspace_id,
-            "event_key": key,
-            "chat_id": chat_id,
-            "kind": "message",
-            "member_id": member,
-            "person_id": person,
-            "at": at,
-        }
-        for key, (_, chat_id, member, at, person) in keys.items()
-        if key not in seen
-    ]
-    if not rows:
-        return 0
-    session.execute(insert(community_activity), rows)
-    latest: dict[str, datetime] = {}
-    for key, (_, chat_id, _, at, _) in keys.items():
-        if key not in seen:
-            latest[chat_id] = max(latest.get(chat_id, at), at)
-    for chat_id, at in latest.items():
-        ensure_group(session, workspace_id, chat_id)
-        touch(session, workspace_id, chat_id, "last_message_at", at)
-    return len(rows)

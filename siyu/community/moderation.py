@@ -15,7 +15,8 @@ from typing import Any
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
-from siyu.community.groups import is_customer, person_of, record_activity
+from siyu.community.activity import message_key, record_activity
+from siyu.community.groups import is_customer, person_of
 from siyu.community.models import (
     CommunityTask,
     GroupMessageIn,
@@ -110,7 +111,7 @@ def observe_message(
 ) -> Verdict:
     """Count a group message, match keyword rules and, for a customer, look for spam; a
     customer spamming across groups is marked. A repeated ``msg_id`` changes nothing."""
-    key = f"m:{chat_id}:{message.msg_id}"
+    key = message_key(chat_id, message.msg_id)
     fresh = record_activity(
         session,
         workspace_id,

@@ -9,13 +9,13 @@ from datetime import datetime
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
+from siyu.community.activity import insert_activity
 from siyu.community.groups import (
     find_group,
-    insert_activity,
     is_customer,
     join_member,
     leave_member,
-    person_of,
+    persons_of,
     recount,
     touch,
 )
@@ -124,7 +124,8 @@ def store_group(
             )
         )
     }
-    persons = {m.userid: person_of(session, workspace_id, m.userid) for m in group.members}
+    found = persons_of(session, workspace_id, (m.userid for m in group.members))
+    persons = {m.userid: found.get(m.userid) for m in group.members}
     fresh = [m for m in group.members if m.userid not in rows]
     _add_members(session, workspace_id, group.chat_id, fresh, persons, now)
     for m in group.members:
@@ -162,6 +163,7 @@ def store_group(
     linked = sum(1 for p in persons.values() if p is not None)
     listed = {m.userid for m in group.members}
     gone = [r.member_id for r in rows.values() if r.left_at is None and r.member_id not in listed]
+    freed = 0
     for member_id in gone:
         key = f"l:{group.chat_id}:{member_id}:{now.timestamp():.0f}"
         insert_activity(
@@ -174,11 +176,11 @@ def store_group(
             now,
             rows[member_id].person_id,
         )
-        leave_member(session, workspace_id, group.chat_id, member_id, now)
+        freed += leave_member(session, workspace_id, group.chat_id, member_id, now)
     last_join = max((m.join_time for m in group.members if m.join_time), default=None)
     if last_join is not None:
         touch(session, workspace_id, group.chat_id, "last_join_at", last_join)
-    recount(session, workspace_id, group.chat_id)
+    recount(session, workspace_id, group.chat_id, freed)
     return known is None, joins, len(gone), linked
 
 

@@ -55,17 +55,24 @@ community_members = Table(
     Index("ix_community_members_person", "workspace_id", "person_id"),
 )
 
-# One row per join, leave or message, keyed so a WeCom retry or a second feed counts once.
+# One row per join, leave or message, keyed so a WeCom retry or a second feed (the assistant's
+# group callback, the contact callback, ingest, a sync) counts once: the only store of group
+# activity. ``outcome`` is what the assistant did with it (answered | rule | handover | ignored
+# | opted_out; welcomed for a join), claimed once; ``reply_claimed_at`` marks a keyword rule's
+# reply handed to the group robot, once per message. ``chat_id`` is a WeCom group, or a
+# 微信客服 conversation ``kf:<open_kfid>`` the assistant answers (activity only).
 community_activity = Table(
     "community_activity",
     metadata,
     Column("workspace_id", String(40), primary_key=True),
     Column("event_key", String(200), primary_key=True),
-    Column("chat_id", String(80), nullable=False),
+    Column("chat_id", String(100), nullable=False),
     Column("kind", String(10), nullable=False),  # joined | left | message
-    Column("member_id", String(80), nullable=False),
+    Column("member_id", String(100), nullable=False),
     Column("person_id", String(40)),
     Column("at", UTCDateTime(), nullable=False),
+    Column("outcome", String(20)),
+    Column("reply_claimed_at", UTCDateTime()),
     Index("ix_community_activity_chat_at", "workspace_id", "chat_id", "at"),
     Index("ix_community_activity_member_at", "workspace_id", "member_id", "at"),
 )

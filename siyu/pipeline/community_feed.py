@@ -1,6 +1,7 @@
 """The ingest stage of community: group joins, leaves and messages that reach the collect
 path (the assistant's group callbacks, the WeCom contact callback, imports) are counted per
-group, with the person resolved at ingest."""
+group, with the person resolved at ingest. Those the assistant already recorded at its
+callback share their key and count once (their person is filled in)."""
 
 from __future__ import annotations
 
@@ -28,11 +29,12 @@ def _member(event: CollectedEvent) -> str | None:
 
 
 def _key(event: CollectedEvent, kind: str, chat_id: str) -> str:
-    # A message's key holds WeCom's msg id, as observe_message writes it, so a message seen
-    # both with its content and as an event counts once.
+    # A message's key holds WeCom's msg id, as the assistant and moderation write it, and a
+    # join's or leave's holds the track's messageId, as the assistant writes it: an event
+    # recorded at a callback and ingested after counts once.
     if kind == "message" and event.message_id.startswith("wecom-group:"):
-        return f"m:{chat_id}:{event.message_id.rsplit(':', 1)[1]}"
-    return f"e:{event.message_id}"
+        return community.message_key(chat_id, event.message_id.rsplit(":", 1)[1])
+    return community.event_key(event.message_id)
 
 
 def apply_community(

@@ -120,8 +120,8 @@ PLAN: tuple[PersonRows, ...] = (
     ),
     # community assistant: a group member is a WeCom external_userid
     PersonRows(assistant_tables.assistant_optouts, (), by_external_userid="member_id"),
-    PersonRows(assistant_tables.assistant_activity, (), by_external_userid="member_id"),
-    # community: memberships, activity, scans and moderation of a customer go
+    # community: memberships, activity (the assistant's group messages and joins included),
+    # scans and moderation of a customer go
     PersonRows(community_tables.community_members, ("person_id",), by_external_userid="member_id"),
     PersonRows(community_tables.community_activity, ("person_id",), by_external_userid="member_id"),
     PersonRows(community_tables.community_live_code_scans, ("person_id",)),

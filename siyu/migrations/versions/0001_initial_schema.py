@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-29 07:11:44.016280
+Create Date: 2026-11-29 09:46:36.654650
 """
 
 from collections.abc import Sequence
@@ -165,22 +165,6 @@ def upgrade() -> None:
     with op.batch_alter_table("activity_teams", schema=None) as batch_op:
         batch_op.create_index(
             "ix_activity_teams_status", ["workspace_id", "status", "deadline"], unique=False
-        )
-
-    op.create_table(
-        "assistant_activity",
-        sa.Column("workspace_id", sa.String(length=40), nullable=False),
-        sa.Column("event_key", sa.String(length=200), nullable=False),
-        sa.Column("chat_id", sa.String(length=100), nullable=False),
-        sa.Column("kind", sa.String(length=20), nullable=False),
-        sa.Column("member_id", sa.String(length=100), nullable=False),
-        sa.Column("outcome", sa.String(length=20), nullable=True),
-        sa.Column("at", siyu.core.db.UTCDateTime(timezone=True), nullable=False),
-        sa.PrimaryKeyConstraint("workspace_id", "event_key", name=op.f("pk_assistant_activity")),
-    )
-    with op.batch_alter_table("assistant_activity", schema=None) as batch_op:
-        batch_op.create_index(
-            "ix_assistant_activity_chat", ["workspace_id", "chat_id", "at"], unique=False
         )
 
     op.create_table(
@@ -398,11 +382,13 @@ def upgrade() -> None:
         "community_activity",
         sa.Column("workspace_id", sa.String(length=40), nullable=False),
         sa.Column("event_key", sa.String(length=200), nullable=False),
-        sa.Column("chat_id", sa.String(length=80), nullable=False),
+        sa.Column("chat_id", sa.String(length=100), nullable=False),
         sa.Column("kind", sa.String(length=10), nullable=False),
-        sa.Column("member_id", sa.String(length=80), nullable=False),
+        sa.Column("member_id", sa.String(length=100), nullable=False),
         sa.Column("person_id", sa.String(length=40), nullable=True),
         sa.Column("at", siyu.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("outcome", sa.String(length=20), nullable=True),
+        sa.Column("reply_claimed_at", siyu.core.db.UTCDateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("workspace_id", "event_key", name=op.f("pk_community_activity")),
     )
     with op.batch_alter_table("community_activity", schema=None) as batch_op:
@@ -2281,10 +2267,6 @@ def downgrade() -> None:
     op.drop_table("assistant_optouts")
     op.drop_table("assistant_groups")
     op.drop_table("assistant_entries")
-    with op.batch_alter_table("assistant_activity", schema=None) as batch_op:
-        batch_op.drop_index("ix_assistant_activity_chat")
-
-    op.drop_table("assistant_activity")
     with op.batch_alter_table("activity_teams", schema=None) as batch_op:
         batch_op.drop_index("ix_activity_teams_status")
 
