@@ -1,6 +1,7 @@
 """Run every benchmark, print a table, write ``bench/results/<name>.json``.
 
-``python -m bench.run [--quick]``; ``--quick`` uses small sizes (the CI smoke variant).
+``python -m bench.run [--quick] [name ...]``; ``--quick`` uses small sizes (the CI smoke
+variant); names pick benchmarks (``python -m bench.run faults load``).
 """
 
 from __future__ import annotations
@@ -50,9 +51,16 @@ def main(argv: list[str]) -> None:
         "load": lambda: load.run(seconds=10 if quick else 180),
         "faults": lambda: faults.run(quick=quick),
     }
+    # ``python -m bench.run [--quick] [name ...]``: every benchmark, or only those named.
+    wanted = [a for a in argv if not a.startswith("--")]
+    unknown = sorted(set(wanted) - set(runs))
+    if unknown:
+        raise SystemExit(f"unknown benchmark {', '.join(unknown)}; known: {', '.join(runs)}")
     console = Console()
     RESULTS.mkdir(exist_ok=True)
     for name, bench in runs.items():
+        if wanted and name not in wanted:
+            continue
         console.print(f"[bold]running {name}…")
         result = bench()
         suffix = "-quick" if quick else ""
