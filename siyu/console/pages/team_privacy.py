@@ -39,7 +39,7 @@ def _receipt(box: ui.column, receipt: ErasureReceipt, zone: str) -> None:
         with ui.grid(columns=2).classes("gap-x-6 gap-y-1"):
             for key, value in views.receipt_facts(receipt, zone):
                 ui.label(t(key)).classes("text-sm text-grey-7")
-                ui.label(value).classes("text-sm font-mono")
+                ui.label(value).classes("text-sm font-mono break-all")
         cols = [column("table", t("privacy.col.table")), column("rows", t("privacy.col.rows"))]
         table(cols, views.receipt_rows(receipt), testid="dsr-receipt-counts", pagination=0)
         ui.button(
@@ -54,7 +54,7 @@ def _receipt(box: ui.column, receipt: ErasureReceipt, zone: str) -> None:
         ui.label(t("privacy.receipt_note")).classes("text-xs text-grey-7")
 
 
-def _erase_dialog(workspace: WorkspaceRef, person_id: str, box: ui.column) -> None:
+def _erase_dialog(workspace: WorkspaceRef, person_id: str, box: ui.column, actions: ui.row) -> None:
     request_key = new_id("console-erase")  # a second click answers the same receipt
 
     async def erase() -> None:
@@ -73,6 +73,7 @@ def _erase_dialog(workspace: WorkspaceRef, person_id: str, box: ui.column) -> No
             ui.notify(problem(error), type="warning")
             return
         ui.notify(t("privacy.erased"), type="positive")
+        actions.set_visibility(False)  # the person is gone: nothing left to export or erase
         _receipt(box, receipt, workspace.timezone)
 
     with ui.dialog() as dialog, ui.card().classes("w-[32rem]"):
@@ -97,8 +98,9 @@ def _person(workspace: WorkspaceRef, found: PersonView, box: ui.column) -> None:
         table(cols, rows, testid="dsr-identifiers", pagination=0)
         merged = len(found.merged_person_ids)
         ui.label(t("people.merged", n=merged)).classes("text-sm text-grey-7")
-        outcome = ui.column().classes("w-full")
-        with ui.row().classes("gap-3"):
+        actions = ui.row().classes("gap-3")
+        outcome = ui.column().classes("w-full")  # the receipt, under the buttons
+        with actions:
             if workspace.may(EXPORT):
 
                 async def export() -> None:
@@ -123,7 +125,7 @@ def _person(workspace: WorkspaceRef, found: PersonView, box: ui.column) -> None:
                 ui.button(
                     t("privacy.erase"),
                     icon="delete_forever",
-                    on_click=lambda: _erase_dialog(workspace, found.person_id, outcome),
+                    on_click=lambda: _erase_dialog(workspace, found.person_id, outcome, actions),
                 ).props('outline color=negative data-testid="dsr-erase"')
 
 
