@@ -260,6 +260,10 @@ class Verdict(BaseModel):
 
     reasons: list[str] = Field(description="keyword:<kw>, link, qr_ad, flood.")
     reply: str | None = None
+    reply_due: bool = Field(
+        default=False,
+        description="The reply goes into the group now (once per message: a repeat gets false).",
+    )
     spammer: bool = Field(default=False, description="The sender is (now) marked a spammer.")
     duplicate: bool = False
 

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
-from siyu.community.activity import message_key, record_activity
+from siyu.community.activity import claim_reply, message_key, record_activity
 from siyu.community.groups import is_customer, person_of
 from siyu.community.models import (
     CommunityTask,
@@ -110,7 +110,8 @@ def observe_message(
     *, session: Session, workspace_id: str, chat_id: str, message: GroupMessageIn, now: datetime
 ) -> Verdict:
     """Count a group message, match keyword rules and, for a customer, look for spam; a
-    customer spamming across groups is marked. A repeated ``msg_id`` changes nothing."""
+    customer spamming across groups is marked. A repeated ``msg_id`` changes nothing. A
+    reply rule's text is ``reply_due`` once per message, for the caller to post."""
     key = message_key(chat_id, message.msg_id)
     fresh = record_activity(
         session,
@@ -125,6 +126,7 @@ def observe_message(
     matched = [r for r in rules if r.keyword.lower() in message.content.lower()]
     reasons = [f"keyword:{r.keyword}" for r in matched if r.action == "flag"]
     reply = next((r.reply for r in matched if r.action == "reply"), None)
+    due = reply is not None and claim_reply(session, workspace_id, key, now)
     if is_customer(message.sender):
         recent = _recent(session, workspace_id, chat_id, message.sender, message.at)
         reasons += spam_signals(message.content, recent)
@@ -132,6 +134,7 @@ def observe_message(
         return Verdict(
             reasons=reasons,
             reply=reply,
+            reply_due=due,
             duplicate=True,
             spammer=is_spammer(session, workspace_id, message.sender),
         )
@@ -150,7 +153,7 @@ def observe_message(
     spammer = False
     if SPAM_REASONS & set(reasons):
         spammer = _maybe_mark(session, workspace_id, message.sender, message.at, now)
-    return Verdict(reasons=reasons, reply=reply, spammer=spammer)
+    return Verdict(reasons=reasons, reply=reply, reply_due=due, spammer=spammer)
 
 
 def is_spammer(session: Session, workspace_id: str, member_id: str) -> bool:

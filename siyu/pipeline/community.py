@@ -1,5 +1,6 @@
 """Community orchestration: WeCom customer groups synced into siyu, group live codes kept in
-step with WeCom's join ways, scans resolved to persons, and WeCom group callbacks.
+step with WeCom's join ways, scans resolved to persons, WeCom group callbacks, and keyword
+replies posted through the assistant's group robot.
 
 WeCom is asked first and the answers written afterwards, so no write transaction is held
 across a network call.
@@ -10,10 +11,14 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
+import httpx
+from pydantic import BaseModel, Field
 from sqlalchemy.exc import IntegrityError
 
+from siyu.assistant import robot
 from siyu.assistant import service as assistant
 from siyu.channels import wechat_accounts
+from siyu.channels.models import SendError
 from siyu.channels.wechat_group_messages import (
     WecomGroupMembers,
     WecomGroupMessage,
@@ -251,11 +256,58 @@ def scan_live_code(
 # -- callbacks -----------------------------------------------------------------------------------
 
 
+class GroupReply(BaseModel):
+    """A keyword rule's reply to say in a group, @-mentioning the sender."""
+
+    chat_id: str
+    text: str
+    mention: list[str]
+
+
+class GroupCallbackWork(BaseModel):
+    """What is left after a group callback is committed and answered."""
+
+    refresh_chat_id: str | None = Field(default=None, description="Re-read from WeCom.")
+    reply: GroupReply | None = Field(default=None, description="Post into the group.")
+
+
+def reply_of(chat_id: str, message: GroupMessageIn, verdict: Verdict) -> GroupReply | None:
+    """The reply to post for a moderated message: only a verdict whose reply is due (once
+    per message)."""
+    if not verdict.reply_due or not verdict.reply:
+        return None
+    return GroupReply(chat_id=chat_id, text=verdict.reply, mention=[message.sender])
+
+
+def post_reply(*, runtime: Runtime, workspace_id: str, reply: GroupReply) -> bool:
+    """Say a keyword rule's reply in the group through the group robot the assistant speaks
+    with there (the group's webhook, else the workspace default); True when WeCom took it.
+    Runs after the answer: a refusal, or no robot, is logged (the message and its claimed
+    reply are committed, so a WeCom retry does not post twice)."""
+    with runtime.sessions() as session:
+        webhook = assistant.webhook_for(
+            session=session, workspace_id=workspace_id, chat_id=reply.chat_id, vault=runtime.vault
+        )
+    if webhook is None:
+        log.warning("no group robot for %s: keyword reply not posted", reply.chat_id)
+        return False
+    try:
+        with httpx.Client() as client:
+            robot.send_text(
+                client=client, webhook_url=webhook, content=reply.text, mention=reply.mention
+            )
+    except SendError as exc:
+        log.warning("group robot, keyword reply in %s: %s", reply.chat_id, exc.message)
+        return False
+    return True
+
+
 def observe_message(
     *, runtime: Runtime, workspace_id: str, chat_id: str, message: GroupMessageIn, now: datetime
 ) -> Verdict:
     """A group message with its content: counted, matched against keyword rules, checked
-    for spam (a spammer across groups gets removal tasks for the owners)."""
+    for spam (a spammer across groups gets removal tasks for the owners). A reply that is
+    due is the caller's to post (:func:`reply_of`, :func:`post_reply`) after it answers."""
     with runtime.sessions() as session, session.begin():
         return community.observe_message(
             session=session, workspace_id=workspace_id, chat_id=chat_id, message=message, now=now
@@ -269,11 +321,12 @@ def apply_group_callback(
     event: WecomChatEvent | None,
     xml: str | bytes,
     now: datetime,
-) -> str | None:
+) -> GroupCallbackWork:
     """A WeCom ``change_external_chat`` (or a group text message) at the contact callback:
-    joins and leaves are ingested as the assistant ingests them (same message ids, so the
-    two feeds count once), a dismissed group is marked, a message is moderated. The chat_id
-    to refresh from WeCom (group created or changed), if any."""
+    joins and leaves are ingested as the assistant ingests them (same message ids and
+    activity keys, so the two callbacks count once), a dismissed group is marked, a message
+    is moderated. What is left: the chat_id to refresh from WeCom (group created or
+    changed), or a keyword reply to post."""
     group_event = parse_group_event(xml)
     if isinstance(group_event, WecomGroupMembers):
         ingest(
@@ -282,7 +335,7 @@ def apply_group_callback(
             messages=assistant.member_events(group_event),
             received_at=now,
         )
-        return None
+        return GroupCallbackWork()
     if isinstance(group_event, WecomGroupMessage):
         message = GroupMessageIn(
             msg_id=group_event.msg_id,
@@ -290,23 +343,23 @@ def apply_group_callback(
             content=group_event.content,
             at=group_event.at,
         )
-        observe_message(
+        verdict = observe_message(
             runtime=runtime,
             workspace_id=workspace_id,
             chat_id=group_event.chat_id,
             message=message,
             now=now,
         )
-        return None
+        return GroupCallbackWork(reply=reply_of(group_event.chat_id, message, verdict))
     if event is None:
-        return None
+        return GroupCallbackWork()
     if event.change == "dismiss":
         with runtime.sessions() as session, session.begin():
             community.dismiss(
                 session=session, workspace_id=workspace_id, chat_id=event.chat_id, now=now
             )
-        return None
-    return event.chat_id
+        return GroupCallbackWork()
+    return GroupCallbackWork(refresh_chat_id=event.chat_id)
 
 
 def set_settings(

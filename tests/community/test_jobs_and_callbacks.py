@@ -55,7 +55,9 @@ def test_group_callbacks_feed_members_and_lifecycle(brand: Brand) -> None:
     def apply(xml: str) -> str | None:
         event = parse_wecom_event(xml)
         assert not isinstance(event, WecomContactEvent)
-        return flow.apply_group_callback(runtime=rt, workspace_id=ws, event=event, xml=xml, now=NOW)
+        work = flow.apply_group_callback(runtime=rt, workspace_id=ws, event=event, xml=xml, now=NOW)
+        assert work.reply is None
+        return work.refresh_chat_id
 
     joined = _xml("wrG2", "update", "add_member", ("wmJ1", "wmJ2"))
     assert apply(joined) is None

@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, BackgroundTasks, Query
 from fastapi.concurrency import run_in_threadpool
 
 from siyu.api.deps import AdminWorkspaceDep, IdempotencyKeyDep, Require, RuntimeDep, in_transaction
@@ -91,20 +91,33 @@ async def set_tags(
 
 @router.post("/chats/{chat_id}/messages", summary="Moderate a group message", dependencies=WRITE)
 async def observe(
-    chat_id: str, body: GroupMessageIn, runtime: RuntimeDep, workspace: AdminWorkspaceDep
+    chat_id: str,
+    body: GroupMessageIn,
+    runtime: RuntimeDep,
+    workspace: AdminWorkspaceDep,
+    background: BackgroundTasks,
 ) -> Verdict:
     """A group message with its content (e.g. from WeCom's message archive): counted,
     matched against keyword rules, checked for links, QR-code ads and flooding; a customer
     spamming in two groups within a day is marked, blocked from group live codes, and each
-    owner gets a removal task (WeCom has no API to remove a customer from a group)."""
-    return await run_in_threadpool(
+    owner gets a removal task (WeCom has no API to remove a customer from a group). A
+    keyword rule's reply is posted into the group through its robot after the answer, once
+    per message (``reply_due``)."""
+    message = body.model_copy(update={"at": ensure_utc(body.at)})
+    verdict = await run_in_threadpool(
         flow.observe_message,
         runtime=runtime,
         workspace_id=workspace.id,
         chat_id=chat_id,
-        message=body.model_copy(update={"at": ensure_utc(body.at)}),
+        message=message,
         now=utcnow(),
     )
+    reply = flow.reply_of(chat_id, message, verdict)
+    if reply is not None:
+        background.add_task(
+            flow.post_reply, runtime=runtime, workspace_id=workspace.id, reply=reply
+        )
+    return verdict
 
 
 # -- group live codes --------------------------------------------------------------------------

@@ -215,19 +215,29 @@ async def receive_wecom(
         if fresh and event.change is ContactChange.ADD:
             background.add_task(_after_add, runtime, workspace_id, event, welcome)
     else:
-        chat_id = await run_in_threadpool(_apply_group, runtime, workspace_id, event, xml)
-        if chat_id:
-            background.add_task(_refresh_group, runtime, workspace_id, chat_id)
+        work = await run_in_threadpool(_apply_group, runtime, workspace_id, event, xml)
+        if work.refresh_chat_id:
+            background.add_task(_refresh_group, runtime, workspace_id, work.refresh_chat_id)
+        if work.reply:
+            background.add_task(_post_reply, runtime, workspace_id, work.reply)
     return _success()
 
 
 def _apply_group(
     runtime: Runtime, workspace_id: str, event: WecomChatEvent | None, xml: str | bytes
-) -> str | None:
+) -> community_flow.GroupCallbackWork:
     """Customer-group changes and group messages go to community (through the pipeline)."""
     return community_flow.apply_group_callback(
         runtime=runtime, workspace_id=workspace_id, event=event, xml=xml, now=utcnow()
     )
+
+
+def _post_reply(runtime: Runtime, workspace_id: str, reply: community_flow.GroupReply) -> None:
+    """After the answer: a keyword rule's reply through the group robot (failures logged)."""
+    try:
+        community_flow.post_reply(runtime=runtime, workspace_id=workspace_id, reply=reply)
+    except Exception:
+        log.exception("keyword reply in %s of workspace %s failed", reply.chat_id, workspace_id)
 
 
 def _refresh_group(runtime: Runtime, workspace_id: str, chat_id: str) -> None:

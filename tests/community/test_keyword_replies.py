@@ -1,0 +1,69 @@
+"""Keyword replies go into the group through the group robot the assistant speaks with,
+once per triggering message, from the contact callback and the moderation API (SQLite and
+PostgreSQL, fake WeCom and fake robot servers on 127.0.0.1)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+
+from siyu.api.app import create_app
+from siyu.assistant import service as assistant
+from siyu.assistant.models import GroupSet
+from siyu.community import service as community
+from siyu.community.models import RuleCreate
+from siyu.pipeline import community as flow
+from tests.assistant.fake_robot import RobotState, serve_fake_robot
+from tests.community.conftest import NOW, Brand
+from tests.community.test_activity import _rows
+
+
+@pytest.fixture
+def robot() -> Iterator[tuple[str, RobotState]]:
+    with serve_fake_robot() as served:
+        yield served
+
+
+def _text(msg_id: str, sender: str, content: str) -> str:
+    return (f"<xml><ToUserName>wwFAKECORP</ToUserName><FromUserName>{sender}</FromUserName>"
+            f"<CreateTime>{int(NOW.timestamp())}</CreateTime><MsgType>text</MsgType>"
+            f"<Content><![CDATA[{content}]]></Content><MsgId>{msg_id}</MsgId>"
+            "<ChatId>wrG1</ChatId></xml>")  # fmt: skip
+
+
+def test_keyword_replies_go_into_the_group_once_per_message(
+    brand: Brand, robot: tuple[str, RobotState]
+) -> None:
+    rt, ws = brand.runtime, brand.workspace_id
+    webhook, state = robot
+    flow.sync_groups(runtime=rt, workspace_id=ws, now=NOW)
+    with rt.sessions() as s, s.begin():
+        assistant.set_group(session=s, workspace_id=ws, chat_id="wrG1", now=NOW, vault=rt.vault,
+                            group=GroupSet(name="宝妈1群", robot_webhook_url=webhook))  # fmt: skip
+        rule = RuleCreate(keyword="发货", action="reply", reply="48小时内发货")
+        community.create_rule(session=s, workspace_id=ws, rule=rule, now=NOW)
+    # The contact callback: the reply is work for after the answer, once per message.
+    xml = _text("c1", "wmB", "什么时候发货")
+    works = [
+        flow.apply_group_callback(runtime=rt, workspace_id=ws, event=None, xml=xml, now=NOW)
+        for _ in range(2)
+    ]
+    assert works[1].reply is None
+    reply = works[0].reply
+    assert reply is not None and (reply.chat_id, reply.mention) == ("wrG1", ["wmB"])
+    assert flow.post_reply(runtime=rt, workspace_id=ws, reply=reply)
+    # The moderation API posts through the same robot after its answer, once per message.
+    with TestClient(create_app(rt, flush_in_background=False)) as client:
+        h = {"Authorization": f"Bearer {brand.secret_key}"}
+        body = {"msg_id": "a1", "sender": "wmC", "content": "发货了吗", "at": NOW.isoformat()}
+        verdicts = [
+            client.post("/api/groups/chats/wrG1/messages", json=body, headers=h).json()
+            for _ in range(2)
+        ]
+    assert [v["reply_due"] for v in verdicts] == [True, False]
+    assert all(v["reply"] == "48小时内发货" for v in verdicts)
+    said = [(b["text"]["content"], b["text"]["mentioned_list"]) for _, b in state.received]
+    assert said == [("48小时内发货", ["wmB"]), ("48小时内发货", ["wmC"])]
+    assert [kind for kind, _, _ in _rows(rt, ws, "wmB")] == ["joined", "message"]  # sync + msg
