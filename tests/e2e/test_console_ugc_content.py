@@ -1,6 +1,7 @@
 """The UGC page and the content editor in a real browser against ``siyu serve`` on the demo
 brand: approve a pending post (the reward is paid, the KOC board moves), then create a
-content item, edit it, meet a stale edit's conflict, and make a tracked link with its QR."""
+content item, edit it, meet a stale edit's conflict, and make a tracked link with its QR; an
+analyst reads both pages and is drawn no write control."""
 
 from __future__ import annotations
 
@@ -115,4 +116,26 @@ def test_create_edit_and_link_a_content_item(browser_page: BrowserPage, console:
         ("poster", "p_e2e_sharer", url.inner_text())
     ]
     browser_page.screenshot("content-editor")
+    _clean(browser_page, outside)
+
+
+def test_an_analyst_reads_both_pages_without_write_controls(
+    browser_page: BrowserPage, console: Console
+) -> None:
+    page = browser_page.page
+    outside = _watch(page, console)
+    email, password = "analyst@ugc.example", "analyst-password-1"
+    made = console.http.post(
+        "/api/users", json={"email": email, "role": "analyst", "password": password}
+    )
+    assert made.status_code == 201, made.text
+    _sign_in(page, console, email, password)
+    page.goto(console.url + "/ugc")
+    expect(page.get_by_test_id("ugc-kocs")).to_be_visible(timeout=WAIT_MS)
+    expect(page.get_by_test_id("ugc-author").first).to_be_visible()  # the queue is readable
+    for control in ("ugc-approve", "ugc-reject", "ugc-rule-save", "ugc-tag", "ugc-upload"):
+        expect(page.get_by_test_id(control)).to_have_count(0)
+    page.goto(console.url + "/content")
+    expect(page.get_by_test_id("content-items")).to_be_visible(timeout=WAIT_MS)
+    expect(page.get_by_test_id("content-editor")).to_have_count(0)
     _clean(browser_page, outside)
