@@ -44,10 +44,19 @@ def test_api_routes_still_answer_beside_the_console(client: TestClient) -> None:
 
 def test_signed_out_pages_go_to_the_login_page(client: TestClient) -> None:
     pages = ("/", "/people", "/segments", "/analytics", "/loyalty", "/growth", "/journeys")
-    for path in (*pages, "/journeys/jny_x", "/channels"):
+    for path in (*pages, "/journeys/jny_x", "/channels", "/keys", "/team"):
         response = client.get(path, follow_redirects=False)
         assert response.status_code in (302, 307), path
         assert response.headers["location"].endswith("/login")
+
+
+def test_the_password_reset_page_needs_no_sign_in_and_takes_the_token_from_the_link(
+    client: TestClient,
+) -> None:
+    page = client.get("/password-reset?token=pr_not-a-real-one", follow_redirects=False)
+    assert page.status_code == 200
+    assert "设置新密码" in page.text and "pr_not-a-real-one" in page.text  # the field is filled
+    assert EXTERNAL.search(page.text) is None
 
 
 def test_login_page_is_chinese_and_loads_only_local_assets(client: TestClient) -> None:
