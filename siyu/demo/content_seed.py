@@ -1,8 +1,9 @@
 """The demo brand's material library (素材库) with a month of performance history: fifteen
 items with channel variants, tracked links of the brand and of sharing customers (a fission
 chain two levels deep), views, clicks and shares, and the clicks that came before real
-orders of the demo history, so orders and GMV are attributed (idempotent: skipped when the
-library exists)."""
+orders of the demo history, so orders and GMV are attributed; and the last month's journey
+messages that carried items (:mod:`siyu.demo.journey_history`), so items show reach
+(idempotent: skipped when the library has links)."""
 
 from __future__ import annotations
 
@@ -18,7 +19,9 @@ from siyu.content import links
 from siyu.content import service as content
 from siyu.content.models import ContentCreate, ContentLink, LinkCreate
 from siyu.content.performance import CLICKED, SHARED, VIEWED
+from siyu.content.tables import content_links
 from siyu.core.runtime import Runtime
+from siyu.demo import journey_history
 from siyu.identity import service as identity
 from siyu.identity.tables import identity_identifiers, identity_persons
 from siyu.pipeline import content_visits
@@ -102,7 +105,7 @@ def _recent_orders(runtime: Runtime, ws: str, since: datetime) -> list[tuple[str
     return [(r["person_id"], r["timestamp"]) for r in table.to_pylist()]
 
 
-class _History:
+class History:
     """Builds the touches of the month, keeping links per (item, channel, sharer)."""
 
     def __init__(
@@ -148,7 +151,7 @@ class _History:
             self.identifiers.setdefault(person_id, Identifier(IdType(kind), key))
 
 
-def _first_links(h: _History, sharers: list[str], rng: random.Random) -> list[ContentLink]:
+def _first_links(h: History, sharers: list[str], rng: random.Random) -> list[ContentLink]:
     made = []
     for item in h.items:
         made += [h.link(item, channel, None, None) for channel in rng.sample(LINK_CHANNELS, 3)]
@@ -159,7 +162,7 @@ def _first_links(h: _History, sharers: list[str], rng: random.Random) -> list[Co
     return made
 
 
-def _browse(h: _History, pool: list[ContentLink], people: list[str], rng: random.Random) -> None:
+def _browse(h: History, pool: list[ContentLink], people: list[str], rng: random.Random) -> None:
     for n in range(BROWSERS):
         link, who = rng.choice(pool), rng.choice(people)
         at = h.now - timedelta(days=rng.uniform(0.2, 29.5))
@@ -176,22 +179,29 @@ def _browse(h: _History, pool: list[ContentLink], people: list[str], rng: random
         h.touch(CLICKED, link, at, anonymous_id=f"demo-visitor-{n}")
 
 
-def _before_orders(h: _History, pool: list[ContentLink], rng: random.Random) -> None:
+def _before_orders(
+    h: History, pool: list[ContentLink], rng: random.Random
+) -> list[tuple[str, datetime]]:
+    """Clicks before some recent orders; the other recent orders (buyer, time)."""
     orders = _recent_orders(h.runtime, h.ws, h.now - timedelta(days=30))
     rng.shuffle(orders)
     for person, at in orders[:ATTRIBUTED_ORDERS]:
         who = h.survivors.get(person, person)
         link = rng.choice(pool)
         h.touch(CLICKED, link, at - timedelta(hours=rng.uniform(1, 72)), **h.person(who))
+    return [(h.survivors.get(p, p), at) for p, at in orders[ATTRIBUTED_ORDERS:]]
 
 
-def seed_content(runtime: Runtime, *, workspace_id: str, now: datetime) -> list[str]:
-    """Create the demo library and its month of history; the item ids (existing if seeded)."""
+def seed_library(runtime: Runtime, *, workspace_id: str, now: datetime) -> list[str]:
+    """Create the demo library (a month old) unless it exists; the item ids, in the
+    library's order (the draft last)."""
+    specs = _library()
     with runtime.sessions() as session, session.begin():
         existing = content.list_content(session=session, workspace_id=workspace_id)
         if existing:
-            return [c.id for c in existing]
-        ids = [
+            by_title = {c.title: c.id for c in existing}
+            return [by_title[s["title"]] for s in specs if s["title"] in by_title]
+        return [
             content.create_content(
                 session=session,
                 workspace_id=workspace_id,
@@ -199,18 +209,33 @@ def seed_content(runtime: Runtime, *, workspace_id: str, now: datetime) -> list[
                 item=ContentCreate.model_validate(spec),
                 by="demo",
             ).id
-            for spec in _library()
+            for spec in specs
         ]
+
+
+def _has_history(runtime: Runtime, workspace_id: str) -> bool:
+    k = content_links.c
+    with runtime.sessions() as session:
+        found = session.execute(select(k.code).where(k.workspace_id == workspace_id).limit(1))
+        return found.first() is not None
+
+
+def seed_content(runtime: Runtime, *, workspace_id: str, now: datetime) -> list[str]:
+    """Create the demo library and its month of history — the journeys' sends of items
+    included (after the journeys are seeded); the item ids (nothing new if seeded)."""
+    ids = seed_library(runtime, workspace_id=workspace_id, now=now)
     people = _people(runtime, workspace_id, 600)
-    if not people:
+    if not people or _has_history(runtime, workspace_id):
         return ids
     rng = random.Random(12)
     with runtime.sessions() as session, session.begin():  # every link in one transaction
-        history = _History(runtime, session, workspace_id, ids[:14], now)  # the draft: unshared
+        history = History(runtime, session, workspace_id, ids[:14], now)  # the draft: unshared
         history.read_identities()
         pool = _first_links(history, people[:SHARERS], rng)
         _browse(history, pool, people, rng)
-        _before_orders(history, pool, rng)
+        left = _before_orders(history, pool, rng)
+        sent = journey_history.send_history(history, left, rng)
+    journey_history.deliver(runtime, sent)
     content_visits.track_touches(
         runtime=runtime, workspace_id=workspace_id, touches=history.touches, now=now
     )

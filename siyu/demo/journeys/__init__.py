@@ -2,7 +2,8 @@
 split and a holdout — with the templates, coupons and at-risk segment they use.
 
 The definitions are the YAML files next to this module; ``${…}`` placeholders are filled with
-the workspace's coupon template ids, the at-risk segment's id and the brand's median
+the workspace's coupon template ids, the content items their messages carry (the demo
+library, created first), the at-risk segment's id and the brand's median
 repurchase interval (from the analytics repurchase query over the last year; 30 days when the
 data has too few repeat orders). Most of the win-back audience has opted in to SMS and WeCom
 (a stable share; the others' messages are held ``no_consent``). Delivery settings are left
@@ -29,12 +30,15 @@ from siyu.channels import service as channels
 from siyu.channels.models import Channel
 from siyu.channels.outbox_models import TemplatePut
 from siyu.channels.restraint import ConsentStatus
+from siyu.content import service as content
 from siyu.core.runtime import Runtime
+from siyu.demo import content_seed
 from siyu.journeys import service as journeys
 from siyu.journeys.definition import parse_definition
 from siyu.journeys.triggers import members_of
 from siyu.loyalty import coupon_service
 from siyu.loyalty.coupon_models import CouponTemplateCreate
+from siyu.pipeline import journey_checks
 from siyu.segments import service as segments
 from siyu.segments.models import CONDITION, SegmentCreate
 
@@ -45,16 +49,19 @@ TEMPLATES = (
     TemplatePut(channel=Channel.WECOM, name="welcome",
                 body="你好，欢迎来到山茶集！有问题随时找我。"),
     TemplatePut(channel=Channel.WECOM, name="welcome_1v1",
-                body="{{ name }}，欢迎加入山茶集！新人立减10元券已备好，下单即可使用。"),
+                body="{{ name }}，欢迎加入山茶集！新人立减10元券已备好，下单即可使用。\n"
+                     "{{ content_message }}"),
     TemplatePut(channel=Channel.WECOM, name="staff_task", body="{{ task }}"),
     TemplatePut(channel=Channel.WECOM, name="winback_1v1",
                 body="好久不见！送您一张会员8折券，最近有什么想喝的吗？（{{ task }}）"),
     TemplatePut(channel=Channel.MP_TEMPLATE, name="coupon_arrived", body="您的{{ coupon }}已到账",
                 provider_template_id="TPL_COUPON_ARRIVED"),
     TemplatePut(channel=Channel.SMS, name="repurchase_reminder", sender="山茶集",
-                provider_template_id="SMS_REPURCHASE", body="{{ name }}，您常买的茶该补货了。"),
+                provider_template_id="SMS_REPURCHASE",
+                body="{{ name }}，您常买的茶该补货了。{{ content_message }}"),
     TemplatePut(channel=Channel.SMS, name="winback_sms", sender="山茶集",
-                provider_template_id="SMS_WINBACK", body="{{ name }}，会员8折券已到账，回T退订"),
+                provider_template_id="SMS_WINBACK",
+                body="{{ name }}，会员8折券已到账。{{ content_message }} 回T退订"),
 )  # fmt: skip
 COUPONS = {
     "coupon_new": CouponTemplateCreate(name="新人立减10元", kind="amount_off",
@@ -62,6 +69,12 @@ COUPONS = {
     "coupon_member": CouponTemplateCreate(name="会员8折券", kind="percent_off", percent_off=20,
                                           cap_fen=1500, valid_days=60),
 }  # fmt: skip
+# The library items (by title, see demo.content_seed) the journeys' messages carry.
+CONTENT = {
+    "content_welcome": "欢迎语：新朋友",
+    "content_repurchase": "双12 主会场",
+    "content_winback": "双12 会员日海报",
+}
 # At risk: repeat buyers (2+ orders) who have not ordered for 60 days (RFM: R low, F high).
 AT_RISK_RULE = {"type": "all", "of": [
     {"type": "computed", "name": "order_count", "op": "gte", "value": 2},
@@ -99,6 +112,12 @@ def _coupon_ids(session: Session, workspace_id: str, now: datetime) -> dict[str,
     return ids
 
 
+def _content_ids(session: Session, workspace_id: str) -> dict[str, str]:
+    by_title = {c.title: c.id for c in content.list_content(session=session,
+                                                           workspace_id=workspace_id)}  # fmt: skip
+    return {key: by_title[title] for key, title in CONTENT.items()}
+
+
 def _segment(session: Session, workspace_id: str, now: datetime) -> str:
     for found in segments.list_segments(session=session, workspace_id=workspace_id):
         if found.name == AT_RISK:
@@ -124,6 +143,7 @@ def seed_journeys(runtime: Runtime, *, workspace_id: str, now: datetime) -> Seed
     """Create (once) the templates, coupons, at-risk segment and the three active journeys;
     refresh the segment so the win-back journey takes its first members."""
     days = median_repurchase_days(runtime, workspace_id=workspace_id, now=now)
+    content_seed.seed_library(runtime, workspace_id=workspace_id, now=now)  # the sends carry it
     with runtime.sessions() as session, session.begin():
         for template in TEMPLATES:
             stored = channels.find_template(
@@ -133,7 +153,7 @@ def seed_journeys(runtime: Runtime, *, workspace_id: str, now: datetime) -> Seed
             if stored is None:
                 channels.put_template(session=session, workspace_id=workspace_id,
                                       template=template, now=now)  # fmt: skip
-        values = _coupon_ids(session, workspace_id, now)
+        values = _coupon_ids(session, workspace_id, now) | _content_ids(session, workspace_id)
         segment_id = _segment(session, workspace_id, now)
         values |= {"segment_at_risk": segment_id, "repurchase_days": str(days)}
         made = _journeys(session, workspace_id, definitions(values), now)
@@ -174,10 +194,11 @@ def _journeys(
     for raw in data:
         definition = parse_definition(raw)
         if definition.name not in existing:
-            journey = journeys.create_journey(session=session, workspace_id=workspace_id,
-                                              definition=definition, now=now)  # fmt: skip
-            journeys.set_status(session=session, workspace_id=workspace_id, journey_id=journey.id,
-                                status=journeys.JourneyStatus.ACTIVE, now=now)  # fmt: skip
+            journey = journey_checks.create_journey(session=session, workspace_id=workspace_id,
+                                                    definition=definition, now=now)  # fmt: skip
+            journey_checks.set_status(session=session, workspace_id=workspace_id,
+                                      journey_id=journey.id,
+                                      status=journeys.JourneyStatus.ACTIVE, now=now)  # fmt: skip
             existing[definition.name] = journey.id
         made[definition.name] = existing[definition.name]
     return made
