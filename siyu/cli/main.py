@@ -8,13 +8,17 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
 
+import orjson
 import typer
+from pydantic import BaseModel
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -236,6 +240,34 @@ def pick_workspace(rt: Runtime, workspace_id: str | None) -> Workspace:
             f"{len(found)} workspaces exist; name one with --workspace", field="workspace"
         )
     return found[0]
+
+
+@contextmanager
+def open_workspace(workspace_id: str | None) -> Iterator[tuple[Runtime, Workspace]]:
+    """The runtime and the workspace named (or the only one); the runtime is closed after."""
+    rt = runtime()
+    try:
+        yield rt, pick_workspace(rt, workspace_id)
+    finally:
+        rt.close()
+
+
+def echo(value: BaseModel | Sequence[BaseModel], as_json: bool, line: Callable[[Any], str]) -> None:
+    """Print a model, or a list of them, as compact JSON or as one ``line`` each."""
+    if as_json:
+        typer.echo(
+            value.model_dump_json()
+            if isinstance(value, BaseModel)
+            else orjson.dumps([v.model_dump(mode="json") for v in value]).decode()
+        )
+        return
+    for item in [value] if isinstance(value, BaseModel) else value:
+        typer.echo(line(item))
+
+
+def cli_actor() -> str:
+    """Who acts, for the audit log: the CLI runs on the server as an operator's shell account."""
+    return f"cli:{os.environ.get('USER') or os.environ.get('LOGNAME') or 'unknown'}"
 
 
 def _progress() -> Progress:
@@ -766,9 +798,10 @@ from siyu.cli.assistant import bot_app  # noqa: E402
 
 app.add_typer(bot_app, name="bot")
 
-from siyu.cli.privacy import privacy_app  # noqa: E402
+from siyu.cli.privacy import audit_app, privacy_app  # noqa: E402
 
 app.add_typer(privacy_app, name="privacy")
+app.add_typer(audit_app, name="audit")
 
 from siyu.cli.activities import activities_app  # noqa: E402
 

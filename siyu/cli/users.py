@@ -1,22 +1,31 @@
-"""``siyu users``: create users with a role in a workspace, list them, issue password resets,
-print the access table."""
+"""``siyu users``: create users with a role in a workspace, change their role, remove them
+(each audited, as through /api/users), list them, issue password resets, print the access
+table."""
 
 from __future__ import annotations
 
-import getpass
 import json
 from datetime import timedelta
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from siyu.accounts import resets
 from siyu.accounts import service as accounts
-from siyu.accounts.models import Member
+from siyu.accounts.models import ChangedBy, Member
 from siyu.accounts.permissions import Role, markdown_table
-from siyu.cli.main import JsonOption, WorkspaceOption, pick_workspace, readable_errors, runtime
+from siyu.cli.main import (
+    JsonOption,
+    WorkspaceOption,
+    cli_actor,
+    open_workspace,
+    readable_errors,
+)
 from siyu.core.clock import utcnow
 from siyu.core.errors import NotFoundError
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 users_app: typer.Typer = typer.Typer(
     help="Console and API users: roles per workspace.", no_args_is_help=True
@@ -30,16 +39,29 @@ PasswordOption = Annotated[
 ]
 
 
-def add_user(*, workspace_id: str, email: str, password: str, role: Role, name: str = "") -> Member:
-    """Create the user if the email is new (else reuse it) and give it ``role`` here."""
-    rt = runtime()
-    with rt.sessions() as session, session.begin():
-        user = accounts.find_user(session=session, email=email) or accounts.create_user(
-            session=session, email=email, password=password, name=name, now=utcnow()
-        )
-        return accounts.add_member(
-            session=session, workspace_id=workspace_id, user_id=user.id, role=role, now=utcnow()
-        )
+def _changed_by() -> ChangedBy:
+    return ChangedBy(actor=cli_actor(), at=utcnow())
+
+
+def _user_id(session: Session, email: str) -> str:
+    user = accounts.find_user(session=session, email=email)
+    if user is None:
+        raise NotFoundError(f"no user {email}", field="email")
+    return user.id
+
+
+def add_user(
+    *, session: Session, workspace_id: str, email: str, password: str, role: Role, name: str = ""
+) -> Member:
+    """Create the user if the email is new (else reuse it) and give it ``role`` here; audited
+    as ``member_added`` by ``cli:<os user>``."""
+    user = accounts.find_user(session=session, email=email) or accounts.create_user(
+        session=session, email=email, password=password, name=name, now=utcnow()
+    )
+    return accounts.add_member(
+        session=session, workspace_id=workspace_id, user_id=user.id, role=role, now=utcnow(),
+        changed_by=_changed_by(),
+    )  # fmt: skip
 
 
 @users_app.command("create")
@@ -54,9 +76,12 @@ def users_create(
     name: Annotated[str, typer.Option("--name", help="Display name.")] = "",
     as_json: JsonOption = False,
 ) -> None:
-    """Add a user to a workspace (an existing user keeps their password)."""
-    ws = pick_workspace(runtime(), workspace)
-    member = add_user(workspace_id=ws.id, email=email, password=password, role=role, name=name)
+    """Add a user to a workspace (an existing user keeps their password; audited)."""
+    with open_workspace(workspace) as (rt, ws), rt.sessions() as session, session.begin():
+        member = add_user(
+            session=session, workspace_id=ws.id, email=email, password=password, role=role,
+            name=name,
+        )  # fmt: skip
     if as_json:
         typer.echo(member.model_dump_json())
         return
@@ -67,9 +92,7 @@ def users_create(
 @readable_errors
 def users_list(workspace: WorkspaceOption = None, as_json: JsonOption = False) -> None:
     """The workspace's users and roles."""
-    rt = runtime()
-    ws = pick_workspace(rt, workspace)
-    with rt.sessions() as session:
+    with open_workspace(workspace) as (rt, ws), rt.sessions() as session:
         members = accounts.list_members(session=session, workspace_id=ws.id)
     if as_json:
         typer.echo(json.dumps([m.model_dump(mode="json") for m in members], ensure_ascii=False))
@@ -91,17 +114,12 @@ def users_reset_password(
     The user sets a new password with it at POST /api/auth/password-reset, which signs them
     out everywhere.
     """
-    rt = runtime()
-    ws = pick_workspace(rt, workspace)
-    with rt.sessions() as session, session.begin():
-        user = accounts.find_user(session=session, email=email)
-        if user is None:
-            raise NotFoundError(f"no user {email}", field="email")
+    with open_workspace(workspace) as (rt, ws), rt.sessions() as session, session.begin():
         issued = resets.issue_reset(
             session=session,
             workspace_id=ws.id,
-            user_id=user.id,
-            actor=f"cli:{getpass.getuser()}",
+            user_id=_user_id(session, email),
+            actor=cli_actor(),
             now=utcnow(),
             ttl=timedelta(hours=hours),
         )
@@ -110,6 +128,44 @@ def users_reset_password(
         return
     until = f"{issued.expires_at:%Y-%m-%d %H:%M} UTC"
     typer.echo(f"reset token  {issued.token}   (shown once; valid until {until})")
+
+
+@users_app.command("role")
+@readable_errors
+def users_role(
+    email: Annotated[str, typer.Option("--email", help="Whose role.")],
+    role: Annotated[
+        Role, typer.Option("--role", help="owner, admin, operator, analyst, read_only.")
+    ],
+    workspace: WorkspaceOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Change a user's role in the workspace (audited as role_changed); the last owner stays."""
+    with open_workspace(workspace) as (rt, ws), rt.sessions() as session, session.begin():
+        member = accounts.set_role(
+            session=session, workspace_id=ws.id, user_id=_user_id(session, email), role=role,
+            changed_by=_changed_by(),
+        )  # fmt: skip
+    if as_json:
+        typer.echo(member.model_dump_json())
+        return
+    typer.echo(f"{member.user_id}  {member.email}  {member.role.value}  in {ws.id}")
+
+
+@users_app.command("remove")
+@readable_errors
+def users_remove(
+    email: Annotated[str, typer.Option("--email", help="Whom to remove.")],
+    workspace: WorkspaceOption = None,
+) -> None:
+    """Take a user out of the workspace, ending their sessions there (audited as
+    member_removed); the last owner stays."""
+    with open_workspace(workspace) as (rt, ws), rt.sessions() as session, session.begin():
+        accounts.remove_member(
+            session=session, workspace_id=ws.id, user_id=_user_id(session, email),
+            changed_by=_changed_by(),
+        )  # fmt: skip
+    typer.echo(f"removed {email} from {ws.id}")
 
 
 @users_app.command("permissions")

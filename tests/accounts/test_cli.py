@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -114,3 +115,59 @@ def test_reset_password_issues_a_one_time_token() -> None:
         assert audit.entries[1].actor.startswith("cli:")
     finally:
         rt.close()
+
+
+def test_users_create_role_remove_are_audited_and_the_log_filters(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("USER", "ops")
+    made = runner.invoke(
+        app, ["workspace", "create", "品牌", "--json", "--owner-email", "boss@brand.cn"],
+        input=f"{PASSWORD}\n{PASSWORD}\n",
+    )  # fmt: skip
+    assert made.exit_code == 0, made.output
+    ws = json.loads(made.stdout.strip().splitlines()[-1])["workspace_id"]
+    added = runner.invoke(
+        app, ["users", "create", "--email", "ana@brand.cn", "--role", "analyst",
+              "--password", PASSWORD, "--json"],
+    )  # fmt: skip
+    assert added.exit_code == 0, added.output
+    user_id = json.loads(added.stdout)["user_id"]
+    role = runner.invoke(app, ["users", "role", "--email", "ana@brand.cn", "--role", "operator"])
+    assert role.exit_code == 0, role.output
+    assert f"{user_id}  ana@brand.cn  operator  in {ws}" == role.stdout.strip()
+    last_owner = runner.invoke(
+        app, ["users", "role", "--email", "boss@brand.cn", "--role", "admin"]
+    )
+    assert last_owner.exit_code == 5 and "owner" in last_owner.stderr
+    missing = runner.invoke(app, ["users", "remove", "--email", "who@brand.cn"])
+    assert missing.exit_code == 4 and "who@brand.cn" in missing.stderr
+    removed = runner.invoke(app, ["users", "remove", "--email", "ana@brand.cn"])
+    assert removed.exit_code == 0 and removed.stdout.strip() == f"removed ana@brand.cn from {ws}"
+    listed = runner.invoke(app, ["users", "list", "--json"])
+    assert [m["email"] for m in json.loads(listed.stdout)] == ["boss@brand.cn"]
+
+    log = runner.invoke(app, ["audit", "list", "--json"])
+    assert log.exit_code == 0, log.output
+    entries = json.loads(log.stdout)["entries"]
+    assert [(e["action"], e["actor"], e["subject"], e["detail"]) for e in entries] == [
+        ("member_removed", "cli:ops", f"user:{user_id}", {"role": "operator"}),
+        ("role_changed", "cli:ops", f"user:{user_id}", {"from": "analyst", "role": "operator"}),
+        ("member_added", "cli:ops", f"user:{user_id}", {"role": "analyst"}),
+    ]
+    only = runner.invoke(app, ["privacy", "audit", "--action", "role_changed", "--json"])
+    assert [e["action"] for e in json.loads(only.stdout)["entries"]] == ["role_changed"]
+    lines = runner.invoke(app, ["audit", "list", "--action", "member_added"]).stdout.splitlines()
+    assert len(lines) == 1 and "member_added" in lines[0] and f"user:{user_id}" in lines[0]
+    tomorrow = (utcnow() + timedelta(days=1)).strftime("%Y-%m-%d")
+    yesterday = (utcnow() - timedelta(days=1)).strftime("%Y-%m-%d")
+    later = runner.invoke(app, ["audit", "list", "--since", tomorrow, "--json"])
+    assert json.loads(later.stdout)["entries"] == []
+    window = ["audit", "list", "--since", yesterday, "--until", tomorrow, "--json"]
+    assert len(json.loads(runner.invoke(app, window).stdout)["entries"]) == 3
+    before = runner.invoke(app, ["audit", "list", "--until", yesterday, "--json"])
+    assert json.loads(before.stdout)["entries"] == []
+    backwards = runner.invoke(app, ["audit", "list", "--since", tomorrow, "--until", yesterday])
+    assert backwards.exit_code == 2 and "(until)" in backwards.stderr
+    unknown = runner.invoke(app, ["audit", "list", "--action", "deleted"])
+    assert unknown.exit_code == 2 and "(action)" in unknown.stderr
