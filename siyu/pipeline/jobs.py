@@ -31,7 +31,14 @@ from sqlalchemy.orm import Session
 
 from siyu.core.errors import InvalidInputError, SiyuError
 from siyu.core.runtime import Runtime
-from siyu.pipeline import activity_jobs, community_jobs, loyalty_jobs, privacy, recommend_jobs
+from siyu.pipeline import (
+    activity_jobs,
+    community_jobs,
+    loyalty_jobs,
+    privacy,
+    recommend_jobs,
+    ugc,
+)
 from siyu.pipeline.job_tables import job_runs
 from siyu.workspaces import service as workspaces
 
@@ -79,6 +86,7 @@ JOBS: tuple[Job, ...] = (
     Job("group_sops", "5min", community_jobs.run_group_sops),
     Job("group_live_codes", "hour", community_jobs.check_group_live_codes),
     Job("group_dormant_alerts", "day", community_jobs.alert_dormant_groups, at_hour=10),
+    Job("koc_tags", "day", ugc.retag_kocs, at_hour=4),
 )
 JOB_NAMES = tuple(job.name for job in JOBS)
 

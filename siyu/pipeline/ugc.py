@@ -24,6 +24,7 @@ from siyu.core.runtime import Runtime
 from siyu.identity import service as identity
 from siyu.pipeline import ugc_reach
 from siyu.pipeline.ingest import flush, ingest_events
+from siyu.pipeline.loyalty_jobs import Outcome
 from siyu.pipeline.rewards import grant_reward
 from siyu.profiles import tags
 from siyu.ugc import ranking
@@ -34,6 +35,7 @@ from siyu.ugc.models import (
     Metrics,
     Post,
     PostCreate,
+    PostFilter,
     RewardGiven,
 )
 
@@ -310,3 +312,25 @@ def rank_kocs(
             )  # fmt: skip
         result.tagged, result.untagged = changes.gained, changes.lost
     return result
+
+
+KOC_JOB_DAYS = 30
+
+
+def retag_kocs(runtime: Runtime, workspace_id: str, zone: str, now: datetime) -> Outcome:
+    """The daily job: rank authors over the last :data:`KOC_JOB_DAYS` days and move the
+    ``KOC/koc`` tag to the top ones, as ``siyu ugc kocs --tag`` does. A workspace without
+    posts is skipped (no tag group is created for it)."""
+    with runtime.sessions() as session:
+        posts = ugc.list_posts(
+            session=session, workspace_id=workspace_id, where=PostFilter(limit=1)
+        ).total
+    if not posts:
+        return Outcome("no posts", {"posts": 0})
+    found = rank_kocs(
+        runtime=runtime, workspace_id=workspace_id, start=now - timedelta(days=KOC_JOB_DAYS),
+        end=now, now=now, apply_tags=True,
+    )  # fmt: skip
+    kocs = sum(1 for r in found.items if r.koc)
+    summary = f"{kocs} KOCs of {len(found.items)} ranked; tag +{found.tagged} −{found.untagged}"
+    return Outcome(summary, {"kocs": kocs, "tagged": found.tagged, "untagged": found.untagged})

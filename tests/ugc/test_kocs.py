@@ -90,3 +90,28 @@ def test_the_score_rewards_orders_and_penalises_rejections() -> None:
     ranked = ranking.rank([KocFacts(person_id="b", approved=1), KocFacts(person_id="a",
                            approved=1)], top=5)  # fmt: skip
     assert [r.person_id for r in ranked] == ["a", "b"] and not any(r.koc for r in ranked)
+
+
+def test_the_daily_job_moves_the_koc_tag_and_skips_workspaces_without_posts(
+    runtime: Runtime,  # noqa: F811
+    keys: WorkspaceCreated,  # noqa: F811
+) -> None:
+    ws = keys.workspace_id
+    now = utcnow()
+    (idle,) = pipeline.run_jobs(runtime=runtime, now=now, workspace_id=ws, only=["koc_tags"])
+    assert (idle.status, idle.detail) == ("ran", {"posts": 0}) or idle.status == "not_due"
+    t0 = now - timedelta(days=3)
+    amy, *_ = people(runtime, ws, ["amy", "bob", "cat", "x"])
+    p = _posts(runtime, ws, t0)
+    events = [
+        _track("x", "Link Clicked", t0 + timedelta(hours=1), "c1", ugc_post_id=p["p1"]),
+        _track("x", "Order Completed", t0 + timedelta(hours=2), "o1", revenue_fen=10_000),
+    ]
+    pipeline.ingest(runtime=runtime, workspace_id=ws, received_at=now, messages=events)
+    # The day after, past 04:00 in the workspace's zone: the job is due whatever the hour now.
+    tomorrow = now + timedelta(days=1)
+    later = tomorrow.replace(hour=23, minute=0) if tomorrow.hour < 20 else tomorrow
+    (run,) = pipeline.run_jobs(runtime=runtime, now=later, workspace_id=ws, only=["koc_tags"])
+    assert run.status == "ran" and run.detail["kocs"] >= 1, run
+    with runtime.sessions() as session:
+        assert amy in tags.persons_with_tag(session=session, workspace_id=ws, tag="KOC/koc")
