@@ -33,7 +33,7 @@ from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import duckdb
 import pyarrow as pa
@@ -41,6 +41,13 @@ import pyarrow.parquet as pq
 
 from siyu.core.errors import InvalidInputError, StoreError
 from siyu.core.eventstore import EVENT_SCHEMA, DuckDBEventStore
+from siyu.core.eventstore_clickhouse import CLICKHOUSE_EVENTS_DDL as CLICKHOUSE_EVENTS_DDL
+from siyu.core.eventstore_clickhouse import (
+    ClickHouseClient,
+    ClickHouseEventStore,
+    ConnectClient,
+)
+from siyu.core.eventstore_clickhouse import with_definitions as with_definitions
 
 if TYPE_CHECKING:
     from siyu.core.runtime import Runtime
@@ -49,7 +56,6 @@ NO_TABLES: Mapping[str, pa.Table] = MappingProxyType({})
 """The default of ``tables``: no extra relations."""
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_WITH = re.compile(r"^\s*WITH\s", re.IGNORECASE)
 _RESERVED = {"events", "person_map"}
 
 
@@ -131,17 +137,6 @@ def _check_names(tables: Mapping[str, pa.Table]) -> None:
     for name in tables:
         if not _NAME.match(name) or name in _RESERVED:
             raise InvalidInputError(f"bad table name {name!r}", field="tables")
-
-
-def with_definitions(definitions: Sequence[str], sql: str) -> str:
-    """Prefix ``sql`` with CTE ``definitions`` (``name AS (…)``), merging a leading WITH."""
-    if not definitions:
-        return sql
-    joined = ",\n".join(definitions)
-    match = _WITH.match(sql)
-    if match:
-        return f"WITH {joined},\n{sql[match.end() :]}"
-    return f"WITH {joined}\n{sql}"
 
 
 # -- DuckDB ------------------------------------------------------------------------------
@@ -342,30 +337,36 @@ class ChdbEngine:
 
 
 class ClickHouseEngine:
-    """A ClickHouse server via ``clickhouse-connect`` (optional extra ``clickhouse``).
+    """ClickHouse through a :class:`~siyu.core.eventstore_clickhouse.ClickHouseClient`: a
+    server (``clickhouse-connect``, optional extra ``clickhouse``) or the chdb session of a
+    :class:`~siyu.core.eventstore_clickhouse.ClickHouseEventStore`.
 
-    Expects table ``events`` with :data:`EVENT_SCHEMA` columns, ``MergeTree ORDER BY
-    (workspace_id, person_id, timestamp)``; see :data:`CLICKHOUSE_EVENTS_DDL`. Extra Arrow
-    tables are sent as external data. Untested against a server in CI; :meth:`sql_for` (the
-    SQL it sends) is.
+    Reads table ``events`` (``database.events`` when ``database`` is given), see
+    :data:`CLICKHOUSE_EVENTS_DDL`. Extra Arrow tables go through the client (external data
+    on a server). On chdb it runs in CI (tests/core/test_eventstore_clickhouse.py); against
+    a server only :meth:`sql_for` (the SQL it sends) is tested.
     """
 
     dialect = Dialect.CLICKHOUSE
 
-    def __init__(self, client: Any, *, table: str = "events") -> None:
-        if not _NAME.match(table):
-            raise InvalidInputError(f"bad table name {table!r}", field="table")
+    def __init__(
+        self, client: ClickHouseClient | None, *, table: str = "events", database: str = ""
+    ) -> None:
+        for name in (table, database):
+            if name and not _NAME.match(name):
+                raise InvalidInputError(f"bad table name {name!r}", field="table")
         self.client = client
-        self.table = table
+        self.table = f"{database}.{table}" if database else table
 
     @classmethod
     def connect(cls, url: str) -> ClickHouseEngine:
         """Connect to ``clickhouse://user:password@host:port/database``."""
-        try:
-            import clickhouse_connect
-        except ImportError as exc:  # pragma: no cover - optional dependency
-            raise StoreError("install siyu[clickhouse] to use a ClickHouse server") from exc
-        return cls(clickhouse_connect.get_client(dsn=url.replace("clickhouse://", "http://", 1)))
+        return cls(ConnectClient.connect(url))
+
+    @classmethod
+    def over(cls, store: ClickHouseEventStore) -> ClickHouseEngine:
+        """The engine reading the store's own table through its client."""
+        return cls(store.client, database=store.database)
 
     def sql_for(
         self, *, workspace_id: str, sql: str, person_map: Sequence[tuple[str, str]] = ()
@@ -381,63 +382,32 @@ class ClickHouseEngine:
         sql: str,
         tables: Mapping[str, pa.Table] = NO_TABLES,
         person_map: Sequence[tuple[str, str]] = (),
-    ) -> pa.Table:  # pragma: no cover - needs a ClickHouse server
-        """Run ClickHouse ``sql`` on the server; ``tables`` go as external data."""
+    ) -> pa.Table:
+        """Run ClickHouse ``sql``; ``tables`` go through the client."""
         _check_names(tables)
+        if self.client is None:
+            raise StoreError("this ClickHouse engine has no client")
         statement = self.sql_for(workspace_id=workspace_id, sql=sql, person_map=person_map)
-        external = None
         sent = dict(tables)
         if len(person_map) > INLINE_PERSON_MAP:
             sent["siyu_person_map"] = person_map_table(person_map)
-        if sent:
-            from clickhouse_connect.driver.external import ExternalData
-
-            external = ExternalData()
-            for name, table in sent.items():
-                external.add_file(file_name=name, data=_to_parquet_bytes(table), fmt="Parquet")
-        result: pa.Table = self.client.query_arrow(statement, external_data=external)
-        return result
-
-
-def _to_parquet_bytes(table: pa.Table) -> bytes:
-    sink = pa.BufferOutputStream()
-    pq.write_table(table, sink)
-    return bytes(sink.getvalue().to_pybytes())
-
-
-CLICKHOUSE_EVENTS_DDL = """
-CREATE TABLE IF NOT EXISTS events (
-    workspace_id LowCardinality(String),
-    message_id String,
-    type LowCardinality(String),
-    event LowCardinality(Nullable(String)),
-    person_id String,
-    anonymous_id Nullable(String),
-    user_id Nullable(String),
-    group_id Nullable(String),
-    ids Array(String),
-    properties Nullable(String),
-    traits Nullable(String),
-    context Nullable(String),
-    channel LowCardinality(Nullable(String)),
-    campaign Nullable(String),
-    revenue_fen Nullable(Int64),
-    timestamp DateTime64(6, 'UTC'),
-    received_at DateTime64(6, 'UTC'),
-    sent_at Nullable(DateTime64(6, 'UTC'))
-) ENGINE = MergeTree
-ORDER BY (workspace_id, person_id, timestamp)
-"""
-"""The server table :class:`ClickHouseEngine` reads (ordered for per-person scans)."""
+        return self.client.query_arrow(statement, tables=sent)
 
 
 def engine_for(runtime: Runtime, dialect: Dialect | str = Dialect.DUCKDB) -> Engine:
     """The engine of ``dialect`` over the runtime's event store.
 
-    ``clickhouse`` means a server when ``SIYU_CLICKHOUSE_URL`` is set, else chdb over the
-    embedded Parquet segments.
+    When the event store is ClickHouse (``SIYU_EVENTS_URL=clickhouse://…`` or ``chdb://…``)
+    every analysis runs in the ClickHouse dialect on the store's own table, whatever
+    ``dialect`` asked: callers compile their SQL for ``engine.dialect``. Over the embedded
+    store, ``clickhouse`` means a server when ``SIYU_CLICKHOUSE_URL`` is set, else chdb over
+    the Parquet segments.
     """
     dialect = Dialect(dialect)
+    if isinstance(runtime.events, ClickHouseEventStore):
+        return ClickHouseEngine.over(runtime.events)
+    if not isinstance(runtime.events, DuckDBEventStore):
+        raise StoreError(f"no analytics engine for {type(runtime.events).__name__}")
     if dialect is Dialect.DUCKDB:
         return DuckDBEngine(runtime.events)
     url = getattr(runtime.settings, "clickhouse_url", "") or os.environ.get(

@@ -17,7 +17,9 @@ read while either writes. Parquet segments plus a manifest give that:
   segments are deleted only after a grace period, so a reader that planned over them
   finishes first.
 
-A ClickHouse implementation fills the same interface at scale.
+:class:`~siyu.core.eventstore_clickhouse.ClickHouseEventStore` fills the same interface at
+scale (a ClickHouse server, or chdb in process); its :meth:`query` takes ClickHouse SQL, so
+callers look at ``dialect``.
 """
 
 from __future__ import annotations
@@ -81,6 +83,10 @@ MAX_SMALL_LEVEL = 2
 class EventStore(Protocol):
     """What the rest of siyu needs from an event store."""
 
+    @property
+    def dialect(self) -> str:
+        """The SQL dialect :meth:`query` takes: ``duckdb`` or ``clickhouse``."""
+
     def append(self, rows: pa.Table) -> None:
         """Durably append rows with :data:`EVENT_SCHEMA`."""
 
@@ -103,6 +109,28 @@ class EventStore(Protocol):
         self, workspace_id: str, person_id: str, moves: dict[str, str], ranks: dict[str, int]
     ) -> int:
         """Give events of ``person_id`` whose strongest id is in ``moves`` to the mapped person."""
+
+    def rewrite_without(
+        self,
+        workspace_id: str,
+        *,
+        person_ids: Sequence[str] = (),
+        id_keys: Sequence[str] = (),
+        before: datetime | None = None,
+    ) -> int:
+        """Drop (from disk) the workspace's events of these persons, ids or before a time."""
+
+    def workspaces(self) -> list[str]:
+        """Workspaces that have events."""
+
+    def count(self, workspace_id: str) -> int:
+        """How many events the workspace has."""
+
+    def segments(self, workspace_id: str) -> list[Segment]:
+        """The workspace's storage units (Parquet segments, ClickHouse parts)."""
+
+    def close(self) -> None:
+        """Release what the store holds open."""
 
 
 @dataclass
@@ -180,6 +208,8 @@ def _fsync_dir(path: Path) -> None:
 
 class DuckDBEventStore:
     """Events as Parquet segments in ``directory``, queried with DuckDB."""
+
+    dialect = "duckdb"
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
@@ -480,9 +510,21 @@ class DuckDBEventStore:
         """How many events the workspace has in the store."""
         return sum(s.rows for s in self.segments(workspace_id))
 
+    def close(self) -> None:
+        """Nothing held open between calls."""
 
-def open_event_store(url: str) -> DuckDBEventStore:
-    """The event store for ``url`` (``duckdb:///path/to/dir``)."""
+
+def open_event_store(url: str) -> EventStore:
+    """The event store for ``url``: ``duckdb:///path/to/dir`` (embedded, the default),
+    ``clickhouse://user:password@host:port/database`` (a server) or ``chdb:///path/to/dir``
+    (ClickHouse in this process)."""
     if url.startswith("duckdb://"):
         return DuckDBEventStore(Path(url.removeprefix("duckdb://")))
-    raise StoreError(f"unsupported event store URL {url!r}: expected duckdb:///<dir>")
+    if url.startswith(("clickhouse://", "chdb://")):
+        from siyu.core.eventstore_clickhouse import open_clickhouse_store
+
+        return open_clickhouse_store(url)
+    raise StoreError(
+        f"unsupported event store URL {url!r}: expected duckdb:///<dir>, chdb:///<dir> "
+        "or clickhouse://user:password@host:port/database"
+    )

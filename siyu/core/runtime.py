@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from siyu.core.config import Settings, get_settings
 from siyu.core.crypto import Vault, load_vault
 from siyu.core.db import make_engine, make_session_factory, migrate
-from siyu.core.eventstore import DuckDBEventStore, open_event_store
+from siyu.core.eventstore import EventStore, open_event_store
 
 
 @dataclass
@@ -21,12 +21,14 @@ class Runtime:
     settings: Settings
     engine: Engine
     sessions: sessionmaker[Session]
-    events: DuckDBEventStore
+    events: EventStore
+    """``SIYU_EVENTS_URL``: the embedded DuckDB store, or ClickHouse (a server, or chdb)."""
     vault: Vault
 
     def close(self) -> None:
-        """Release database connections."""
+        """Release database connections and the event store."""
         self.engine.dispose()
+        self.events.close()
 
 
 def open_runtime(settings: Settings | None = None, *, run_migrations: bool = True) -> Runtime:
