@@ -29,7 +29,9 @@ ClickHouse has no multi-statement transactions, so each guarantee rests on one s
   lightweight ``DELETE`` would only mask the rows until some later merge, so the erased
   values would stay on disk for an unbounded time. The replaced parts are dropped by the
   cleanup thread after ``old_parts_lifetime`` (1 s; ``fsync_after_insert`` makes the short
-  lifetime safe), a query still reading them keeps them until it ends.
+  lifetime safe), a query still reading them keeps them until it ends. NOT YET PROVEN on
+  chdb: there the replaced part was still on disk a minute later (the test is a strict
+  xfail); the mutation's own record names persons and ids only by SipHash.
 """
 
 from __future__ import annotations
@@ -508,15 +510,18 @@ class ClickHouseEventStore:
         with ``mutations_sync = 2`` rewrites the parts before returning (see the module:
         unlike a lightweight delete, the values leave the disk).
         """
+        # The mutation's text is kept on disk (mutation_N.txt) with its parameters inlined,
+        # so it names persons and ids by their 64-bit SipHash only, never by value.
+        hashed = self.client.query_arrow(
+            "SELECT arrayMap(x -> sipHash64(x), {persons:Array(String)}) AS p, "
+            "arrayMap(x -> sipHash64(x), {keys:Array(String)}) AS k",
+            {"persons": _strings(person_ids), "keys": _strings(id_keys)},
+        ).to_pylist()[0]
         condition = (
-            "workspace_id = {w:String} AND (has({persons:Array(String)}, person_id) "
-            "OR hasAny(ids, {keys:Array(String)})"
+            "workspace_id = {w:String} AND (has({persons:Array(UInt64)}, sipHash64(person_id)) "
+            "OR hasAny(arrayMap(x -> sipHash64(x), ids), {keys:Array(UInt64)})"
         )
-        params: dict[str, Any] = {
-            "w": workspace_id,
-            "persons": _strings(person_ids),
-            "keys": _strings(id_keys),
-        }
+        params: dict[str, Any] = {"w": workspace_id, "persons": hashed["p"], "keys": hashed["k"]}
         if before is not None:
             if before.tzinfo is None:
                 raise InvalidInputError("before must be timezone-aware", field="before")
