@@ -78,6 +78,10 @@ class Message(BaseModel):
     created_at: datetime
     sent_at: datetime | None
     delivered_at: datetime | None
+    redacted_at: datetime | None = Field(
+        default=None,
+        description="Retention emptied the body and recipient then (docs/privacy.md).",
+    )
 
 
 class SourceStats(BaseModel):

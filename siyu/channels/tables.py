@@ -54,6 +54,9 @@ channel_messages = Table(
     Column("sent_at", UTCDateTime(), nullable=True),
     Column("delivered_at", UTCDateTime(), nullable=True),
     Column("updated_at", UTCDateTime(), nullable=False),
+    # Retention emptied the body, subject, recipient and template params then (the counted
+    # facts — status, channel, times, source, content id — stay for caps and reach).
+    Column("redacted_at", UTCDateTime(), nullable=True),
     UniqueConstraint("workspace_id", "idempotency_key", name="uq_channel_messages_idem"),
     Index("ix_channel_messages_due", "status", "due_at"),
     Index("ix_channel_messages_person", "workspace_id", "person_id", "channel", "send_at"),

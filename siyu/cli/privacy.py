@@ -1,10 +1,10 @@
-"""``siyu privacy``: data-subject export and erasure, the audit log, event retention."""
+"""``siyu privacy``: data-subject export and erasure, the audit log, retention periods."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, get_args
+from typing import Annotated, Any, get_args
 
 import typer
 
@@ -12,7 +12,7 @@ from siyu.cli.main import JsonOption, WorkspaceOption, cli_actor, open_workspace
 from siyu.core.clock import utcnow
 from siyu.core.errors import InvalidInputError
 from siyu.pipeline import privacy
-from siyu.privacy.models import AuditAction
+from siyu.privacy.models import AuditAction, RetentionUpdate
 
 privacy_app: typer.Typer = typer.Typer(
     help="Personal information (PIPL): export, erase, audit log, retention.",
@@ -124,6 +124,10 @@ audit_app: typer.Typer = typer.Typer(help="The audit log.", no_args_is_help=True
 audit_app.command("list")(audit)
 
 
+def _days(help_text: str) -> Any:
+    return typer.Option(help=help_text + " 0 keeps forever.", show_default=False)
+
+
 @privacy_app.command("retention")
 @readable_errors
 def retention(
@@ -131,21 +135,44 @@ def retention(
         int | None,
         typer.Option("--days", help="Keep raw events this many days; 0 keeps them forever."),
     ] = None,
+    messages_days: Annotated[
+        int | None, _days("Empty sent/failed/held outbox bodies and recipients after N days (≥7).")
+    ] = None,
+    consent_days: Annotated[
+        int | None, _days("Delete superseded consent answers after N days (≥180).")
+    ] = None,
+    audit_days: Annotated[int | None, _days("Delete audit rows after N days (≥180).")] = None,
+    group_text_days: Annotated[
+        int | None, _days("Empty group flag excerpts, delete unanswered questions after N days.")
+    ] = None,
     workspace: WorkspaceOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Set the raw-event retention period and apply it now (without --days: apply the set one)."""
+    """Set retention periods (the options given) and apply the policy now; without options,
+    apply the policy as set. Defaults: events kept, messages 180, consent 1095, audit 1095,
+    group texts 90 days."""
+    given = {
+        "event_retention_days": days,
+        "message_retention_days": messages_days,
+        "consent_history_retention_days": consent_days,
+        "audit_retention_days": audit_days,
+        "group_text_retention_days": group_text_days,
+    }
+    change = RetentionUpdate(**{k: v or None for k, v in given.items() if v is not None})
     with open_workspace(workspace) as (rt, ws):
         now = utcnow()
-        if days is not None:
-            privacy.set_retention(runtime=rt, workspace_id=ws.id, days=days or None, now=now)
+        if change.model_fields_set:
+            privacy.set_retention(runtime=rt, workspace_id=ws.id, change=change, now=now)
         run = privacy.apply_retention(runtime=rt, workspace_id=ws.id, now=now)
     if as_json:
         typer.echo(run.model_dump_json())
-    elif run.event_retention_days is None:
+        return
+    if run.event_retention_days is None:
         typer.echo("raw events are kept (no retention period set)")
     else:
         typer.echo(
             f"kept {run.event_retention_days} days: dropped {run.events_dropped} events "
             f"before {run.cutoff.isoformat() if run.cutoff else '-'}"
         )
+    for name, n in sorted(run.counts.items()):
+        typer.echo(f"{name}: {n}")

@@ -1,6 +1,6 @@
 """Data-subject requests and retention: export a person, erase a person everywhere (operational
-store, event store and inbox, identity) with a signed receipt, the audit log, and dropping raw
-events past a workspace's retention period.
+store, event store and inbox, identity) with a signed receipt, the audit log, and applying a
+workspace's retention periods (raw events here, operational rows in ``pipeline.retention``).
 
 Erasure order, and why: the event store first (after a flush), so a crash before the database
 commit leaves the person fully present and a retry does everything again; then one database
@@ -23,7 +23,7 @@ from siyu.core.errors import InvalidInputError, NotFoundError
 from siyu.core.ids import new_id
 from siyu.core.runtime import Runtime
 from siyu.identity import service as identity
-from siyu.pipeline import privacy_store
+from siyu.pipeline import privacy_store, retention
 from siyu.pipeline.ingest import flush
 from siyu.pipeline.loyalty_jobs import Outcome
 from siyu.pipeline.privacy_inbox import Subject
@@ -35,6 +35,7 @@ from siyu.privacy.models import (
     PersonExport,
     RetentionPolicy,
     RetentionRun,
+    RetentionUpdate,
 )
 
 log = logging.getLogger("siyu.privacy")
@@ -306,17 +307,36 @@ def list_audit(
 
 
 def set_retention(
-    *, runtime: Runtime, workspace_id: str, days: int | None, now: datetime
+    *, runtime: Runtime, workspace_id: str, change: RetentionUpdate, now: datetime
 ) -> RetentionPolicy:
-    """Keep the workspace's raw events ``days`` days (None: keep them forever)."""
+    """Change the workspace's retention periods (the fields of ``change`` that are set).
+
+    Raises:
+        InvalidInputError: a period outside its bounds.
+    """
     with runtime.sessions() as session, session.begin():
-        return privacy.set_retention(session=session, workspace_id=workspace_id, days=days, now=now)
+        return privacy.set_retention(
+            session=session, workspace_id=workspace_id, change=change, now=now
+        )
+
+
+def get_retention(*, runtime: Runtime, workspace_id: str) -> RetentionPolicy:
+    """The workspace's retention periods (the defaults when it never set them)."""
+    with runtime.sessions() as session:
+        return privacy.get_retention(session=session, workspace_id=workspace_id)
 
 
 def apply_retention(
-    *, runtime: Runtime, workspace_id: str, now: datetime, days: int | None = None
+    *,
+    runtime: Runtime,
+    workspace_id: str,
+    now: datetime,
+    days: int | None = None,
+    batch_size: int = retention.BATCH_SIZE,
 ) -> RetentionRun:
-    """Drop the workspace's raw events older than its retention period (or ``days``).
+    """Apply the workspace's retention policy: drop raw events older than its period (or
+    ``days``), then redact or delete outbox bodies, superseded consent answers, audit rows and
+    group texts past theirs (``siyu.pipeline.retention``), in batches.
 
     Aggregates in the operational store (profiles' counts and spend, RFM, lifecycle, the
     ledger) are not touched; only raw events leave the event store.
@@ -326,28 +346,35 @@ def apply_retention(
     """
     if days is not None and days < 1:
         raise InvalidInputError("days must be at least 1", field="days")
-    if days is None:
-        with runtime.sessions() as session:
-            days = privacy.get_retention(
-                session=session, workspace_id=workspace_id
-            ).event_retention_days
-    if days is None:
-        return RetentionRun(
-            workspace_id=workspace_id, event_retention_days=None, cutoff=None, events_dropped=0
-        )
-    cutoff = now - timedelta(days=days)
-    dropped = runtime.events.rewrite_without(workspace_id, before=cutoff)
+    policy = get_retention(runtime=runtime, workspace_id=workspace_id)
+    days = policy.event_retention_days if days is None else days
+    counts = retention.prune_operational(
+        runtime=runtime, policy=policy, now=now, batch_size=batch_size
+    )
+    cutoff = None if days is None else now - timedelta(days=days)
+    dropped = 0 if cutoff is None else runtime.events.rewrite_without(workspace_id, before=cutoff)
     return RetentionRun(
-        workspace_id=workspace_id, event_retention_days=days, cutoff=cutoff, events_dropped=dropped
+        workspace_id=workspace_id,
+        event_retention_days=days,
+        cutoff=cutoff,
+        events_dropped=dropped,
+        policy=policy,
+        counts=counts,
     )
 
 
 def drop_expired_events(runtime: Runtime, workspace_id: str, zone: str, now: datetime) -> Outcome:
-    """The retention job: drop raw events past the workspace's retention period."""
+    """The retention job: drop raw events and redact or delete the operational rows past the
+    workspace's retention periods."""
     run = apply_retention(runtime=runtime, workspace_id=workspace_id, now=now)
-    if run.event_retention_days is None:
-        return Outcome("no retention period set", {"dropped": 0})
-    return Outcome(
-        f"dropped {run.events_dropped} events older than {run.event_retention_days} days",
-        {"dropped": run.events_dropped, "days": run.event_retention_days},
+    changed = {name: n for name, n in run.counts.items() if n}
+    events = (
+        "raw events kept"
+        if run.event_retention_days is None
+        else f"dropped {run.events_dropped} events older than {run.event_retention_days} days"
     )
+    rows = ", ".join(f"{name} {n}" for name, n in sorted(changed.items())) or "no rows past"
+    detail: dict[str, Any] = {"dropped": run.events_dropped, **run.counts}
+    if run.event_retention_days is not None:
+        detail["days"] = run.event_retention_days
+    return Outcome(f"{events}; {rows}", detail)

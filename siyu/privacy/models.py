@@ -74,16 +74,55 @@ class PersonExport(BaseModel):
 
 
 class RetentionPolicy(BaseModel):
-    """How long a workspace keeps raw events."""
+    """How long a workspace keeps each kind of personal information (None: forever)."""
 
     workspace_id: str
-    event_retention_days: int | None = Field(description="None: raw events are kept.")
+    event_retention_days: int | None = Field(description="Raw events. None: they are kept.")
+    message_retention_days: int | None = Field(
+        default=180,
+        description="Outbox messages: after this many days a sent, delivered, failed or held "
+        "message loses its body, subject, recipient and template parameters; its status, "
+        "channel, times, source and content id stay.",
+    )
+    consent_history_retention_days: int | None = Field(
+        default=1095,
+        description="Consent history: superseded answers older than this are deleted; the "
+        "current answer and the history row that recorded it are always kept.",
+    )
+    audit_retention_days: int | None = Field(
+        default=1095, description="Audit log rows older than this are deleted (at least 180)."
+    )
+    group_text_retention_days: int | None = Field(
+        default=90,
+        description="Group and assistant message texts: moderation flags lose their excerpt, "
+        "unanswered questions not asked again are deleted.",
+    )
+
+
+class RetentionUpdate(BaseModel):
+    """A change to the retention policy: only the fields given change; null keeps forever."""
+
+    event_retention_days: int | None = None
+    message_retention_days: int | None = None
+    consent_history_retention_days: int | None = None
+    audit_retention_days: int | None = None
+    group_text_retention_days: int | None = None
+
+    def changes(self) -> dict[str, int | None]:
+        """The fields set, by column name."""
+        return {name: getattr(self, name) for name in sorted(self.model_fields_set)}
 
 
 class RetentionRun(BaseModel):
-    """What one retention pass dropped."""
+    """What one retention pass dropped or redacted."""
 
     workspace_id: str
     event_retention_days: int | None
     cutoff: datetime | None = Field(description="Events before this instant were dropped.")
     events_dropped: int
+    policy: RetentionPolicy | None = Field(default=None, description="The policy applied.")
+    counts: dict[str, int] = Field(
+        default_factory=dict,
+        description="Operational rows deleted or redacted, per table.action "
+        "(channel_messages.redacted, privacy_audit.deleted, …).",
+    )

@@ -18,6 +18,7 @@ from siyu.privacy.models import (
     AuditPage,
     ErasureReceipt,
     RetentionPolicy,
+    RetentionUpdate,
 )
 from siyu.privacy.tables import (
     privacy_audit,
@@ -30,6 +31,17 @@ _aud = privacy_audit.c
 _era = privacy_erasures.c
 _set = privacy_settings.c
 MAX_RETENTION_DAYS = 36_500
+# Lowest and highest days per kind. Audit rows: China's Cybersecurity Law (art. 21) asks
+# network logs be kept at least six months. Consent history: as long, so a complaint within
+# the half year can still be answered. Outbox bodies: a week, past late delivery reports and
+# the journeys' two-day settle window.
+RETENTION_BOUNDS: dict[str, tuple[int, int]] = {
+    "event_retention_days": (1, MAX_RETENTION_DAYS),
+    "message_retention_days": (7, MAX_RETENTION_DAYS),
+    "consent_history_retention_days": (180, MAX_RETENTION_DAYS),
+    "audit_retention_days": (180, MAX_RETENTION_DAYS),
+    "group_text_retention_days": (1, MAX_RETENTION_DAYS),
+}
 
 
 def record_access(
@@ -228,32 +240,53 @@ def verify_receipt(*, key: bytes, receipt_model: ErasureReceipt) -> bool:
 
 
 def get_retention(*, session: Session, workspace_id: str) -> RetentionPolicy:
-    """The workspace's retention policy for raw events (None days: keep them)."""
-    days = session.execute(
-        select(_set.event_retention_days).where(_set.workspace_id == workspace_id)
-    ).scalar_one_or_none()
-    return RetentionPolicy(workspace_id=workspace_id, event_retention_days=days)
+    """The workspace's retention policy (the defaults when it never set one)."""
+    row = session.execute(
+        select(*(getattr(_set, name) for name in RETENTION_BOUNDS)).where(
+            _set.workspace_id == workspace_id
+        )
+    ).first()
+    if row is None:
+        return RetentionPolicy(workspace_id=workspace_id, event_retention_days=None)
+    return RetentionPolicy(workspace_id=workspace_id, **row._mapping)
 
 
 def set_retention(
-    *, session: Session, workspace_id: str, days: int | None, now: datetime
+    *, session: Session, workspace_id: str, change: RetentionUpdate, now: datetime
 ) -> RetentionPolicy:
-    """Keep raw events ``days`` days (None: forever).
+    """Change the fields of ``change`` that are set (None: keep that kind forever).
 
     Raises:
-        InvalidInputError: ``days`` is not 1..36500.
+        InvalidInputError: a number of days outside its bounds (``RETENTION_BOUNDS``).
     """
-    if days is not None and not 1 <= days <= MAX_RETENTION_DAYS:
-        raise InvalidInputError(f"days must be 1..{MAX_RETENTION_DAYS}", field="days")
+    changes = change.changes()
+    for name, days in changes.items():
+        low, high = RETENTION_BOUNDS[name]
+        if days is not None and not low <= days <= high:
+            raise InvalidInputError(f"{name} must be {low}..{high} (or null: keep)", field=name)
     updated = session.execute(
         update(privacy_settings)
         .where(_set.workspace_id == workspace_id)
-        .values(event_retention_days=days, updated_at=now)
+        .values(**changes, updated_at=now)
     )
     if not updated.rowcount:  # type: ignore[attr-defined]
         session.execute(
-            privacy_settings.insert().values(
-                workspace_id=workspace_id, event_retention_days=days, updated_at=now
-            )
+            privacy_settings.insert().values(workspace_id=workspace_id, updated_at=now, **changes)
         )
-    return RetentionPolicy(workspace_id=workspace_id, event_retention_days=days)
+    return get_retention(session=session, workspace_id=workspace_id)
+
+
+def prune_audit(*, session: Session, workspace_id: str, before: datetime, limit: int) -> int:
+    """Delete up to ``limit`` of the workspace's oldest audit rows written before ``before``;
+    how many. Erasure receipts (``privacy_erasures``) are never touched."""
+    ids = list(
+        session.execute(
+            select(_aud.id)
+            .where(_aud.workspace_id == workspace_id, _aud.at < before)
+            .order_by(_aud.id)
+            .limit(limit)
+        ).scalars()
+    )
+    if ids:
+        session.execute(privacy_audit.delete().where(_aud.id.in_(ids)))
+    return len(ids)

@@ -1,5 +1,6 @@
 """Privacy tables: an audit log of unmasked views and exports, erasure receipts, and each
-workspace's retention policy for raw events. None of them holds a direct identifier: the
+workspace's retention policy (raw events, outbox bodies, consent history, audit rows, group
+texts). None of them holds a direct identifier: the
 erasure log names its subject only by a keyed digest of the person id."""
 
 from __future__ import annotations
@@ -51,7 +52,13 @@ privacy_settings = Table(
     "privacy_settings",
     metadata,
     Column("workspace_id", String(40), primary_key=True),
+    # Days each kind is kept; NULL keeps it forever. The defaults (server side, so a row written
+    # before a column existed gets them too) are explained in docs/privacy.md.
     Column("event_retention_days", Integer(), nullable=True),  # NULL = keep raw events
+    Column("message_retention_days", Integer(), nullable=True, server_default="180"),
+    Column("consent_history_retention_days", Integer(), nullable=True, server_default="1095"),
+    Column("audit_retention_days", Integer(), nullable=True, server_default="1095"),
+    Column("group_text_retention_days", Integer(), nullable=True, server_default="90"),
     Column("updated_at", UTCDateTime(), nullable=False),
 )
 

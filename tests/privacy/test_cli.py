@@ -57,3 +57,24 @@ def test_export_erase_audit_retention(data_dir: Path) -> None:
     assert json.loads(dropped.stdout)["event_retention_days"] == 1
     bad = runner.invoke(app, ["privacy", "retention", "--days", "-2"])
     assert bad.exit_code != 0
+
+
+def test_retention_periods_per_kind(data_dir: Path) -> None:
+    rt = open_runtime()
+    seed(rt)
+    rt.close()
+    shown = runner.invoke(app, ["privacy", "retention", "--json"])
+    assert shown.exit_code == 0, shown.output
+    policy = json.loads(shown.stdout)["policy"]
+    assert (policy["message_retention_days"], policy["audit_retention_days"]) == (180, 1095)
+    assert json.loads(shown.stdout)["counts"]["channel_messages.redacted"] == 0
+    args = ["privacy", "retention", "--messages-days", "30", "--audit-days", "0", "--json"]
+    changed = runner.invoke(app, args)
+    assert changed.exit_code == 0, changed.output
+    policy = json.loads(changed.stdout)["policy"]
+    assert (policy["message_retention_days"], policy["audit_retention_days"]) == (30, None)
+    assert policy["consent_history_retention_days"] == 1095  # not given: unchanged
+    bad = runner.invoke(app, ["privacy", "retention", "--audit-days", "30"])
+    assert bad.exit_code != 0 and "audit_retention_days" in bad.stderr
+    text = runner.invoke(app, ["privacy", "retention"])
+    assert "channel_messages.redacted: 0" in text.stdout

@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from siyu.core.errors import InvalidInputError
 from siyu.pipeline import jobs, privacy
+from siyu.privacy.models import RetentionUpdate
 from siyu.profiles.tables import profiles
 from tests.privacy.conftest import NOW, Seeded
 
@@ -25,8 +26,9 @@ def test_retention_job_drops_old_events_only(seeded: Seeded) -> None:
     counts = _profile_counts(seeded)
     runs = jobs.run_jobs(runtime=rt, now=NOW + timedelta(hours=20), workspace_id=ws,
                          only=["event_retention"])  # fmt: skip
-    assert [r.summary for r in runs] == ["no retention period set"]
-    privacy.set_retention(runtime=rt, workspace_id=ws, days=30, now=NOW)
+    assert [r.summary for r in runs] == ["raw events kept; no rows past"]
+    month = RetentionUpdate(event_retention_days=30)
+    privacy.set_retention(runtime=rt, workspace_id=ws, change=month, now=NOW)
     later = NOW + timedelta(days=1, hours=20)  # another local day
     runs = jobs.run_jobs(runtime=rt, now=later, workspace_id=ws, only=["event_retention"])
     assert [(r.status, r.detail.get("dropped")) for r in runs] == [("ran", 1)]  # m-001, 40 days
@@ -43,4 +45,5 @@ def test_retention_with_explicit_days_and_bad_input(seeded: Seeded) -> None:
     with pytest.raises(InvalidInputError):
         privacy.apply_retention(runtime=rt, workspace_id=ws, now=NOW, days=0)
     with pytest.raises(InvalidInputError):
-        privacy.set_retention(runtime=rt, workspace_id=ws, days=-3, now=NOW)
+        privacy.set_retention(runtime=rt, workspace_id=ws, now=NOW,
+                              change=RetentionUpdate(event_retention_days=-3))  # fmt: skip

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-29 09:46:36.654650
+Create Date: 2026-11-29 10:02:04.182529
 """
 
 from collections.abc import Sequence
@@ -309,6 +309,7 @@ def upgrade() -> None:
         sa.Column("sent_at", siyu.core.db.UTCDateTime(timezone=True), nullable=True),
         sa.Column("delivered_at", siyu.core.db.UTCDateTime(timezone=True), nullable=True),
         sa.Column("updated_at", siyu.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("redacted_at", siyu.core.db.UTCDateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_channel_messages")),
         sa.UniqueConstraint("workspace_id", "idempotency_key", name="uq_channel_messages_idem"),
     )
@@ -1145,6 +1146,12 @@ def upgrade() -> None:
         "privacy_settings",
         sa.Column("workspace_id", sa.String(length=40), nullable=False),
         sa.Column("event_retention_days", sa.Integer(), nullable=True),
+        sa.Column("message_retention_days", sa.Integer(), server_default="180", nullable=True),
+        sa.Column(
+            "consent_history_retention_days", sa.Integer(), server_default="1095", nullable=True
+        ),
+        sa.Column("audit_retention_days", sa.Integer(), server_default="1095", nullable=True),
+        sa.Column("group_text_retention_days", sa.Integer(), server_default="90", nullable=True),
         sa.Column("updated_at", siyu.core.db.UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("workspace_id", name=op.f("pk_privacy_settings")),
     )
