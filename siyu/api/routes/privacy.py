@@ -13,7 +13,13 @@ from siyu.accounts.models import Principal
 from siyu.api.deps import IdempotencyKeyDep, Require, RuntimeDep
 from siyu.core.clock import utcnow
 from siyu.pipeline import privacy
-from siyu.privacy.models import AuditPage, ErasureReceipt, PersonExport
+from siyu.privacy.models import (
+    AuditPage,
+    ErasureReceipt,
+    PersonExport,
+    RetentionPolicy,
+    RetentionUpdate,
+)
 
 router = APIRouter(prefix="/api", tags=["privacy"])
 
@@ -112,4 +118,32 @@ async def list_audit(
         limit=limit,
         before_id=before_id,
         person_id=person_id,
+    )
+
+
+@router.get("/privacy/retention", summary="The workspace's retention periods")
+async def get_retention(
+    runtime: RuntimeDep, principal: Annotated[Principal, Require("audit:read")]
+) -> RetentionPolicy:
+    """Days each kind of personal information is kept (null: forever); the defaults when the
+    workspace never set them."""
+    return await run_in_threadpool(
+        privacy.get_retention, runtime=runtime, workspace_id=principal.workspace.id
+    )
+
+
+@router.put("/privacy/retention", summary="Change retention periods")
+async def put_retention(
+    change: RetentionUpdate,
+    runtime: RuntimeDep,
+    principal: Annotated[Principal, Require("persons:erase")],
+) -> RetentionPolicy:
+    """Only the fields given change; null keeps that kind forever. The daily
+    ``event_retention`` job (03:00 in the workspace's zone) applies the policy."""
+    return await run_in_threadpool(
+        privacy.set_retention,
+        runtime=runtime,
+        workspace_id=principal.workspace.id,
+        change=change,
+        now=utcnow(),
     )
