@@ -1,1 +1,1 @@
-"""Personal-information protection: the audit log, erasure receipts and event retention."""
+"""Personal-information protection: the audit log, erasure receipts and retention periods."""
