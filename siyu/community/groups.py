@@ -226,9 +226,15 @@ def current_members(session: Session, workspace_id: str, chat_id: str) -> list[s
 def recount(session: Session, workspace_id: str, chat_id: str, freed: int = 0) -> None:
     """Members = current rows. Seats never fall below members (seats handed out stay), and
     the ``freed`` seats of members who just left drop off, never below the members left:
-    one conditional UPDATE, so a scan taking a seat at the same time is counted either way."""
-    count = len(current_members(session, workspace_id, chat_id))
+    one conditional UPDATE, so a scan taking a seat at the same time is counted either way.
+
+    The group row is locked before counting: on PostgreSQL two leaves committed together
+    would otherwise each count the other still in (READ COMMITTED), leaving ``members`` one
+    too high; the second now waits and counts after the first commits. SQLite serialises
+    writers anyway (FOR UPDATE is not rendered there)."""
     where = (_g.workspace_id == workspace_id, _g.chat_id == chat_id)
+    session.execute(select(_g.chat_id).where(*where).with_for_update())
+    count = len(current_members(session, workspace_id, chat_id))
     values: dict[str, Any] = {"members": count}
     if freed:
         values["seats"] = case((_g.seats - freed > count, _g.seats - freed), else_=count)
