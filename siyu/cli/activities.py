@@ -5,13 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-import orjson
 import typer
 from pydantic import ValidationError
 
 from siyu.activities import service as activities
 from siyu.activities.models import Activity, ActivityCreate, ActivityKind
-from siyu.cli.main import JsonOption, WorkspaceOption, pick_workspace, readable_errors, runtime
+from siyu.cli.main import JsonOption, WorkspaceOption, echo, open_workspace, readable_errors
 from siyu.core.clock import utcnow
 from siyu.core.errors import InvalidInputError
 from siyu.pipeline import activities as flow
@@ -52,18 +51,9 @@ def list_(
     as_json: JsonOption = False,
 ) -> None:
     """The workspace's activities, newest first."""
-    rt = runtime()
-    try:
-        ws = pick_workspace(rt, workspace)
-        with rt.sessions() as session:
-            found = activities.list_activities(session=session, workspace_id=ws.id, kind=kind)
-    finally:
-        rt.close()
-    if as_json:
-        typer.echo(orjson.dumps([a.model_dump(mode="json") for a in found]).decode())
-        return
-    for a in found:
-        typer.echo(_line(a))
+    with open_workspace(workspace) as (rt, ws), rt.sessions() as session:
+        found = activities.list_activities(session=session, workspace_id=ws.id, kind=kind)
+    echo(found, as_json, _line)
 
 
 @activities_app.command("create")
@@ -75,31 +65,21 @@ def create(
 ) -> None:
     """Create an activity from a JSON file."""
     body = _read(file)
-    rt = runtime()
-    try:
-        ws = pick_workspace(rt, workspace)
-        with rt.sessions() as session, session.begin():
-            made = activities.create_activity(
-                session=session, workspace_id=ws.id, activity=body, now=utcnow()
-            )
-    finally:
-        rt.close()
-    typer.echo(made.model_dump_json() if as_json else _line(made))
+    with open_workspace(workspace) as (rt, ws), rt.sessions() as session, session.begin():
+        made = activities.create_activity(
+            session=session, workspace_id=ws.id, activity=body, now=utcnow()
+        )
+    echo(made, as_json, _line)
 
 
 @activities_app.command("show")
 @readable_errors
 def show(activity_id: str, workspace: WorkspaceOption = None, as_json: JsonOption = False) -> None:
     """One activity with its prizes' stock."""
-    rt = runtime()
-    try:
-        ws = pick_workspace(rt, workspace)
-        with rt.sessions() as session:
-            found = activities.get_activity(
-                session=session, workspace_id=ws.id, activity_id=activity_id
-            )
-    finally:
-        rt.close()
+    with open_workspace(workspace) as (rt, ws), rt.sessions() as session:
+        found = activities.get_activity(
+            session=session, workspace_id=ws.id, activity_id=activity_id
+        )
     if as_json:
         typer.echo(found.model_dump_json())
         return
@@ -113,12 +93,8 @@ def show(activity_id: str, workspace: WorkspaceOption = None, as_json: JsonOptio
 @readable_errors
 def stats(activity_id: str, workspace: WorkspaceOption = None, as_json: JsonOption = False) -> None:
     """Funnel (view → join → share → help → complete → order), GMV, cost and ROI."""
-    rt = runtime()
-    try:
-        ws = pick_workspace(rt, workspace)
+    with open_workspace(workspace) as (rt, ws):
         found = flow.activity_stats(runtime=rt, workspace_id=ws.id, activity_id=activity_id)
-    finally:
-        rt.close()
     if as_json:
         typer.echo(found.model_dump_json())
         return

@@ -31,7 +31,7 @@ from siyu.analytics.models import (
     RetentionQuery,
     RetentionResult,
 )
-from siyu.cli.main import JsonOption, WorkspaceOption, pick_workspace, readable_errors, runtime
+from siyu.cli.main import JsonOption, WorkspaceOption, open_workspace, readable_errors
 from siyu.core.clock import utcnow
 from siyu.core.errors import InvalidInputError
 
@@ -258,9 +258,7 @@ def funnel(
     if preset is not None and preset not in FUNNEL_PRESETS:
         raise InvalidInputError(f"unknown preset {preset!r}", field="preset")
     names = FUNNEL_PRESETS[preset] if preset else [s.strip() for s in (steps or "").split(",")]
-    rt = runtime()
-    try:
-        ws = pick_workspace(rt, workspace)
+    with open_workspace(workspace) as (rt, ws):
         start, end = _days(first_day, last_day, ws.timezone)
         query = _validated(
             FunnelQuery,
@@ -274,8 +272,6 @@ def funnel(
         result = analytics.run_funnel(
             runtime=rt, workspace_id=ws.id, query=query, dialect=_choice(engine, Dialect, "engine")
         )
-    finally:
-        rt.close()
     if as_json:
         typer.echo(result.model_dump_json())
     else:
@@ -300,9 +296,7 @@ def _fission(
     engine: str,
     as_json: bool,
 ) -> None:
-    rt = runtime()
-    try:
-        ws = pick_workspace(rt, workspace)
+    with open_workspace(workspace) as (rt, ws):
         start, end = _days(first_day, last_day, ws.timezone)
         query = _validated(
             FissionQuery,
@@ -315,8 +309,6 @@ def _fission(
         result = analytics.run_fission(
             runtime=rt, workspace_id=ws.id, query=query, dialect=_choice(engine, Dialect, "engine")
         )
-    finally:
-        rt.close()
     if as_json:
         typer.echo(result.model_dump_json())
     else:
@@ -357,9 +349,7 @@ def retention(
     as_json: JsonOption = False,
 ) -> None:
     """Cohorts and the share of each that came back per later period."""
-    rt = runtime()
-    try:
-        ws = pick_workspace(rt, workspace)
+    with open_workspace(workspace) as (rt, ws):
         start, end = _days(first_day, last_day, ws.timezone)
         query = _validated(
             RetentionQuery,
@@ -378,8 +368,6 @@ def retention(
             now=utcnow(),
             dialect=_choice(engine, Dialect, "engine"),
         )
-    finally:
-        rt.close()
     if as_json:
         typer.echo(result.model_dump_json())
     else:
@@ -397,16 +385,12 @@ def repurchase(
     as_json: JsonOption = False,
 ) -> None:
     """Repurchase rate and the distribution of days between orders."""
-    rt = runtime()
-    try:
-        ws = pick_workspace(rt, workspace)
+    with open_workspace(workspace) as (rt, ws):
         start, end = _days(first_day, last_day, ws.timezone)
         query = _validated(RepurchaseQuery, start=start, end=end, within_days=within)
         result = analytics.run_repurchase(
             runtime=rt, workspace_id=ws.id, query=query, dialect=_choice(engine, Dialect, "engine")
         )
-    finally:
-        rt.close()
     if as_json:
         typer.echo(result.model_dump_json())
     else:

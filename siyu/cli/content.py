@@ -13,7 +13,7 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
-from siyu.cli.main import JsonOption, WorkspaceOption, pick_workspace, readable_errors, runtime
+from siyu.cli.main import JsonOption, WorkspaceOption, echo, open_workspace, readable_errors
 from siyu.content import links
 from siyu.content import service as content
 from siyu.content.models import Content, ContentCreate, ContentKind, ContentStatus, LinkCreate
@@ -58,20 +58,11 @@ def list_(
     as_json: JsonOption = False,
 ) -> None:
     """Items, newest change first."""
-    rt = runtime()
-    try:
-        ws = pick_workspace(rt, workspace)
-        with rt.sessions() as session:
-            found = content.list_content(
-                session=session, workspace_id=ws.id, kind=kind, status=status, tag=tag
-            )
-    finally:
-        rt.close()
-    if as_json:
-        typer.echo(orjson.dumps([c.model_dump(mode="json") for c in found]).decode())
-        return
-    for c in found:
-        typer.echo(_line(c))
+    with open_workspace(workspace) as (rt, ws), rt.sessions() as session:
+        found = content.list_content(
+            session=session, workspace_id=ws.id, kind=kind, status=status, tag=tag
+        )
+    echo(found, as_json, _line)
 
 
 @content_app.command("add")
@@ -83,35 +74,25 @@ def add(
 ) -> None:
     """Add an item from a JSON file."""
     body = _read(file)
-    rt = runtime()
-    try:
-        ws = pick_workspace(rt, workspace)
-        with rt.sessions() as session, session.begin():
-            made = content.create_content(
-                session=session, workspace_id=ws.id, item=body, now=utcnow(), by="cli"
-            )
-    finally:
-        rt.close()
-    typer.echo(made.model_dump_json() if as_json else _line(made))
+    with open_workspace(workspace) as (rt, ws), rt.sessions() as session, session.begin():
+        made = content.create_content(
+            session=session, workspace_id=ws.id, item=body, now=utcnow(), by="cli"
+        )
+    echo(made, as_json, _line)
 
 
 @content_app.command("show")
 @readable_errors
 def show(content_id: str, workspace: WorkspaceOption = None, as_json: JsonOption = False) -> None:
     """One item with its variants and links."""
-    rt = runtime()
-    try:
-        ws = pick_workspace(rt, workspace)
-        with rt.sessions() as session:
-            item = content.get_content(session=session, workspace_id=ws.id, content_id=content_id)
-            found = links.list_links(
-                session=session,
-                workspace_id=ws.id,
-                content_id=content_id,
-                base_url=rt.settings.public_url,
-            )
-    finally:
-        rt.close()
+    with open_workspace(workspace) as (rt, ws), rt.sessions() as session:
+        item = content.get_content(session=session, workspace_id=ws.id, content_id=content_id)
+        found = links.list_links(
+            session=session,
+            workspace_id=ws.id,
+            content_id=content_id,
+            base_url=rt.settings.public_url,
+        )
     if as_json:
         typer.echo(
             orjson.dumps(
@@ -144,20 +125,15 @@ def link(
         ask = LinkCreate(channel=channel, sharer_id=sharer)
     except ValidationError as exc:
         raise InvalidInputError(exc.errors()[0]["msg"], field="channel") from None
-    rt = runtime()
-    try:
-        ws = pick_workspace(rt, workspace)
-        with rt.sessions() as session, session.begin():
-            made, _ = links.link_for(
-                session=session,
-                workspace_id=ws.id,
-                content_id=content_id,
-                link=ask,
-                now=utcnow(),
-                base_url=rt.settings.public_url,
-            )
-    finally:
-        rt.close()
+    with open_workspace(workspace) as (rt, ws), rt.sessions() as session, session.begin():
+        made, _ = links.link_for(
+            session=session,
+            workspace_id=ws.id,
+            content_id=content_id,
+            link=ask,
+            now=utcnow(),
+            base_url=rt.settings.public_url,
+        )
     if qr is not None:
         qr.write_bytes(codes.qr_png(made.url))
     typer.echo(made.model_dump_json() if as_json else made.url)
@@ -173,10 +149,8 @@ def performance(
     as_json: JsonOption = False,
 ) -> None:
     """Reach, views, clicks, shares, new contacts, orders and GMV per item and channel."""
-    rt = runtime()
     end = utcnow()
-    try:
-        ws = pick_workspace(rt, workspace)
+    with open_workspace(workspace) as (rt, ws):
         found = content_performance.content_performance(
             runtime=rt,
             workspace_id=ws.id,
@@ -185,8 +159,6 @@ def performance(
             window_days=window,
             content_id=content_id,
         )
-    finally:
-        rt.close()
     if as_json:
         typer.echo(found.model_dump_json())
         return

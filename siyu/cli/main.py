@@ -61,6 +61,7 @@ app.add_typer(identity_app, name="identity")
 
 err = Console(stderr=True)
 F = TypeVar("F", bound=Callable[..., Any])
+T = TypeVar("T")
 
 EXIT_CODES: list[tuple[type[SiyuError], int]] = [
     (InvalidInputError, 2),
@@ -250,6 +251,12 @@ def open_workspace(workspace_id: str | None) -> Iterator[tuple[Runtime, Workspac
         yield rt, pick_workspace(rt, workspace_id)
     finally:
         rt.close()
+
+
+def transact(workspace_id: str | None, call: Callable[..., T], **kwargs: Any) -> T:
+    """``call(session=…, workspace_id=…, **kwargs)`` in one transaction on the workspace."""
+    with open_workspace(workspace_id) as (rt, ws), rt.sessions() as session, session.begin():
+        return call(session=session, workspace_id=ws.id, **kwargs)
 
 
 def echo(value: BaseModel | Sequence[BaseModel], as_json: bool, line: Callable[[Any], str]) -> None:

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
 from pydantic import BaseModel, ValidationError
 
-from siyu.cli.main import JsonOption, WorkspaceOption, pick_workspace, readable_errors, runtime
+from siyu.cli.main import JsonOption, WorkspaceOption, readable_errors, transact
 from siyu.core.clock import utcnow
 from siyu.core.errors import InvalidInputError
 from siyu.loyalty import coupon_service as coupons
@@ -30,7 +29,6 @@ coupons_app: typer.Typer = typer.Typer(
 )
 
 M = TypeVar("M", bound=BaseModel)
-T = TypeVar("T")
 KeyOption = Annotated[
     str | None, typer.Option("--key", help="Idempotency key: a rerun does nothing twice.")
 ]
@@ -48,13 +46,6 @@ def _load(model: type[M], file: Path) -> M:
         raise InvalidInputError(
             first["msg"], field=".".join(str(p) for p in first["loc"]) or "file"
         ) from None
-
-
-def _run(workspace: str | None, call: Callable[..., T], **kwargs: Any) -> T:
-    rt = runtime()
-    ws = pick_workspace(rt, workspace)
-    with rt.sessions() as session, session.begin():
-        return call(session=session, workspace_id=ws.id, **kwargs)
 
 
 def _echo(value: Any, as_json: bool) -> None:
@@ -84,7 +75,8 @@ def tiers_set(
 ) -> None:
     """Replace the tier ladder."""
     _echo(
-        _run(workspace, membership.set_tiers, ladder=_load(TierLadder, file), now=utcnow()), as_json
+        transact(workspace, membership.set_tiers, ladder=_load(TierLadder, file), now=utcnow()),
+        as_json,
     )
 
 
@@ -92,7 +84,7 @@ def tiers_set(
 @readable_errors
 def tiers_board(workspace: WorkspaceOption = None, as_json: JsonOption = False) -> None:
     """Members per tier."""
-    board = _run(workspace, membership.distribution, now=utcnow())
+    board = transact(workspace, membership.distribution, now=utcnow())
     if as_json:
         _echo(board, True)
         return
@@ -105,7 +97,7 @@ def tiers_board(workspace: WorkspaceOption = None, as_json: JsonOption = False) 
 @readable_errors
 def tiers_refresh(workspace: WorkspaceOption = None, as_json: JsonOption = False) -> None:
     """Re-evaluate every member (downgrades due now apply)."""
-    _echo(_run(workspace, membership.refresh_members, now=utcnow()), as_json)
+    _echo(transact(workspace, membership.refresh_members, now=utcnow()), as_json)
 
 
 # -- siyu members ---------------------------------------------------------------------------
@@ -123,7 +115,7 @@ def members_enrol(
     if not (member_id or person_id):
         raise InvalidInputError("give --member-id or --person-id", field="member_id")
     enrol = MemberEnrol(member_id=member_id, person_id=person_id)
-    _echo(_run(workspace, membership.enrol_member, enrol=enrol, now=utcnow()), as_json)
+    _echo(transact(workspace, membership.enrol_member, enrol=enrol, now=utcnow()), as_json)
 
 
 @members_app.command("import")
@@ -146,7 +138,7 @@ def members_import(
         for r in rows
         if r.get("member_id") or r.get("person_id")
     ]
-    _echo(_run(workspace, membership.enrol_many, rows=enrols, now=utcnow()), as_json)
+    _echo(transact(workspace, membership.enrol_many, rows=enrols, now=utcnow()), as_json)
 
 
 @members_app.command("grow")
@@ -161,7 +153,7 @@ def members_grow(
 ) -> None:
     """Add growth value to a member."""
     growth = GrowthCreate(amount=amount, reason=reason)
-    member = _run(
+    member = transact(
         workspace,
         membership.add_growth,
         person_id=person_id,
@@ -178,7 +170,7 @@ def members_show(
     person_id: str, workspace: WorkspaceOption = None, as_json: JsonOption = False
 ) -> None:
     """A member, its tier and benefits."""
-    _echo(_run(workspace, membership.get_member, person_id=person_id, now=utcnow()), as_json)
+    _echo(transact(workspace, membership.get_member, person_id=person_id, now=utcnow()), as_json)
 
 
 @members_app.command("history")
@@ -187,7 +179,7 @@ def members_history(
     person_id: str, workspace: WorkspaceOption = None, as_json: JsonOption = False
 ) -> None:
     """A member's tier history."""
-    _echo(_run(workspace, membership.tier_history, person_id=person_id), as_json)
+    _echo(transact(workspace, membership.tier_history, person_id=person_id), as_json)
 
 
 # -- siyu coupons ---------------------------------------------------------------------------
@@ -202,14 +194,14 @@ def coupons_create(
 ) -> None:
     """Create a coupon template."""
     template = _load(CouponTemplateCreate, file)
-    _echo(_run(workspace, coupons.create_template, template=template, now=utcnow()), as_json)
+    _echo(transact(workspace, coupons.create_template, template=template, now=utcnow()), as_json)
 
 
 @coupons_app.command("templates")
 @readable_errors
 def coupons_templates(workspace: WorkspaceOption = None, as_json: JsonOption = False) -> None:
     """Coupon templates."""
-    _echo(_run(workspace, coupons.list_templates), as_json)
+    _echo(transact(workspace, coupons.list_templates), as_json)
 
 
 @coupons_app.command("issue")
@@ -222,7 +214,7 @@ def coupons_issue(
     as_json: JsonOption = False,
 ) -> None:
     """Issue one coupon to a person."""
-    coupon = _run(
+    coupon = transact(
         workspace,
         coupons.issue_coupon,
         template_id=template_id,
@@ -244,7 +236,7 @@ def coupons_issue_segment(
     as_json: JsonOption = False,
 ) -> None:
     """Issue one coupon to every member of a segment."""
-    result = _run(
+    result = transact(
         workspace,
         coupons.issue_to_segment,
         template_id=template_id,
@@ -267,7 +259,7 @@ def coupons_redeem(
     """Redeem a coupon against an order (idempotent per order)."""
     redemption = Redemption(order_id=order_id, order_amount_fen=amount_fen)
     _echo(
-        _run(
+        transact(
             workspace,
             coupons.redeem_coupon,
             coupon_id=coupon_id,
@@ -288,7 +280,7 @@ def coupons_void(
 ) -> None:
     """Void an unused coupon."""
     _echo(
-        _run(workspace, coupons.void_coupon, coupon_id=coupon_id, reason=reason, now=utcnow()),
+        transact(workspace, coupons.void_coupon, coupon_id=coupon_id, reason=reason, now=utcnow()),
         as_json,
     )
 
@@ -297,4 +289,4 @@ def coupons_void(
 @readable_errors
 def coupons_expire(workspace: WorkspaceOption = None, as_json: JsonOption = False) -> None:
     """Mark coupons past their window expired."""
-    _echo(_run(workspace, coupons.expire_coupons, now=utcnow()), as_json)
+    _echo(transact(workspace, coupons.expire_coupons, now=utcnow()), as_json)

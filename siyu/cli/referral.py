@@ -6,10 +6,17 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import typer
-from pydantic import BaseModel, TypeAdapter
+from pydantic import BaseModel
 
 from siyu import pipeline
-from siyu.cli.main import JsonOption, WorkspaceOption, pick_workspace, readable_errors, runtime
+from siyu.cli.main import (
+    JsonOption,
+    WorkspaceOption,
+    echo,
+    open_workspace,
+    readable_errors,
+    transact,
+)
 from siyu.core.clock import utcnow
 from siyu.core.errors import InvalidInputError
 from siyu.referral import codes, livecodes
@@ -31,29 +38,13 @@ referrals_app: typer.Typer = typer.Typer(
 )
 
 
+def _fields(model: BaseModel) -> str:
+    return "\n".join(f"{k:16} {v}" for k, v in model.model_dump(mode="json").items())
+
+
 def _echo(value: Any, as_json: bool) -> None:
-    if isinstance(value, list):
-        if as_json:
-            typer.echo(TypeAdapter(list[Any]).dump_json(value).decode())
-            return
-        for item in value:
-            typer.echo(item.model_dump_json() if isinstance(item, BaseModel) else str(item))
-        return
-    if as_json:
-        typer.echo(value.model_dump_json())
-        return
-    for key, item in value.model_dump(mode="json").items():
-        typer.echo(f"{key:16} {item}")
-
-
-def _tx(call: Any, workspace: str | None, **kwargs: Any) -> Any:
-    rt = runtime()
-    try:
-        ws = pick_workspace(rt, workspace)
-        with rt.sessions() as session, session.begin():
-            return call(session=session, workspace_id=ws.id, **kwargs)
-    finally:
-        rt.close()
+    # A list prints one JSON object a line; one model its fields, one a line.
+    echo(value, as_json, BaseModel.model_dump_json if isinstance(value, list) else _fields)
 
 
 @live_codes_app.command("add-store")
@@ -61,7 +52,8 @@ def _tx(call: Any, workspace: str | None, **kwargs: Any) -> Any:
 def add_store(name: str, workspace: WorkspaceOption = None, as_json: JsonOption = False) -> None:
     """Add a store."""
     _echo(
-        _tx(livecodes.create_store, workspace, store=StoreCreate(name=name), now=utcnow()), as_json
+        transact(workspace, livecodes.create_store, store=StoreCreate(name=name), now=utcnow()),
+        as_json,
     )
 
 
@@ -76,7 +68,7 @@ def add_staff(
 ) -> None:
     """Add a staff member (导购)."""
     staff = StaffCreate(name=name, store_id=store, daily_cap=daily_cap)
-    _echo(_tx(livecodes.create_staff, workspace, staff=staff, now=utcnow()), as_json)
+    _echo(transact(workspace, livecodes.create_staff, staff=staff, now=utcnow()), as_json)
 
 
 @live_codes_app.command("create")
@@ -103,14 +95,14 @@ def create(
                               staff=assignments)  # fmt: skip
     except ValueError as exc:
         raise InvalidInputError(str(exc).splitlines()[-1], field="scene") from None
-    _echo(_tx(livecodes.create_live_code, workspace, code=code, now=utcnow()), as_json)
+    _echo(transact(workspace, livecodes.create_live_code, code=code, now=utcnow()), as_json)
 
 
 @live_codes_app.command("list")
 @readable_errors
 def list_codes(workspace: WorkspaceOption = None, as_json: JsonOption = False) -> None:
     """Every live code, newest first."""
-    _echo(_tx(livecodes.list_live_codes, workspace), as_json)
+    _echo(transact(workspace, livecodes.list_live_codes), as_json)
 
 
 @live_codes_app.command("qr")
@@ -121,7 +113,7 @@ def qr(
     workspace: WorkspaceOption = None,
 ) -> None:
     """Write a live code's QR image (PNG or SVG by the file's suffix)."""
-    code = _tx(livecodes.get_live_code, workspace, code_id=code_id)
+    code = transact(workspace, livecodes.get_live_code, code_id=code_id)
     if out.suffix.lower() == ".png":
         out.write_bytes(codes.qr_png(code.url))
     elif out.suffix.lower() == ".svg":
@@ -144,15 +136,11 @@ def scan(
     """Record a scan or contact add through a live code."""
     if action not in ("scan", "add"):
         raise InvalidInputError("action must be scan or add", field="action")
-    rt = runtime()
-    try:
-        ws = pick_workspace(rt, workspace)
+    with open_workspace(workspace) as (rt, ws):
         body = ScanCreate(identifier_type=identifier_type, identifier=identifier, action=action)
         result = pipeline.record_live_code_scan(
             runtime=rt, workspace_id=ws.id, code_id=code_id, scan=body, now=utcnow()
         )
-    finally:
-        rt.close()
     _echo(result, as_json)
 
 
@@ -160,7 +148,7 @@ def scan(
 @readable_errors
 def stats(code_id: str, workspace: WorkspaceOption = None, as_json: JsonOption = False) -> None:
     """Scans, adds, customers, first orders and GMV of a code."""
-    _echo(_tx(livecodes.live_code_stats, workspace, code_id=code_id), as_json)
+    _echo(transact(workspace, livecodes.live_code_stats, code_id=code_id), as_json)
 
 
 @live_codes_app.command("credit")
@@ -174,7 +162,7 @@ def credit(
     if by not in ("staff", "store"):
         raise InvalidInputError("by must be staff or store", field="by")
     kind: Literal["staff", "store"] = "staff" if by == "staff" else "store"
-    _echo(_tx(livecodes.credit, workspace, by=kind), as_json)
+    _echo(transact(workspace, livecodes.credit, by=kind), as_json)
 
 
 @referrals_app.command("code")
@@ -183,7 +171,7 @@ def invite_code(
     person_id: str, workspace: WorkspaceOption = None, as_json: JsonOption = False
 ) -> None:
     """A person's invite code and link."""
-    _echo(_tx(referral.invite_code, workspace, person_id=person_id, now=utcnow()), as_json)
+    _echo(transact(workspace, referral.invite_code, person_id=person_id, now=utcnow()), as_json)
 
 
 @referrals_app.command("tree")
@@ -195,7 +183,7 @@ def tree(
     as_json: JsonOption = False,
 ) -> None:
     """Everyone a person brought, level by level."""
-    nodes = _tx(referral.subtree, workspace, person_id=person_id, max_depth=depth)
+    nodes = transact(workspace, referral.subtree, person_id=person_id, max_depth=depth)
     if as_json:
         _echo(nodes, True)
         return
@@ -211,7 +199,7 @@ def leaderboard(
     as_json: JsonOption = False,
 ) -> None:
     """K-factor and the top inviters."""
-    summary = _tx(referral.summary, workspace, limit=limit)
+    summary = transact(workspace, referral.summary, limit=limit)
     if as_json:
         _echo(summary, True)
         return
@@ -227,19 +215,15 @@ def leaderboard(
 @readable_errors
 def refusals(workspace: WorkspaceOption = None, as_json: JsonOption = False) -> None:
     """Referrals refused by anti-fraud rules, with the reason."""
-    _echo(_tx(referral.refusals, workspace), as_json)
+    _echo(transact(workspace, referral.refusals), as_json)
 
 
 @referrals_app.command("pay")
 @readable_errors
 def pay(workspace: WorkspaceOption = None, as_json: JsonOption = False) -> None:
     """Pay pending referral rewards through loyalty (points, coupons)."""
-    rt = runtime()
-    try:
-        ws = pick_workspace(rt, workspace)
+    with open_workspace(workspace) as (rt, ws):
         payout = pipeline.pay_referral_rewards(runtime=rt, workspace_id=ws.id, now=utcnow())
-    finally:
-        rt.close()
     if as_json:
         _echo(payout, True)
         return

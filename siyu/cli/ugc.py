@@ -15,9 +15,8 @@ from siyu.cli.main import (
     RejectsOption,
     WorkspaceOption,
     err,
-    pick_workspace,
+    open_workspace,
     readable_errors,
-    runtime,
 )
 from siyu.core.clock import utcnow
 from siyu.core.errors import InvalidInputError
@@ -75,9 +74,7 @@ def import_(
     as_json: JsonOption = False,
 ) -> None:
     """Import posts; re-running the same file adds nothing (metrics given are recorded)."""
-    rt = runtime()
-    try:
-        ws = pick_workspace(rt, workspace)
+    with open_workspace(workspace) as (rt, ws):
         total = max(0, sum(1 for _ in file.open("rb")) - 1) if file.is_file() else None
         progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                             TimeElapsedColumn(), console=err)  # fmt: skip
@@ -87,8 +84,6 @@ def import_(
                 runtime=rt, workspace_id=ws.id, file=file, timezone=ws.timezone, now=utcnow(),
                 rejects_path=rejects, on_rows=lambda n: progress.advance(task, n),
             )  # fmt: skip
-    finally:
-        rt.close()
     if as_json:
         typer.echo(summary.model_dump_json())
     else:
@@ -106,14 +101,10 @@ def list_(
     as_json: JsonOption = False,
 ) -> None:
     """Posts, newest first."""
-    rt = runtime()
-    try:
-        ws = pick_workspace(rt, workspace)
+    with open_workspace(workspace) as (rt, ws):
         where = PostFilter(status=status, platform=platform, person_id=person, limit=limit)
         with rt.sessions() as session:
             page = ugc.list_posts(session=session, workspace_id=ws.id, where=where)
-    finally:
-        rt.close()
     if as_json:
         typer.echo(page.model_dump_json())
         return
@@ -130,15 +121,11 @@ def approve(
     workspace: WorkspaceOption = None,
 ) -> None:
     """Approve posts and pay each its reward through loyalty (once per post)."""
-    rt = runtime()
-    try:
-        ws = pick_workspace(rt, workspace)
+    with open_workspace(workspace) as (rt, ws):
         for post_id in post_ids:
             done = flow.approve_post(runtime=rt, workspace_id=ws.id, post_id=post_id,
                                      actor=actor, now=utcnow())  # fmt: skip
             typer.echo(_line(done))
-    finally:
-        rt.close()
 
 
 @ugc_app.command("reject")
@@ -152,13 +139,9 @@ def reject(
     """Reject a post with a reason."""
     if not reason.strip():
         raise InvalidInputError("give a reason", field="reason")
-    rt = runtime()
-    try:
-        ws = pick_workspace(rt, workspace)
+    with open_workspace(workspace) as (rt, ws):
         done = flow.reject_post(runtime=rt, workspace_id=ws.id, post_id=post_id,
                                 reason=reason.strip(), actor=actor, now=utcnow())  # fmt: skip
-    finally:
-        rt.close()
     typer.echo(_line(done))
 
 
@@ -176,14 +159,9 @@ def reward(
     rule = RewardRule(kind="points", amount=points) if points else RewardRule(
         kind="coupon", template=coupon
     )  # fmt: skip
-    rt = runtime()
-    try:
-        ws = pick_workspace(rt, workspace)
-        with rt.sessions() as session, session.begin():
-            ugc.set_reward_rule(session=session, workspace_id=ws.id, campaign=campaign,
-                                rule=rule, now=utcnow())  # fmt: skip
-    finally:
-        rt.close()
+    with open_workspace(workspace) as (rt, ws), rt.sessions() as session, session.begin():
+        ugc.set_reward_rule(session=session, workspace_id=ws.id, campaign=campaign,
+                            rule=rule, now=utcnow())  # fmt: skip
     what = f"{points} points" if points else f"coupon {coupon}"
     typer.echo(f"{'default' if campaign == DEFAULT_CAMPAIGN else campaign}: {what}")
 
@@ -214,15 +192,11 @@ def kocs(
     """Rank post authors by reach, orders and GMV their content brought, and approval rate."""
     now = utcnow()
     until = now if end is None else end.replace(tzinfo=end.tzinfo or now.tzinfo)
-    rt = runtime()
-    try:
-        ws = pick_workspace(rt, workspace)
+    with open_workspace(workspace) as (rt, ws):
         found = flow.rank_kocs(
             runtime=rt, workspace_id=ws.id, start=until - timedelta(days=days), end=until,
             now=now, window_days=window_days, top=top, apply_tags=tag,
         )  # fmt: skip
-    finally:
-        rt.close()
     if as_json:
         typer.echo(orjson.dumps(found.model_dump(mode="json")).decode())
         return
