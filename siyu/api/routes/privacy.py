@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime, time, timedelta
 from typing import Annotated
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Query
 from fastapi.concurrency import run_in_threadpool
@@ -12,8 +13,10 @@ from pydantic import BaseModel, Field
 from siyu.accounts.models import Principal
 from siyu.api.deps import IdempotencyKeyDep, Require, RuntimeDep
 from siyu.core.clock import utcnow
+from siyu.core.errors import InvalidInputError
 from siyu.pipeline import privacy
 from siyu.privacy.models import (
+    AuditAction,
     AuditPage,
     ErasureReceipt,
     PersonExport,
@@ -102,15 +105,50 @@ async def erase_person(
     )
 
 
-@router.get("/audit", summary="The audit log of unmasked views, exports and erasures")
+def _instant(value: str | None, field: str, zone: str) -> datetime | None:
+    """An aware ISO time as given, or a day (YYYY-MM-DD) in the workspace's zone: its start
+    for ``since``, the start of the next day for ``until`` (so the day is included)."""
+    if value is None:
+        return None
+    text = value.strip()
+    try:
+        if len(text) == len("2026-11-29"):
+            day = date.fromisoformat(text) + timedelta(days=field == "until")
+            return datetime.combine(day, time(), ZoneInfo(zone))
+        at = datetime.fromisoformat(text)
+    except ValueError:
+        raise InvalidInputError(
+            f"{field} must be a date (YYYY-MM-DD) or an ISO time with its offset", field=field
+        ) from None
+    if at.tzinfo is None:
+        raise InvalidInputError(
+            f"{field} needs an offset (Z or +08:00), or give a date in the workspace's zone",
+            field=field,
+        )
+    return at
+
+
+_RANGE = (
+    "A date (YYYY-MM-DD, the workspace's zone) or an ISO time with its offset; a date of "
+    "``until`` includes that day, a time is excluded."
+)
+
+
+@router.get("/audit", summary="The audit log of unmasked views, exports, erasures, members")
 async def list_audit(
     runtime: RuntimeDep,
     principal: Annotated[Principal, Require("audit:read")],
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     before_id: Annotated[int | None, Query(ge=1, description="Page before this id.")] = None,
     person_id: Annotated[str | None, Query(max_length=80)] = None,
+    action: Annotated[AuditAction | None, Query(description="Only this action.")] = None,
+    since: Annotated[str | None, Query(max_length=40, description=f"From. {_RANGE}")] = None,
+    until: Annotated[str | None, Query(max_length=40, description=f"Until. {_RANGE}")] = None,
 ) -> AuditPage:
-    """Newest first; ``person_id`` filters one person (or an erasure's subject digest)."""
+    """Newest first; ``person_id`` filters one person (or an erasure's subject digest or
+    ``user:<id>``). Filters combine; page on with ``before_id=next_before_id`` and the same
+    filters."""
+    zone = principal.workspace.timezone
     return await run_in_threadpool(
         privacy.list_audit,
         runtime=runtime,
@@ -118,6 +156,9 @@ async def list_audit(
         limit=limit,
         before_id=before_id,
         person_id=person_id,
+        action=action,
+        since=_instant(since, "since", zone),
+        until=_instant(until, "until", zone),
     )
 
 
