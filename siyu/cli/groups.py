@@ -3,21 +3,25 @@ SOPs, and group health."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
-import orjson
 import typer
 from pydantic import BaseModel, ValidationError
 
-from siyu.cli.main import JsonOption, WorkspaceOption, pick_workspace, readable_errors, runtime
+from siyu.cli.main import (
+    JsonOption,
+    WorkspaceOption,
+    echo,
+    open_workspace,
+    readable_errors,
+    transact,
+)
 from siyu.community import service as community
 from siyu.community.models import GroupLiveCodeCreate, GroupScanCreate, SopCreate
 from siyu.core.clock import utcnow
 from siyu.core.errors import InvalidInputError
-from siyu.core.runtime import Runtime
 from siyu.pipeline import community as flow
 from siyu.pipeline import community_health, community_sops
 from siyu.workspaces import service as workspaces
@@ -35,15 +39,6 @@ groups_app.add_typer(sop_app, name="sop")
 M = TypeVar("M", bound=BaseModel)
 
 
-def _with(workspace: str | None, call: Callable[[Runtime, str], Any]) -> Any:
-    rt = runtime()
-    try:
-        ws = pick_workspace(rt, workspace)
-        return call(rt, ws.id)
-    finally:
-        rt.close()
-
-
 def _read(file: Path, model: type[M]) -> M:
     try:
         text = file.read_text(encoding="utf-8")
@@ -57,24 +52,13 @@ def _read(file: Path, model: type[M]) -> M:
         raise InvalidInputError(f"{where}: {first['msg']}", field=where) from None
 
 
-def _echo(found: BaseModel | list[Any], as_json: bool, line: Callable[[Any], str]) -> None:
-    if as_json:
-        items = found if isinstance(found, list) else [found]
-        data = [i.model_dump(mode="json") for i in items]
-        typer.echo(orjson.dumps(data if isinstance(found, list) else data[0]).decode())
-        return
-    for item in found if isinstance(found, list) else [found]:
-        typer.echo(line(item))
-
-
 @groups_app.command("sync")
 @readable_errors
 def sync(workspace: WorkspaceOption = None, as_json: JsonOption = False) -> None:
     """Fetch every customer group and its members from WeCom (a full sync)."""
-    report = _with(
-        workspace, lambda rt, ws: flow.sync_groups(runtime=rt, workspace_id=ws, now=utcnow())
-    )
-    _echo(
+    with open_workspace(workspace) as (rt, ws):
+        report = flow.sync_groups(runtime=rt, workspace_id=ws.id, now=utcnow())
+    echo(
         report,
         as_json,
         lambda r: (
@@ -101,25 +85,18 @@ def list_(
     as_json: JsonOption = False,
 ) -> None:
     """Customer groups, by name."""
-
-    def read(rt: Runtime, ws: str) -> Any:
-        with rt.sessions() as session:
-            return community.list_groups(session=session, workspace_id=ws, tag=tag, owner=owner)
-
-    _echo(_with(workspace, read), as_json, _group_line)
+    with open_workspace(workspace) as (rt, ws), rt.sessions() as session:
+        found = community.list_groups(session=session, workspace_id=ws.id, tag=tag, owner=owner)
+    echo(found, as_json, _group_line)
 
 
 @groups_app.command("show")
 @readable_errors
 def show(chat_id: str, workspace: WorkspaceOption = None, as_json: JsonOption = False) -> None:
     """One group with its members."""
-
-    def read(rt: Runtime, ws: str) -> Any:
-        with rt.sessions() as session:
-            return community.get_group(session=session, workspace_id=ws, chat_id=chat_id)
-
-    found = _with(workspace, read)
-    _echo(found, as_json, _group_line)
+    with open_workspace(workspace) as (rt, ws), rt.sessions() as session:
+        found = community.get_group(session=session, workspace_id=ws.id, chat_id=chat_id)
+    echo(found, as_json, _group_line)
     if not as_json:
         for m in found.member_list:
             gone = f"  left {m.left_at:%Y-%m-%d}" if m.left_at else ""
@@ -135,12 +112,7 @@ def tag(
     workspace: WorkspaceOption = None,
 ) -> None:
     """Set a group's operator tags."""
-
-    def write(rt: Runtime, ws: str) -> Any:
-        with rt.sessions() as session, session.begin():
-            return community.set_tags(session=session, workspace_id=ws, chat_id=chat_id, tags=tags)
-
-    typer.echo(_group_line(_with(workspace, write)))
+    typer.echo(_group_line(transact(workspace, community.set_tags, chat_id=chat_id, tags=tags)))
 
 
 # -- live codes ----------------------------------------------------------------------------------
@@ -162,23 +134,18 @@ def create_code(
 ) -> None:
     """Create a group live code and its WeCom join way."""
     body = _read(file, GroupLiveCodeCreate)
-    made = _with(
-        workspace,
-        lambda rt, ws: flow.create_live_code(runtime=rt, workspace_id=ws, code=body, now=utcnow()),
-    )
-    _echo(made, as_json, _code_line)
+    with open_workspace(workspace) as (rt, ws):
+        made = flow.create_live_code(runtime=rt, workspace_id=ws.id, code=body, now=utcnow())
+    echo(made, as_json, _code_line)
 
 
 @live_code_app.command("list")
 @readable_errors
 def list_codes(workspace: WorkspaceOption = None, as_json: JsonOption = False) -> None:
     """Group live codes and the group each points at."""
-
-    def read(rt: Runtime, ws: str) -> Any:
-        with rt.sessions() as session:
-            return community.list_codes(session=session, workspace_id=ws)
-
-    _echo(_with(workspace, read), as_json, _code_line)
+    with open_workspace(workspace) as (rt, ws), rt.sessions() as session:
+        found = community.list_codes(session=session, workspace_id=ws.id)
+    echo(found, as_json, _code_line)
 
 
 @live_code_app.command("scan")
@@ -193,25 +160,24 @@ def scan(
 ) -> None:
     """Record a scan: seat the customer (rotating, or making a group when all are full)."""
     body = GroupScanCreate(identifier=identifier, identifier_type=identifier_type)
-    made = _with(
-        workspace,
-        lambda rt, ws: flow.scan_live_code(
+    with open_workspace(workspace) as (rt, ws):
+        made = flow.scan_live_code(
             runtime=rt,
-            workspace_id=ws,
+            workspace_id=ws.id,
             code_id=code_id,
             scan=body,
             now=utcnow(),
             idempotency_key=key,
-        ),
-    )
-    _echo(made, as_json, lambda s: f"{s.outcome}  {s.chat_id or '-'}  person {s.person_id}")
+        )
+    echo(made, as_json, lambda s: f"{s.outcome}  {s.chat_id or '-'}  person {s.person_id}")
 
 
 @live_code_app.command("check")
 @readable_errors
 def check_codes(workspace: WorkspaceOption = None) -> None:
     """Move codes to a group with room and point WeCom's join ways there."""
-    moved = _with(workspace, lambda rt, ws: flow.check_live_codes(runtime=rt, workspace_id=ws))
+    with open_workspace(workspace) as (rt, ws):
+        moved = flow.check_live_codes(runtime=rt, workspace_id=ws.id)
     typer.echo(f"re-pointed {len(moved)} codes")
 
 
@@ -233,27 +199,21 @@ def create_sop(
 ) -> None:
     """Create an SOP: a post or a reminder, once or every day / week."""
     body = _read(file, SopCreate)
-
-    def write(rt: Runtime, ws: str) -> Any:
-        with rt.sessions() as session, session.begin():
-            zone = workspaces.get_workspace(session=session, workspace_id=ws).timezone
-            return community.create_sop(
-                session=session, workspace_id=ws, sop=body, zone=zone, now=utcnow()
-            )
-
-    _echo(_with(workspace, write), as_json, _sop_line)
+    with open_workspace(workspace) as (rt, ws), rt.sessions() as session, session.begin():
+        zone = workspaces.get_workspace(session=session, workspace_id=ws.id).timezone
+        made = community.create_sop(
+            session=session, workspace_id=ws.id, sop=body, zone=zone, now=utcnow()
+        )
+    echo(made, as_json, _sop_line)
 
 
 @sop_app.command("list")
 @readable_errors
 def list_sops(workspace: WorkspaceOption = None, as_json: JsonOption = False) -> None:
     """SOPs and their next run."""
-
-    def read(rt: Runtime, ws: str) -> Any:
-        with rt.sessions() as session:
-            return community.list_sops(session=session, workspace_id=ws)
-
-    _echo(_with(workspace, read), as_json, _sop_line)
+    with open_workspace(workspace) as (rt, ws), rt.sessions() as session:
+        found = community.list_sops(session=session, workspace_id=ws.id)
+    echo(found, as_json, _sop_line)
 
 
 def _task_line(t: Any) -> str:
@@ -268,25 +228,20 @@ def _task_line(t: Any) -> str:
 @readable_errors
 def run_sops(workspace: WorkspaceOption = None, as_json: JsonOption = False) -> None:
     """Run due SOPs now and read back the WeCom tasks awaiting confirmation."""
-
-    def run(rt: Runtime, ws: str) -> list[Any]:
+    with open_workspace(workspace) as (rt, ws):
         now = utcnow()
-        made = community_sops.run_due_sops(runtime=rt, workspace_id=ws, now=now)
-        return made + community_sops.poll_sop_tasks(runtime=rt, workspace_id=ws, now=now)
-
-    _echo(_with(workspace, run), as_json, _task_line)
+        made = community_sops.run_due_sops(runtime=rt, workspace_id=ws.id, now=now)
+        made += community_sops.poll_sop_tasks(runtime=rt, workspace_id=ws.id, now=now)
+    echo(made, as_json, _task_line)
 
 
 @sop_app.command("tasks")
 @readable_errors
 def sop_tasks(workspace: WorkspaceOption = None, as_json: JsonOption = False) -> None:
     """Every SOP task, newest first."""
-
-    def read(rt: Runtime, ws: str) -> Any:
-        with rt.sessions() as session:
-            return community.list_sop_tasks(session=session, workspace_id=ws)
-
-    _echo(_with(workspace, read), as_json, _task_line)
+    with open_workspace(workspace) as (rt, ws), rt.sessions() as session:
+        found = community.list_sop_tasks(session=session, workspace_id=ws.id)
+    echo(found, as_json, _task_line)
 
 
 # -- health --------------------------------------------------------------------------------------
@@ -312,16 +267,14 @@ def health(
     then the dormant groups."""
     until = utcnow()
     since = until - timedelta(days=days)
-
-    def read(rt: Runtime, ws: str) -> Any:
+    with open_workspace(workspace) as (rt, ws):
         report = community_health.group_health(
-            runtime=rt, workspace_id=ws, since=since, until=until
+            runtime=rt, workspace_id=ws.id, since=since, until=until
         )
         with rt.sessions() as session:
-            dormant = community.dormant_groups(session=session, workspace_id=ws, now=until, days=7)
-        return report, dormant
-
-    report, dormant = _with(workspace, read)
+            dormant = community.dormant_groups(
+                session=session, workspace_id=ws.id, now=until, days=7
+            )
     if as_json:
         typer.echo(report.model_dump_json())
         return
