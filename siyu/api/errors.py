@@ -14,11 +14,11 @@ import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from siyu.collect.normalize import FieldError
-from siyu.core.db import store_error_of
+from siyu.core.db import is_unique_violation, store_error_of
 from siyu.core.errors import (
     AuthError,
     ConflictError,
@@ -98,6 +98,20 @@ def install(app: FastAPI) -> None:
 
     for fault in (DBAPIError, PoolTimeoutError, OSError):
         app.add_exception_handler(fault, _store)
+
+    @app.exception_handler(IntegrityError)
+    async def _integrity(request: Request, exc: IntegrityError) -> Response:
+        # A uniqueness rule a route did not check first, or two writers racing to the same
+        # row: a 409 the client can act on, not a 500. Logged with the traceback, because
+        # the route should check first and name the field; other violations are bugs.
+        if not is_unique_violation(exc):
+            raise exc
+        log.error("unique violation on %s %s", request.method, request.url.path, exc_info=exc)
+        conflict = ConflictError(
+            "the request conflicts with stored data (a duplicate, or a concurrent change); "
+            "nothing was kept"
+        )
+        return await _siyu(request, conflict)
 
     @app.exception_handler(FieldError)
     async def _field(_: Request, exc: FieldError) -> Response:

@@ -134,6 +134,14 @@ def store_error_of(error: BaseException) -> StoreError | None:
     )
 
 
+def is_unique_violation(error: exc.IntegrityError) -> bool:
+    """Whether ``error`` is a duplicate key (not a NOT NULL or foreign-key violation)."""
+    if getattr(error.orig, "sqlstate", None) == "23505":  # PostgreSQL unique_violation
+        return True
+    text = str(error.orig)
+    return text.startswith("UNIQUE constraint failed")  # SQLite, primary keys included
+
+
 def _reason(text: str) -> str:
     lowered = text.lower()
     for needles, reason in _REASONS:

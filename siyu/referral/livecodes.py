@@ -49,7 +49,13 @@ from siyu.referral.tables import (
 def create_store(
     *, session: Session, workspace_id: str, store: StoreCreate, now: datetime
 ) -> Store:
-    """Add a store (门店)."""
+    """Add a store (门店); names are unique in a workspace."""
+    t = referral_stores.c
+    taken = session.execute(
+        select(t.id).where(t.workspace_id == workspace_id, t.name == store.name)
+    ).first()
+    if taken is not None:
+        raise ConflictError(f"a store named {store.name!r} exists ({taken.id})", field="name")
     row = Store(id=new_id("st"), created_at=now, **store.model_dump())
     session.execute(insert(referral_stores).values(workspace_id=workspace_id, **row.model_dump()))
     return row

@@ -8,6 +8,13 @@
 3. Dates before year 1000 were written into ClickHouse SQL as ``289-12-13`` (strftime's
    ``%Y`` does not pad) and chdb refused them: analytics with ``engine=clickhouse`` answered
    503 for a valid ``until``. Segment timestamps had the same formatting. Now padded.
+
+Found by the slow run (50 examples per operation):
+
+4. A second store with a name already taken raised the unique violation (500). Now 409
+   naming ``name``; any unique violation a route did not check first is a 409, not a 500.
+5. A manual points adjustment took any int: two of 2^62 made a balance past int64 that the
+   response could not encode (500). Now at most 10^8 either way, like earning.
 """
 
 from __future__ import annotations
@@ -80,3 +87,32 @@ def test_dates_before_year_1000_are_written_with_four_digits(
         headers=admin(keys),
     )
     assert ltv.status_code < 500, ltv.text
+
+
+def test_a_taken_store_name_is_a_409_naming_the_name(
+    client: TestClient, keys: WorkspaceCreated
+) -> None:
+    h = admin(keys)
+    first = client.post("/api/live-codes/stores", json={"name": "湖滨店"}, headers=h)
+    again = client.post("/api/live-codes/stores", json={"name": "湖滨店"}, headers=h)
+    assert first.status_code == 201 and again.status_code == 409, again.text
+    assert again.json()["error"]["field"] == "name"
+    assert len(client.get("/api/live-codes/stores", headers=h).json()) == 1
+
+
+def test_a_points_adjustment_is_bounded(client: TestClient, keys: WorkspaceCreated) -> None:
+    h = admin(keys)
+    send(
+        client,
+        keys,
+        [{"type": "identify", "messageId": "i", "userId": "u", "traits": {"member_id": "M1"}}],
+    )
+    pid = client.get(
+        "/api/persons", params={"identifier_type": "member_id", "identifier": "M1"}, headers=h
+    ).json()["person_id"]
+    url = f"/api/loyalty/members/{pid}/points/adjust"
+    for n, points in enumerate((2**62, -(10**8) - 1)):
+        made = client.post(url, json={"points": points}, headers={**h, "Idempotency-Key": f"a{n}"})
+        assert made.status_code == 422 and made.json()["error"]["field"] == "points", made.text
+    ok = client.post(url, json={"points": 10**8}, headers={**h, "Idempotency-Key": "ok"})
+    assert ok.status_code == 200 and ok.json()["balance"] == 10**8, ok.text

@@ -51,7 +51,11 @@ class PointsChange(BaseModel):
 class Adjustment(BaseModel):
     """A manual adjustment (negative takes points away, never below zero)."""
 
-    points: int = Field(description="Signed points; not 0.")
+    points: int = Field(
+        ge=-100_000_000,
+        le=100_000_000,
+        description="Signed points; not 0 (at most 10^8 either way).",
+    )
     source: str | None = Field(default=None, max_length=255, description="Operator or ticket.")
 
 
