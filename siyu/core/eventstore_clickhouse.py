@@ -29,9 +29,10 @@ ClickHouse has no multi-statement transactions, so each guarantee rests on one s
   lightweight ``DELETE`` would only mask the rows until some later merge, so the erased
   values would stay on disk for an unbounded time. The replaced parts are dropped by the
   cleanup thread after ``old_parts_lifetime`` (1 s; ``fsync_after_insert`` makes the short
-  lifetime safe), a query still reading them keeps them until it ends. NOT YET PROVEN on
-  chdb: there the replaced part was still on disk a minute later (the test is a strict
-  xfail); the mutation's own record names persons and ids only by SipHash.
+  lifetime safe; ``max_cleanup_delay_period = 1`` keeps the idle thread from backing off
+  to five minutes), a query still reading them keeps them until it ends; the store waits
+  until the replaced parts have left ``system.parts``. The mutation's own record
+  (``mutation_N.txt``, kept on disk) names persons and ids only by SipHash.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ import hashlib
 import re
 import tempfile
 import threading
+import time
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -83,7 +85,7 @@ CREATE TABLE IF NOT EXISTS events (
 PARTITION BY cityHash64(workspace_id) % {PARTITIONS}
 ORDER BY (workspace_id, person_id, timestamp, message_id)
 SETTINGS non_replicated_deduplication_window = 1000, old_parts_lifetime = 1,
-    cleanup_delay_period = 1, cleanup_delay_period_random_add = 0,
+    cleanup_delay_period = 1, max_cleanup_delay_period = 1, cleanup_delay_period_random_add = 0,
     fsync_after_insert = 1, fsync_part_directory = 1
 """
 """The events table: ordered for per-person scans (funnels, retention), the key ending in
@@ -530,15 +532,38 @@ class ClickHouseEventStore:
             params["before"] = delta // timedelta(microseconds=1)
         condition += ")"
         found = self.client.query_arrow(
-            f"SELECT count() AS n FROM {self.table} WHERE {condition}", params
+            f"SELECT _part AS part, count() AS n FROM {self.table} WHERE {condition} "
+            "GROUP BY _part",
+            params,
         )
-        dropped = int(found.column("n")[0].as_py())
+        dropped = int(pa.compute.sum(found.column("n")).as_py() or 0)
         if dropped:
             self.client.command(
                 f"ALTER TABLE {self.table} DELETE WHERE {condition} SETTINGS mutations_sync = 2",
                 params,
             )
+            self._wait_until_gone(found.column("part").to_pylist())
         return dropped
+
+    def _wait_until_gone(self, parts: list[str], timeout: float = 30.0) -> None:
+        """Return once ``parts`` (replaced by a mutation) are off the disk: the cleanup
+        thread removes them ``old_parts_lifetime`` after the mutation, once no query reads
+        them (``max_cleanup_delay_period = 1`` stops it backing off to minutes)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            left = self.client.query_arrow(
+                "SELECT count() AS n FROM system.parts WHERE database = {d:String} "
+                "AND table = 'events' AND has({parts:Array(String)}, name)",
+                {"d": self.database, "parts": parts},
+            )
+            if int(left.column("n")[0].as_py()) == 0:
+                return
+            if time.monotonic() > deadline:
+                raise StoreError(
+                    f"events rewritten, but replaced parts {parts} are still on disk after "
+                    f"{timeout:.0f} s; ClickHouse removes them later"
+                )
+            time.sleep(0.2)
 
     # -- reading -------------------------------------------------------------------------
 
