@@ -1,6 +1,7 @@
 """Fault scenarios (issue 7): a real ``siyu serve`` killed, its database taken away, its disk
-filled, a worker killed mid-ledger-write — each with concurrent clients, each checked against
-what the clients were told. ``python -m bench.faults [--quick]`` prints the figures;
+filled, a worker killed mid-ledger-write, an import killed mid-file, the birthday-gift and
+tier-refresh jobs killed mid-run — each checked against what the clients were told or what an
+uninterrupted run gives. ``python -m bench.faults [--quick]`` prints the figures;
 ``bench.run`` runs them with the other benchmarks; ``tests/faults`` runs short variants.
 
 Every scenario returns a dict of figures; ``checks`` in it holds what must be zero/true.
@@ -20,7 +21,7 @@ from typing import Any
 
 import httpx
 
-from bench import faults_disk, faults_ledger
+from bench import faults_disk, faults_import, faults_jobs, faults_ledger
 from bench.faults_harness import (
     Senders,
     ServerProcess,
@@ -220,6 +221,16 @@ def run(quick: bool = False) -> dict[str, Any]:
             backend, persons=300 if quick else 2000, lots_each=5, kills=2 * n
         )
         results[f"disk_full_{backend}"] = faults_disk.disk_full(backend, clients=4, batches=10 * n)
+        kills = 1 if quick else 3
+        results[f"import_kill_{backend}"] = faults_import.import_kill(
+            backend, orders=6000 if quick else 20_000, kills=kills
+        )
+        results[f"birthday_kill_{backend}"] = faults_jobs.birthday_kill(
+            backend, persons=600 if quick else 3000, kills=kills
+        )
+        results[f"tier_kill_{backend}"] = faults_jobs.tier_kill(
+            backend, persons=800 if quick else 3000, kills=kills
+        )
     results["store_outage_postgresql"] = store_outage(
         clients=6, batches=10 * n, outages=2 * n, seconds=2.0 * n
     )
