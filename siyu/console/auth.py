@@ -13,7 +13,7 @@ from datetime import datetime
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
-from siyu.accounts import sessions
+from siyu.accounts import resets, sessions
 from siyu.accounts.models import Principal
 from siyu.accounts.permissions import ROLE_PERMISSIONS, Role
 from siyu.core.errors import InvalidInputError, NotFoundError
@@ -134,3 +134,29 @@ def sign_out(runtime: Runtime, *, tokens: Iterable[str], now: datetime) -> int:
             sessions.log_out(session=session, token=token, now=now)
             ended += 1
     return ended
+
+
+def change_password(
+    runtime: Runtime, *, token: str, current_password: str, new_password: str, now: datetime
+) -> int:
+    """Change the signed-in user's own password, as ``POST /api/auth/password`` does: the
+    current one proved, the accounts domain's rules, this session kept, the user's other
+    sessions ended (their count) and ``password_changed`` audited.
+
+    Raises:
+        AuthError: the session no longer works, or the current password is wrong
+            (``current_password``).
+        InvalidInputError: a new password the accounts domain refuses (``new_password``).
+    """
+    with runtime.sessions() as session, session.begin():
+        principal = sessions.authenticate_session(session=session, token=token, now=now)
+        assert principal.user_id is not None  # a session token always names its user
+        return resets.change_password(
+            session=session,
+            workspace_id=principal.workspace.id,
+            user_id=principal.user_id,
+            current_password=current_password,
+            new_password=new_password,
+            now=now,
+            keep_token=token,
+        )

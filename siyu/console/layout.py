@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from nicegui import ui
 
 from siyu.console import state
+from siyu.console.account import password_dialog
 from siyu.console.state import WorkspaceRef, t
 
 NAVIGATION = (
@@ -72,6 +73,9 @@ def _header(workspace: WorkspaceRef) -> None:
             ui.label(f"{workspace.email} · {t('role.' + workspace.role.value)}").classes(
                 "text-sm"
             ).props('data-testid="signed-in-as"')
+            ui.button(icon="lock", on_click=password_dialog(workspace).open).props(
+                'flat round dense color=white data-testid="change-password"'
+            ).tooltip(t("account.change_password"))
             ui.button(t("shell.sign_out"), on_click=_sign_out).props(
                 'flat dense no-caps color=white data-testid="sign-out"'
             )

@@ -76,6 +76,11 @@ def _tokens() -> dict[str, str]:
     return tokens
 
 
+def token_of(workspace_id: str) -> str | None:
+    """This browser's session token for a workspace it is signed in to."""
+    return _tokens().get(workspace_id)
+
+
 def _forget(workspace_id: str) -> None:
     known = dict(app.storage.user.get("workspaces", {}))
     known.pop(workspace_id, None)

@@ -1,5 +1,5 @@
 """Console sign-in through siyu.accounts: wrong passwords, lockout, several workspaces, the
-role read afresh, sign-out; and the demo's owner user."""
+role read afresh, sign-out, changing one's own password; and the demo's owner user."""
 
 from __future__ import annotations
 
@@ -13,9 +13,10 @@ from siyu.accounts import service as accounts
 from siyu.accounts.permissions import Role
 from siyu.console import auth
 from siyu.core.config import Settings
-from siyu.core.errors import AuthError, LockedOutError
+from siyu.core.errors import AuthError, InvalidInputError, LockedOutError
 from siyu.core.runtime import Runtime, open_runtime
 from siyu.demo import owner
+from siyu.pipeline import privacy
 from siyu.workspaces import service as workspaces
 
 PASSWORD = "console-password"
@@ -112,3 +113,38 @@ def test_the_demo_owner_is_made_once_and_its_password_never_kept(
     assert (
         auth.sign_in(rt, email=owner.OWNER_EMAIL, password="a-new-password", now=now).ref.id == ws
     )
+
+
+def test_changing_ones_password_keeps_this_session_and_ends_the_others(
+    rt: Runtime, now: datetime
+) -> None:
+    ws = _workspace(rt, "山茶集", now)
+    user_id = _member(rt, ws, "op@example.com", Role.operator, now)
+    here = auth.sign_in(rt, email="op@example.com", password=PASSWORD, now=now).token
+    elsewhere = auth.sign_in(rt, email="op@example.com", password=PASSWORD, now=now).token
+    change = {"token": here, "now": now + timedelta(minutes=1)}
+    with pytest.raises(AuthError) as wrong:
+        auth.change_password(rt, current_password="not-it-at-all", new_password="n" * 12, **change)
+    assert (wrong.value.field, wrong.value.message) == (
+        "current_password",
+        "the current password is wrong",
+    )
+    with pytest.raises(InvalidInputError) as short:
+        auth.change_password(rt, current_password=PASSWORD, new_password="short", **change)
+    assert short.value.field == "new_password"
+    new = "a-new-long-password"
+    assert auth.change_password(rt, current_password=PASSWORD, new_password=new, **change) == 1
+    later = now + timedelta(minutes=2)
+    assert auth.check(rt, token=here, email="op@example.com", now=later).user_id == user_id
+    with pytest.raises(AuthError):
+        auth.check(rt, token=elsewhere, email="op@example.com", now=later)
+    with pytest.raises(AuthError):
+        auth.sign_in(rt, email="op@example.com", password=PASSWORD, now=later)
+    assert auth.sign_in(rt, email="op@example.com", password=new, now=later).ref.id == ws
+    trail = privacy.list_audit(runtime=rt, workspace_id=ws, action="password_changed")
+    assert [(e.subject, e.detail) for e in trail.entries] == [
+        (f"user:{user_id}", {"sessions_ended": 1})
+    ]
+    with pytest.raises(AuthError):  # a session that ended cannot change the password
+        auth.change_password(rt, token=elsewhere, current_password=new, new_password=PASSWORD,
+                             now=later)  # fmt: skip
