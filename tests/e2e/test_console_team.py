@@ -2,7 +2,8 @@
 adds an analyst (the first password shown once works), changes their role, hands out a reset
 link that sets a new password, reads and filters the audit log, exports a person as JSON and
 erases them after typing their id (the receipt shown, the API agreeing); an analyst sees none
-of the controls."""
+of the controls; a signed-in user changes their own password from the header and signs in with
+it."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ __all__ = ["console"]
 ANALYST = "analyst@team.example"
 VIEWER = "viewer@team.example"
 NEW_PASSWORD = "a password of her own"
+OPERATOR = "operator@team.example"
 
 
 def _login_status(console: Console, email: str, password: str) -> int:
@@ -164,4 +166,44 @@ def test_an_analyst_sees_no_user_management_controls(
     for control in ("team-users", "user-add", "member-remove", "member-set-role", "member-reset",
                     "audit-log", "dsr-find", "dsr-erase"):  # fmt: skip
         expect(page.get_by_test_id(control)).to_have_count(0)
+    _clean(browser_page, outside)
+
+
+def test_a_user_changes_their_own_password_from_the_header(
+    browser_page: BrowserPage, console: Console
+) -> None:
+    page = browser_page.page
+    outside = _watch(page, console)
+    operator = {"email": OPERATOR, "role": "operator", "password": console.password}
+    assert console.http.post("/api/users", json=operator).status_code == 201
+    body = {"email": OPERATOR, "password": console.password}
+    other = httpx.post(f"{console.url}/api/auth/login", json=body, timeout=30).json()["token"]
+    _sign_in(page, console, OPERATOR, console.password)
+    page.get_by_test_id("change-password").click()
+    error = page.get_by_test_id("account-error")
+    page.get_by_test_id("account-current").fill("not the password at all")
+    page.get_by_test_id("account-new").fill(NEW_PASSWORD)
+    page.get_by_test_id("account-again").fill(NEW_PASSWORD)
+    page.get_by_test_id("account-submit").click()
+    expect(error).to_have_text("the current password is wrong", timeout=WAIT_MS)
+    page.get_by_test_id("account-current").fill(console.password)
+    page.get_by_test_id("account-again").fill(NEW_PASSWORD + "!")
+    page.get_by_test_id("account-submit").click()
+    expect(error).to_have_text("两次输入的新密码不一致", timeout=WAIT_MS)
+    page.get_by_test_id("account-again").fill(NEW_PASSWORD)
+    page.get_by_test_id("account-submit").click()
+    expect(page.get_by_text("密码已修改，其他 1 个会话已退出。")).to_be_visible(timeout=WAIT_MS)
+    expect(page.get_by_test_id("account-submit")).to_be_hidden()
+    mine = httpx.get(
+        f"{console.url}/api/auth/me", headers={"Authorization": f"Bearer {other}"}, timeout=30
+    )
+    assert mine.status_code == 401  # the API session ended; this browser stays signed in
+    page.reload()
+    _ready(page)
+    expect(page.get_by_test_id("signed-in-as")).to_contain_text(OPERATOR, timeout=WAIT_MS)
+    page.get_by_test_id("sign-out").click()
+    expect(page).to_have_url(re.compile(r"/login"), timeout=WAIT_MS)
+    assert _login_status(console, OPERATOR, console.password) == 401
+    _sign_in(page, console, OPERATOR, NEW_PASSWORD)
+    expect(page.get_by_test_id("signed-in-as")).to_contain_text(OPERATOR)
     _clean(browser_page, outside)
