@@ -12,7 +12,7 @@ from rich.table import Table
 
 from siyu.assistant import service as assistant
 from siyu.assistant.models import EvalReport
-from siyu.cli.main import JsonOption, WorkspaceOption, pick_workspace, readable_errors, runtime
+from siyu.cli.main import JsonOption, WorkspaceOption, open_workspace, readable_errors
 from siyu.core.clock import utcnow
 from siyu.core.errors import InvalidInputError
 
@@ -71,9 +71,7 @@ def ask(
     as_json: JsonOption = False,
 ) -> None:
     """What the assistant would answer in the workspace (nothing is recorded)."""
-    rt = runtime()
-    ws = pick_workspace(rt, workspace)
-    with rt.sessions() as session:
+    with open_workspace(workspace) as (rt, ws), rt.sessions() as session:
         reply = assistant.ask(session=session, workspace_id=ws.id, question=question)
     if as_json:
         typer.echo(reply.model_dump_json())
@@ -92,9 +90,7 @@ def import_kb(
     """Create or update knowledge-base entries from a CSV file (UTF-8 or GBK)."""
     if not file.is_file():
         raise InvalidInputError(f"no file {file}", field="file")
-    rt = runtime()
-    ws = pick_workspace(rt, workspace)
-    with rt.sessions() as session, session.begin():
+    with open_workspace(workspace) as (rt, ws), rt.sessions() as session, session.begin():
         summary = assistant.import_entries(
             session=session, workspace_id=ws.id, data=file.read_bytes(), now=utcnow()
         )
@@ -110,9 +106,7 @@ def import_kb(
 @readable_errors
 def seed_demo(workspace: WorkspaceOption = None) -> None:
     """Load the shipped 山茶集 knowledge base, synonyms and keyword rules into a workspace."""
-    rt = runtime()
-    ws = pick_workspace(rt, workspace)
-    with rt.sessions() as session, session.begin():
+    with open_workspace(workspace) as (rt, ws), rt.sessions() as session, session.begin():
         summary = assistant.seed_demo(session=session, workspace_id=ws.id, now=utcnow())
     typer.echo(f"created {summary.created}, updated {summary.updated}")
 
@@ -125,9 +119,7 @@ def unanswered(
     as_json: JsonOption = False,
 ) -> None:
     """Questions handed over to a human, most asked first."""
-    rt = runtime()
-    ws = pick_workspace(rt, workspace)
-    with rt.sessions() as session:
+    with open_workspace(workspace) as (rt, ws), rt.sessions() as session:
         rows = assistant.list_unanswered(session=session, workspace_id=ws.id, limit=limit)
     if as_json:
         typer.echo("[" + ",".join(r.model_dump_json() for r in rows) + "]")

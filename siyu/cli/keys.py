@@ -14,7 +14,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from siyu.accounts import keys
 from siyu.accounts.models import ApiKeyCreated, KeyKind
-from siyu.cli.main import JsonOption, WorkspaceOption, pick_workspace, readable_errors, runtime
+from siyu.cli.main import JsonOption, WorkspaceOption, open_workspace, readable_errors, runtime
 from siyu.core.clock import utcnow
 from siyu.core.crypto import (
     KeyringError,
@@ -57,9 +57,7 @@ def keys_create(
     as_json: JsonOption = False,
 ) -> None:
     """Create a key and print it (the only time it is shown)."""
-    rt = runtime()
-    ws = pick_workspace(rt, workspace)
-    with rt.sessions() as session, session.begin():
+    with open_workspace(workspace) as (rt, ws), rt.sessions() as session, session.begin():
         created = keys.create_key(
             session=session, workspace_id=ws.id, kind=kind, name=name, scopes=scope, now=utcnow()
         )
@@ -70,9 +68,7 @@ def keys_create(
 @readable_errors
 def keys_list(workspace: WorkspaceOption = None, as_json: JsonOption = False) -> None:
     """The workspace's keys (never the secrets), revoked ones marked."""
-    rt = runtime()
-    ws = pick_workspace(rt, workspace)
-    with rt.sessions() as session:
+    with open_workspace(workspace) as (rt, ws), rt.sessions() as session:
         found = keys.list_keys(session=session, workspace_id=ws.id)
     if as_json:
         typer.echo(json.dumps([k.model_dump(mode="json") for k in found]))
@@ -88,9 +84,7 @@ def keys_rotate(
     key_id: str, workspace: WorkspaceOption = None, as_json: JsonOption = False
 ) -> None:
     """Give a key a new secret; the old one stops at once."""
-    rt = runtime()
-    ws = pick_workspace(rt, workspace)
-    with rt.sessions() as session, session.begin():
+    with open_workspace(workspace) as (rt, ws), rt.sessions() as session, session.begin():
         created = keys.rotate_key(session=session, workspace_id=ws.id, key_id=key_id, now=utcnow())
     _show(created, as_json)
 
@@ -99,9 +93,7 @@ def keys_rotate(
 @readable_errors
 def keys_revoke(key_id: str, workspace: WorkspaceOption = None) -> None:
     """Revoke a key for good."""
-    rt = runtime()
-    ws = pick_workspace(rt, workspace)
-    with rt.sessions() as session, session.begin():
+    with open_workspace(workspace) as (rt, ws), rt.sessions() as session, session.begin():
         revoked = keys.revoke_key(session=session, workspace_id=ws.id, key_id=key_id, now=utcnow())
     typer.echo(f"{revoked.id}  revoked")
 

@@ -12,7 +12,7 @@ from rich.table import Table
 from siyu.analytics import layers_service as layers
 from siyu.analytics import value_service as value
 from siyu.analytics.engine import Dialect
-from siyu.cli.main import JsonOption, WorkspaceOption, pick_workspace, readable_errors, runtime
+from siyu.cli.main import JsonOption, WorkspaceOption, open_workspace, readable_errors
 from siyu.core.clock import utcnow
 from siyu.core.errors import InvalidInputError, NotFoundError
 
@@ -71,9 +71,8 @@ def rfm_run(
     as_json: JsonOption = False,
 ) -> None:
     """Score every buyer now and write the RFM tags."""
-    rt = runtime()
-    ws = pick_workspace(rt, workspace)
-    run = layers.run_rfm(runtime=rt, workspace_id=ws.id, now=utcnow(), dialect=_engine(engine))
+    with open_workspace(workspace) as (rt, ws):
+        run = layers.run_rfm(runtime=rt, workspace_id=ws.id, now=utcnow(), dialect=_engine(engine))
     if as_json:
         typer.echo(run.model_dump_json())
         return
@@ -94,11 +93,10 @@ def lifecycle_run(
     as_json: JsonOption = False,
 ) -> None:
     """Place every person in a stage and activity status, record moves, write the tags."""
-    rt = runtime()
-    ws = pick_workspace(rt, workspace)
-    run = layers.run_lifecycle(
-        runtime=rt, workspace_id=ws.id, now=utcnow(), dialect=_engine(engine)
-    )
+    with open_workspace(workspace) as (rt, ws):
+        run = layers.run_lifecycle(
+            runtime=rt, workspace_id=ws.id, now=utcnow(), dialect=_engine(engine)
+        )
     if as_json:
         typer.echo(run.model_dump_json())
         return
@@ -119,16 +117,15 @@ def ltv_fit(
     """Fit BG/NBD and Gamma-Gamma for the workspace and print r, alpha, a, b; p, q, gamma."""
     if time_unit not in ("day", "week"):
         raise InvalidInputError("time unit must be day or week", field="time_unit")
-    rt = runtime()
-    ws = pick_workspace(rt, workspace)
-    model = value.fit_ltv(
-        runtime=rt,
-        workspace_id=ws.id,
-        until=_day(until, "until"),
-        time_unit="day" if time_unit == "day" else "week",
-        now=utcnow(),
-        dialect=_engine(engine),
-    )
+    with open_workspace(workspace) as (rt, ws):
+        model = value.fit_ltv(
+            runtime=rt,
+            workspace_id=ws.id,
+            until=_day(until, "until"),
+            time_unit="day" if time_unit == "day" else "week",
+            now=utcnow(),
+            dialect=_engine(engine),
+        )
     if as_json:
         typer.echo(model.model_dump_json())
         return
@@ -154,43 +151,44 @@ def ltv_show(
     as_json: JsonOption = False,
 ) -> None:
     """Historical LTV by cohort, and predictions from the fitted model (if any)."""
-    rt = runtime()
-    ws = pick_workspace(rt, workspace)
-    now: datetime = utcnow()
-    day = (
-        _day(until, "until")
-        if until
-        else value.local_today(runtime=rt, workspace_id=ws.id, now=now)
-    )
-    past = value.historical_ltv(runtime=rt, workspace_id=ws.id, until=day, dialect=_engine(engine))
-    if as_json:
-        typer.echo(past.model_dump_json())
-        return
-    table = Table(title=f"LTV by first-order month, to {day} (margin {past.margin_rate})")
-    for name in ("cohort", "customers", "revenue/customer", "margin/customer", "orders"):
-        table.add_column(name, justify="left" if name == "cohort" else "right")
-    for c in past.cohorts:
-        table.add_row(
-            c.cohort,
-            f"{c.customers:,}",
-            _yuan(c.revenue_per_customer_fen),
-            _yuan(c.margin_per_customer_fen),
-            f"{c.orders:,}",
+    with open_workspace(workspace) as (rt, ws):
+        now: datetime = utcnow()
+        day = (
+            _day(until, "until")
+            if until
+            else value.local_today(runtime=rt, workspace_id=ws.id, now=now)
         )
-    out.print(table)
-    out.print(f"all: {past.customers:,} customers, {_yuan(past.revenue_per_customer_fen)} each")
-    try:
-        found = value.predict_ltv(
-            runtime=rt,
-            workspace_id=ws.id,
-            as_of=day,
-            horizon_days=horizon_days,
-            limit=top,
-            dialect=_engine(engine),
+        past = value.historical_ltv(
+            runtime=rt, workspace_id=ws.id, until=day, dialect=_engine(engine)
         )
-    except NotFoundError:  # no model fitted yet: the historical view stands alone
-        out.print("no predictive model yet: run `siyu ltv fit --until YYYY-MM-DD`")
-        return
+        if as_json:
+            typer.echo(past.model_dump_json())
+            return
+        table = Table(title=f"LTV by first-order month, to {day} (margin {past.margin_rate})")
+        for name in ("cohort", "customers", "revenue/customer", "margin/customer", "orders"):
+            table.add_column(name, justify="left" if name == "cohort" else "right")
+        for c in past.cohorts:
+            table.add_row(
+                c.cohort,
+                f"{c.customers:,}",
+                _yuan(c.revenue_per_customer_fen),
+                _yuan(c.margin_per_customer_fen),
+                f"{c.orders:,}",
+            )
+        out.print(table)
+        out.print(f"all: {past.customers:,} customers, {_yuan(past.revenue_per_customer_fen)} each")
+        try:
+            found = value.predict_ltv(
+                runtime=rt,
+                workspace_id=ws.id,
+                as_of=day,
+                horizon_days=horizon_days,
+                limit=top,
+                dialect=_engine(engine),
+            )
+        except NotFoundError:  # no model fitted yet: the historical view stands alone
+            out.print("no predictive model yet: run `siyu ltv fit --until YYYY-MM-DD`")
+            return
     out.print(
         f"next {horizon_days} days: {found.expected_orders:,.0f} orders, "
         f"{_yuan(found.expected_revenue_fen)} revenue, CLV {_yuan(found.clv_fen)}, "

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from siyu.cli.main import JsonOption, WorkspaceOption, pick_workspace, readable_errors, runtime
+from siyu.cli.main import JsonOption, WorkspaceOption, open_workspace, readable_errors, runtime
 from siyu.core.clock import utcnow
 from siyu.core.ids import new_id
 from siyu.loyalty import points, points_audit
@@ -60,9 +60,7 @@ def verify(workspace: WorkspaceOption = None, as_json: JsonOption = False) -> No
 @readable_errors
 def balance(person_id: str, workspace: WorkspaceOption = None, as_json: JsonOption = False) -> None:
     """A member's balance and open lots."""
-    rt = runtime()
-    ws = pick_workspace(rt, workspace)
-    with rt.sessions() as session:
+    with open_workspace(workspace) as (rt, ws), rt.sessions() as session:
         account = points.get_account(session=session, workspace_id=ws.id, person_id=person_id)
     if as_json:
         typer.echo(account.model_dump_json())
@@ -83,9 +81,7 @@ def adjust(
     as_json: JsonOption = False,
 ) -> None:
     """A manual adjustment, recorded as its own entry."""
-    rt = runtime()
-    ws = pick_workspace(rt, workspace)
-    with rt.sessions() as session, session.begin():
+    with open_workspace(workspace) as (rt, ws), rt.sessions() as session, session.begin():
         result = points.adjust_points(
             session=session,
             workspace_id=ws.id,

@@ -294,37 +294,35 @@ def _run_import(
     from siyu import pipeline
     from siyu.collect import imports
 
-    rt = runtime()
-    workspace = pick_workspace(rt, workspace_id)
-    table = imports.open_table(file)
-    plan = imports.plan_import(
-        table,
-        kind=imports.ImportKind(kind),
-        source=source,
-        timezone=workspace.timezone,
-        vault=rt.vault,
-    )
-
-    def ingest(messages: list[dict[str, Any]]) -> IngestResult:
-        return pipeline.ingest(
-            runtime=rt,
-            workspace_id=workspace.id,
-            messages=messages,
-            received_at=utcnow(),
-            prefix="row",
-        )
-
-    with _progress() as progress:
-        task = progress.add_task(f"{kind} ({plan.source})", total=table.total_rows)
-        summary = imports.run_import(
+    with open_workspace(workspace_id) as (rt, workspace):
+        table = imports.open_table(file)
+        plan = imports.plan_import(
             table,
-            plan,
-            ingest=ingest,
-            rejects_path=rejects,
-            on_rows=lambda n: progress.advance(task, n),
+            kind=imports.ImportKind(kind),
+            source=source,
+            timezone=workspace.timezone,
+            vault=rt.vault,
         )
-    pipeline.flush(runtime=rt)
-    rt.close()
+
+        def ingest(messages: list[dict[str, Any]]) -> IngestResult:
+            return pipeline.ingest(
+                runtime=rt,
+                workspace_id=workspace.id,
+                messages=messages,
+                received_at=utcnow(),
+                prefix="row",
+            )
+
+        with _progress() as progress:
+            task = progress.add_task(f"{kind} ({plan.source})", total=table.total_rows)
+            summary = imports.run_import(
+                table,
+                plan,
+                ingest=ingest,
+                rejects_path=rejects,
+                on_rows=lambda n: progress.advance(task, n),
+            )
+        pipeline.flush(runtime=rt)
     return summary
 
 
@@ -379,13 +377,9 @@ def import_spend(
     """Import channel spend (yuan, or fen in spend_fen); re-running replaces, never adds."""
     from siyu.analytics import measure_service as measure
 
-    rt = runtime()
-    ws = pick_workspace(rt, workspace)
-    with rt.sessions() as session, session.begin():
-        summary = measure.import_spend(
-            session=session, workspace_id=ws.id, path=file, now=utcnow(), rejects_path=rejects
-        )
-    rt.close()
+    summary = transact(
+        workspace, measure.import_spend, path=file, now=utcnow(), rejects_path=rejects
+    )
     if as_json:
         typer.echo(summary.model_dump_json())
         return
@@ -426,20 +420,20 @@ HalfLifeOption = Annotated[float, typer.Option(min=0.01, help="Time-decay half-l
 ByOption = Annotated[str, typer.Option("--by", help="channel or campaign.")]
 
 
+@contextmanager
 def _measure_context(
     workspace_id: str | None, first: datetime | None, last: datetime | None
-) -> tuple[Runtime, Workspace, Period]:
+) -> Iterator[tuple[Runtime, Workspace, Period]]:
     from siyu.analytics.periods import period_of
 
-    rt = runtime()
-    ws = pick_workspace(rt, workspace_id)
-    period = period_of(
-        first.date() if first else None,
-        last.date() if last else None,
-        timezone=ws.timezone,
-        now=utcnow(),
-    )
-    return rt, ws, period
+    with open_workspace(workspace_id) as (rt, ws):
+        period = period_of(
+            first.date() if first else None,
+            last.date() if last else None,
+            timezone=ws.timezone,
+            now=utcnow(),
+        )
+        yield rt, ws, period
 
 
 def _choice(value: str, allowed: type[Any], field: str) -> Any:
@@ -474,13 +468,13 @@ def measure_gmv(
     from siyu.analytics.gmv import GmvQuery
     from siyu.cli.measure_tables import gmv_tables
 
-    rt, ws, period = _measure_context(workspace, first_day, last_day)
-    result = measure.gmv(
-        runtime=rt,
-        workspace_id=ws.id,
-        query=GmvQuery(period=period),
-        dialect=_choice(engine, Dialect, "engine"),
-    )
+    with _measure_context(workspace, first_day, last_day) as (rt, ws, period):
+        result = measure.gmv(
+            runtime=rt,
+            workspace_id=ws.id,
+            query=GmvQuery(period=period),
+            dialect=_choice(engine, Dialect, "engine"),
+        )
     _show(result, as_json, gmv_tables)
 
 
@@ -504,17 +498,17 @@ def measure_attribution(
     from siyu.analytics.engine import Dialect
     from siyu.cli.measure_tables import attribution_table
 
-    rt, ws, period = _measure_context(workspace, first_day, last_day)
-    query = AttributionQuery(
-        period=period,
-        model=_choice(model, AttributionModel, "model"),
-        lookback_days=lookback_days,
-        half_life_days=half_life_days,
-        by=_choice(by, TouchKey, "by"),
-    )
-    result = measure.attribution(
-        runtime=rt, workspace_id=ws.id, query=query, dialect=_choice(engine, Dialect, "engine")
-    )
+    with _measure_context(workspace, first_day, last_day) as (rt, ws, period):
+        query = AttributionQuery(
+            period=period,
+            model=_choice(model, AttributionModel, "model"),
+            lookback_days=lookback_days,
+            half_life_days=half_life_days,
+            by=_choice(by, TouchKey, "by"),
+        )
+        result = measure.attribution(
+            runtime=rt, workspace_id=ws.id, query=query, dialect=_choice(engine, Dialect, "engine")
+        )
     _show(result, as_json, attribution_table)
 
 
@@ -540,18 +534,18 @@ def measure_roi(
     from siyu.analytics.roi import RoiQuery
     from siyu.cli.measure_tables import roi_table
 
-    rt, ws, period = _measure_context(workspace, first_day, last_day)
-    query = RoiQuery(
-        period=period,
-        model=_choice(model, AttributionModel, "model"),
-        lookback_days=lookback_days,
-        half_life_days=half_life_days,
-        by=_choice(by, TouchKey, "by"),
-        payback_horizon_days=horizon,
-    )
-    result = measure.roi(
-        runtime=rt, workspace_id=ws.id, query=query, dialect=_choice(engine, Dialect, "engine")
-    )
+    with _measure_context(workspace, first_day, last_day) as (rt, ws, period):
+        query = RoiQuery(
+            period=period,
+            model=_choice(model, AttributionModel, "model"),
+            lookback_days=lookback_days,
+            half_life_days=half_life_days,
+            by=_choice(by, TouchKey, "by"),
+            payback_horizon_days=horizon,
+        )
+        result = measure.roi(
+            runtime=rt, workspace_id=ws.id, query=query, dialect=_choice(engine, Dialect, "engine")
+        )
     _show(result, as_json, roi_table)
 
 
@@ -575,13 +569,13 @@ def _board(
     from siyu.analytics.engine import Dialect
     from siyu.cli.measure_tables import board_table
 
-    rt, ws, period = _measure_context(workspace, first, last)
-    query = BoardQuery(period=period, kind=BoardKind(kind))
-    if activation:
-        query = query.model_copy(update={"activation_events": activation})
-    result = measure.board(
-        runtime=rt, workspace_id=ws.id, query=query, dialect=_choice(engine, Dialect, "engine")
-    )
+    with _measure_context(workspace, first, last) as (rt, ws, period):
+        query = BoardQuery(period=period, kind=BoardKind(kind))
+        if activation:
+            query = query.model_copy(update={"activation_events": activation})
+        result = measure.board(
+            runtime=rt, workspace_id=ws.id, query=query, dialect=_choice(engine, Dialect, "engine")
+        )
     _show(result, as_json, board_table)
 
 
@@ -723,9 +717,7 @@ def identity_rebuild(
     """Recompute every person from all stored identity links under the current rules."""
     from siyu.identity import service as identity
 
-    rt = runtime()
-    ws = pick_workspace(rt, workspace)
-    with _progress() as progress:
+    with open_workspace(workspace) as (rt, ws), _progress() as progress:
         tasks: dict[str, Any] = {}
 
         def report(stage: str, done: int, total: int) -> None:
@@ -750,10 +742,9 @@ def compact(workspace: WorkspaceOption = None) -> None:
     """Flush the inbox, then merge the workspace's event segments sorted by person and time."""
     from siyu import pipeline
 
-    rt = runtime()
-    ws = pick_workspace(rt, workspace)
-    pipeline.flush(runtime=rt)
-    rows = rt.events.compact(ws.id)
+    with open_workspace(workspace) as (rt, ws):
+        pipeline.flush(runtime=rt)
+        rows = rt.events.compact(ws.id)
     typer.echo(f"compacted {rows} events into one sorted segment")
 
 

@@ -13,7 +13,7 @@ from pydantic import TypeAdapter, ValidationError
 from rich.console import Console
 from rich.table import Table
 
-from siyu.cli.main import JsonOption, WorkspaceOption, pick_workspace, readable_errors, runtime
+from siyu.cli.main import JsonOption, WorkspaceOption, open_workspace, readable_errors
 from siyu.core.clock import utcnow
 from siyu.core.errors import InvalidInputError
 from siyu.recommend import service as recommend
@@ -39,9 +39,8 @@ def _instant(text: str, field: str) -> datetime:
 @readable_errors
 def train(workspace: WorkspaceOption = None, as_json: JsonOption = False) -> None:
     """Train the workspace's models now and make them current."""
-    rt = runtime()
-    ws = pick_workspace(rt, workspace)
-    info = recommend.train(runtime=rt, workspace_id=ws.id, now=utcnow())
+    with open_workspace(workspace) as (rt, ws):
+        info = recommend.train(runtime=rt, workspace_id=ws.id, now=utcnow())
     if as_json:
         typer.echo(info.model_dump_json())
         return
@@ -86,9 +85,8 @@ def evaluate(
     recommend.check_k(k)
     end = _instant(until, "until") if until else utcnow()
     split = _instant(split_at, "split_at") if split_at else end - timedelta(days=test_days)
-    rt = runtime()
-    ws = pick_workspace(rt, workspace)
-    found = recommend.evaluate(runtime=rt, workspace_id=ws.id, split_at=split, until=end, k=k)
+    with open_workspace(workspace) as (rt, ws):
+        found = recommend.evaluate(runtime=rt, workspace_id=ws.id, split_at=split, until=end, k=k)
     if as_json:
         typer.echo(found.model_dump_json())
         return
@@ -109,16 +107,15 @@ def show(
     as_json: JsonOption = False,
 ) -> None:
     """A person's recommended products, best first, with the reason of each."""
-    rt = runtime()
-    ws = pick_workspace(rt, workspace)
-    found = recommend.recommend_for(
-        runtime=rt,
-        workspace_id=ws.id,
-        person_id=person_id,
-        k=k,
-        filters=Filters(category=category),
-        now=utcnow(),
-    )
+    with open_workspace(workspace) as (rt, ws):
+        found = recommend.recommend_for(
+            runtime=rt,
+            workspace_id=ws.id,
+            person_id=person_id,
+            k=k,
+            filters=Filters(category=category),
+            now=utcnow(),
+        )
     if as_json:
         typer.echo(found.model_dump_json())
         return
@@ -176,11 +173,10 @@ def stock(
 ) -> None:
     """Load product flags (in_stock, consumable, category, name, url) from a file."""
     updates = _read_updates(file)
-    rt = runtime()
-    ws = pick_workspace(rt, workspace)
-    products = recommend.update_catalogue(
-        runtime=rt, workspace_id=ws.id, updates=updates, now=utcnow()
-    )
+    with open_workspace(workspace) as (rt, ws):
+        products = recommend.update_catalogue(
+            runtime=rt, workspace_id=ws.id, updates=updates, now=utcnow()
+        )
     if as_json:
         typer.echo(json.dumps([p.model_dump(mode="json") for p in products], ensure_ascii=False))
         return

@@ -12,7 +12,7 @@ import typer
 from pydantic import ValidationError
 
 from siyu import pipeline
-from siyu.cli.main import JsonOption, WorkspaceOption, pick_workspace, readable_errors, runtime
+from siyu.cli.main import JsonOption, WorkspaceOption, open_workspace, readable_errors
 from siyu.collect.models import IdType
 from siyu.core.clock import utcnow
 from siyu.core.errors import InvalidInputError
@@ -80,21 +80,20 @@ def tags_create(
     as_json: JsonOption = False,
 ) -> None:
     """Create a tag (and its group if new)."""
-    rt = runtime()
-    ws = pick_workspace(rt, workspace)
-    now = utcnow()
-    stored_rule = None
-    if rule is not None:
-        raw = _read_json(rule)
-        stored_rule = pipeline.check_rule(runtime=rt, workspace_id=ws.id, rule=raw, now=now)
-    with rt.sessions() as session, session.begin():
-        if group not in {g.name for g in tags.list_groups(session=session, workspace_id=ws.id)}:
-            new = TagGroupCreate(name=group, kind=kind, exclusive=exclusive)
-            tags.create_group(session=session, workspace_id=ws.id, group=new, now=now)
-        spec = _validated(
-            lambda r: TagCreate(**r), {"group": group, "name": name, "rule": stored_rule}
-        )
-        created = tags.create_tag(session=session, workspace_id=ws.id, tag=spec, now=now)
+    with open_workspace(workspace) as (rt, ws):
+        now = utcnow()
+        stored_rule = None
+        if rule is not None:
+            raw = _read_json(rule)
+            stored_rule = pipeline.check_rule(runtime=rt, workspace_id=ws.id, rule=raw, now=now)
+        with rt.sessions() as session, session.begin():
+            if group not in {g.name for g in tags.list_groups(session=session, workspace_id=ws.id)}:
+                new = TagGroupCreate(name=group, kind=kind, exclusive=exclusive)
+                tags.create_group(session=session, workspace_id=ws.id, group=new, now=now)
+            spec = _validated(
+                lambda r: TagCreate(**r), {"group": group, "name": name, "rule": stored_rule}
+            )
+            created = tags.create_tag(session=session, workspace_id=ws.id, tag=spec, now=now)
     _echo(created, as_json)
 
 
@@ -102,9 +101,7 @@ def tags_create(
 @readable_errors
 def tags_list(workspace: WorkspaceOption = None, as_json: JsonOption = False) -> None:
     """Every tag with its group, kind and number of holders."""
-    rt = runtime()
-    ws = pick_workspace(rt, workspace)
-    with rt.sessions() as session:
+    with open_workspace(workspace) as (rt, ws), rt.sessions() as session:
         found = tags.list_tags(session=session, workspace_id=ws.id, with_counts=True)
     if as_json:
         typer.echo(json.dumps([t.model_dump(mode="json") for t in found], ensure_ascii=False))
@@ -123,9 +120,7 @@ def tags_apply(
     as_json: JsonOption = False,
 ) -> None:
     """Give persons a manual tag."""
-    rt = runtime()
-    ws = pick_workspace(rt, workspace)
-    with rt.sessions() as session, session.begin():
+    with open_workspace(workspace) as (rt, ws), rt.sessions() as session, session.begin():
         changes = tags.apply_tag(
             session=session,
             workspace_id=ws.id,
@@ -147,15 +142,14 @@ def tags_import_csv(
     as_json: JsonOption = False,
 ) -> None:
     """Tag the persons a CSV of identifiers names; unresolved rows are listed."""
-    rt = runtime()
-    ws = pick_workspace(rt, workspace)
-    try:
-        text = file.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InvalidInputError(f"cannot read {file}: {exc}", field="file") from None
-    report = pipeline.tag_from_csv(
-        runtime=rt, workspace_id=ws.id, tag=tag, text=text, now=utcnow(), actor=actor
-    )
+    with open_workspace(workspace) as (rt, ws):
+        try:
+            text = file.read_text(encoding="utf-8-sig")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise InvalidInputError(f"cannot read {file}: {exc}", field="file") from None
+        report = pipeline.tag_from_csv(
+            runtime=rt, workspace_id=ws.id, tag=tag, text=text, now=utcnow(), actor=actor
+        )
     if as_json:
         typer.echo(report.model_dump_json())
         return
@@ -168,9 +162,8 @@ def tags_import_csv(
 @readable_errors
 def tags_refresh(workspace: WorkspaceOption = None, as_json: JsonOption = False) -> None:
     """Recompute every rule tag now."""
-    rt = runtime()
-    ws = pick_workspace(rt, workspace)
-    _echo(pipeline.refresh_rule_tags(runtime=rt, workspace_id=ws.id, now=utcnow()), as_json)
+    with open_workspace(workspace) as (rt, ws):
+        _echo(pipeline.refresh_rule_tags(runtime=rt, workspace_id=ws.id, now=utcnow()), as_json)
 
 
 # -- siyu segments ----------------------------------------------------------------------------
@@ -184,11 +177,10 @@ def segments_preview(
     as_json: JsonOption = False,
 ) -> None:
     """Count and sample the persons a definition selects now."""
-    rt = runtime()
-    ws = pick_workspace(rt, workspace)
-    preview = pipeline.preview_segment(
-        runtime=rt, workspace_id=ws.id, definition=_definition(file), now=utcnow()
-    )
+    with open_workspace(workspace) as (rt, ws):
+        preview = pipeline.preview_segment(
+            runtime=rt, workspace_id=ws.id, definition=_definition(file), now=utcnow()
+        )
     _echo(preview, as_json)
 
 
@@ -202,32 +194,29 @@ def segments_create(
     as_json: JsonOption = False,
 ) -> None:
     """Save a segment and compute its members once."""
-    rt = runtime()
-    ws = pick_workspace(rt, workspace)
-    spec = _validated(
-        lambda r: SegmentCreate(**r),
-        {"name": name, "definition": _definition(file), "refresh_minutes": refresh_minutes},
-    )
-    now = utcnow()
-    with rt.sessions() as session, session.begin():
-        created = segments.create_segment(
-            session=session, workspace_id=ws.id, segment=spec, now=now
+    with open_workspace(workspace) as (rt, ws):
+        spec = _validated(
+            lambda r: SegmentCreate(**r),
+            {"name": name, "definition": _definition(file), "refresh_minutes": refresh_minutes},
         )
-    pipeline.refresh_segment(runtime=rt, workspace_id=ws.id, segment_id=created.id, now=now)
-    with rt.sessions() as session:
-        _echo(
-            segments.get_segment(session=session, workspace_id=ws.id, segment_id=created.id),
-            as_json,
-        )
+        now = utcnow()
+        with rt.sessions() as session, session.begin():
+            created = segments.create_segment(
+                session=session, workspace_id=ws.id, segment=spec, now=now
+            )
+        pipeline.refresh_segment(runtime=rt, workspace_id=ws.id, segment_id=created.id, now=now)
+        with rt.sessions() as session:
+            _echo(
+                segments.get_segment(session=session, workspace_id=ws.id, segment_id=created.id),
+                as_json,
+            )
 
 
 @segments_app.command("list")
 @readable_errors
 def segments_list(workspace: WorkspaceOption = None) -> None:
     """Saved segments with their members at the last refresh."""
-    rt = runtime()
-    ws = pick_workspace(rt, workspace)
-    with rt.sessions() as session:
+    with open_workspace(workspace) as (rt, ws), rt.sessions() as session:
         for s in segments.list_segments(session=session, workspace_id=ws.id):
             typer.echo(f"{s.id}  {s.name}  {s.members}  {s.refreshed_at}")
 
@@ -242,16 +231,15 @@ def segments_refresh(
     as_json: JsonOption = False,
 ) -> None:
     """Recompute one segment's members (or every segment whose schedule is due)."""
-    rt = runtime()
-    ws = pick_workspace(rt, workspace)
-    if segment is not None:
-        results = [
-            pipeline.refresh_segment(
-                runtime=rt, workspace_id=ws.id, segment_id=segment, now=utcnow()
-            )
-        ]
-    else:
-        results = pipeline.refresh_due(runtime=rt, workspace_id=ws.id, now=utcnow())
+    with open_workspace(workspace) as (rt, ws):
+        if segment is not None:
+            results = [
+                pipeline.refresh_segment(
+                    runtime=rt, workspace_id=ws.id, segment_id=segment, now=utcnow()
+                )
+            ]
+        else:
+            results = pipeline.refresh_due(runtime=rt, workspace_id=ws.id, now=utcnow())
     for result in results:
         _echo(result, as_json)
 
@@ -272,20 +260,19 @@ def segments_export(
     workspace: WorkspaceOption = None,
 ) -> None:
     """Members as CSV: person_id plus the chosen identifier columns."""
-    rt = runtime()
-    ws = pick_workspace(rt, workspace)
-    handle = output.open("w", newline="", encoding="utf-8") if output else sys.stdout
-    try:
-        writer = csv.writer(handle)
-        with rt.sessions() as session:
-            for row in segments.export_rows(
-                session=session,
-                workspace_id=ws.id,
-                segment_id=segment,
-                id_types=id_type or [],
-                clear=clear,
-            ):
-                writer.writerow(row)
-    finally:
-        if output:
-            handle.close()
+    with open_workspace(workspace) as (rt, ws):
+        handle = output.open("w", newline="", encoding="utf-8") if output else sys.stdout
+        try:
+            writer = csv.writer(handle)
+            with rt.sessions() as session:
+                for row in segments.export_rows(
+                    session=session,
+                    workspace_id=ws.id,
+                    segment_id=segment,
+                    id_types=id_type or [],
+                    clear=clear,
+                ):
+                    writer.writerow(row)
+        finally:
+            if output:
+                handle.close()
