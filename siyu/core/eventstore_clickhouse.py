@@ -156,10 +156,20 @@ def _settings_clause(settings: Mapping[str, Any] | None) -> str:
 
 
 def _param_text(value: Any) -> Any:
-    """A parameter as chdb wants it: arrays in ClickHouse's text form, strings quoted inside."""
+    """A parameter as chdb wants it: arrays in ClickHouse's text form, strings quoted inside,
+    NULL as ``\\N``."""
+    if value is None:
+        return "\\N"
     if isinstance(value, list | tuple):
         return "[" + ",".join(_element_text(v) for v in value) + "]"
     return value
+
+
+def utc_text(value: datetime) -> str:
+    """An aware datetime as ClickHouse reads a ``DateTime64(6, 'UTC')`` parameter."""
+    if value.tzinfo is None:
+        raise InvalidInputError("datetimes must be timezone-aware", field="params")
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
 
 
 def _element_text(value: Any) -> str:
@@ -572,7 +582,9 @@ class ClickHouseEventStore:
     ) -> pa.Table:
         """Run ClickHouse ``sql`` in which ``events`` is the workspace's events.
 
-        ``params`` are named, bound as ``{name:Type}``; ``siyu_workspace`` is reserved.
+        ``params`` are named, bound as ``{name:Type}`` (aware datetimes as
+        ``{name:DateTime64(6, 'UTC')}``, None as NULL of a ``Nullable`` type);
+        ``siyu_workspace`` is reserved.
         """
         if not isinstance(params, Mapping):
             if params:
@@ -586,8 +598,9 @@ class ClickHouseEventStore:
             f"events AS (SELECT {COLUMNS} FROM {self.table} "
             "WHERE workspace_id = {siyu_workspace:String})"
         )
+        bound = {k: utc_text(v) if isinstance(v, datetime) else v for k, v in params.items()}
         return self.client.query_arrow(
-            with_definitions([cte], sql), {**params, "siyu_workspace": workspace_id}
+            with_definitions([cte], sql), {**bound, "siyu_workspace": workspace_id}
         )
 
     def workspaces(self) -> list[str]:

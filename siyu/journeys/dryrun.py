@@ -82,6 +82,19 @@ class DryRun(BaseModel):
     notes: list[str] = Field(default_factory=list)
 
 
+_ENTRIES_SQL = {
+    "duckdb": "SELECT person_id, timestamp, properties, context, traits, revenue_fen, "
+    "channel, campaign, message_id FROM events WHERE type = $type AND ($event IS NULL OR "
+    "event = $event) AND timestamp >= $since AND timestamp < $until ORDER BY timestamp",
+    "clickhouse": "SELECT person_id, timestamp, properties, context, traits, revenue_fen, "
+    "channel, campaign, message_id FROM events WHERE type = {type:String} AND "
+    "({event:Nullable(String)} IS NULL OR event = {event:Nullable(String)}) AND "
+    "timestamp >= {since:DateTime64(6, 'UTC')} AND timestamp < {until:DateTime64(6, 'UTC')} "
+    "ORDER BY timestamp",
+}
+"""The trigger's events in [since, until), per event-store dialect."""
+
+
 def _event_entries(
     events: EventStore, workspace_id: str, trigger: EventTrigger, since: datetime, until: datetime
 ) -> Iterator[tuple[str, datetime]]:
@@ -89,9 +102,7 @@ def _event_entries(
     kind, event = (name[1:], None) if name.startswith("$") else ("track", name)
     table = events.query(
         workspace_id,
-        "SELECT person_id, timestamp, properties, context, traits, revenue_fen, channel, "
-        "campaign, message_id FROM events WHERE type = $type AND ($event IS NULL OR event = "
-        "$event) AND timestamp >= $since AND timestamp < $until ORDER BY timestamp",
+        _ENTRIES_SQL[events.dialect],
         {"type": kind, "event": event, "since": since, "until": until},
     )
     for row in table.to_pylist():

@@ -24,6 +24,7 @@ from siyu.activities.models import (
 )
 from siyu.collect.models import CollectedEvent, Identifier, MessageType
 from siyu.core.errors import ConflictError, SiyuError
+from siyu.core.eventstore import EventStore
 from siyu.core.runtime import Runtime
 from siyu.identity import service as identity
 from siyu.pipeline.ingest import flush, ingest_events
@@ -166,11 +167,27 @@ def expire_teams(*, runtime: Runtime, workspace_id: str, now: datetime) -> list[
         return teams.expire_teams(session=session, workspace_id=workspace_id, now=now)
 
 
-_FUNNEL_SQL = (
-    "SELECT event, count(DISTINCT person_id) AS persons, count(*) AS events, "
+_FUNNEL_SQL = {
+    "duckdb": "SELECT event, count(DISTINCT person_id) AS persons, count(*) AS events, "
     "coalesce(sum(revenue_fen), 0) AS gmv FROM events "
-    "WHERE json_extract_string(properties, '$.activity_id') = ? GROUP BY event"
-)
+    "WHERE json_extract_string(properties, '$.activity_id') = $activity GROUP BY event",
+    "clickhouse": "SELECT event, uniqExact(person_id) AS persons, count() AS events, "
+    "coalesce(sum(revenue_fen), 0) AS gmv FROM events "
+    "WHERE JSONExtractString(ifNull(properties, ''), 'activity_id') = {activity:String} "
+    "GROUP BY event",
+}
+"""Per event: distinct persons, events and GMV carrying the activity's id, per dialect."""
+
+
+def activity_event_counts(
+    events: EventStore, workspace_id: str, activity_id: str
+) -> list[dict[str, Any]]:
+    """Rows (event, persons, events, gmv) of the stored events carrying ``activity_id``."""
+    sql = _FUNNEL_SQL[events.dialect]
+    rows: list[dict[str, Any]] = events.query(
+        workspace_id, sql, {"activity": activity_id}
+    ).to_pylist()
+    return rows
 
 
 def activity_stats(*, runtime: Runtime, workspace_id: str, activity_id: str) -> ActivityStats:
@@ -188,7 +205,7 @@ def activity_stats(*, runtime: Runtime, workspace_id: str, activity_id: str) -> 
             session=session, workspace_id=workspace_id, activity_id=activity_id
         )
     flush(runtime=runtime)
-    rows = runtime.events.query(workspace_id, _FUNNEL_SQL, [activity_id]).to_pylist()
+    rows = activity_event_counts(runtime.events, workspace_id, activity_id)
     by_event = {r["event"]: r for r in rows}
     funnel = [
         FunnelStep(

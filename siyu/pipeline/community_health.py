@@ -11,24 +11,37 @@ from siyu.channels.models import SendError
 from siyu.community import service as community
 from siyu.community import wecom_groups
 from siyu.community.models import DormantGroup, GroupHealth, HealthReport
+from siyu.core.eventstore import EventStore
 from siyu.core.runtime import Runtime
 from siyu.pipeline.community import wecom_client
 from siyu.pipeline.ingest import flush
 
 log = logging.getLogger("siyu.community")
-ORDERS_SQL = (
-    "SELECT person_id, count(*) AS orders, coalesce(sum(revenue_fen), 0) AS gmv FROM events "
-    "WHERE event = 'Order Completed' AND timestamp >= ? AND timestamp < ? "
-    "AND person_id IS NOT NULL GROUP BY person_id"
-)
+ORDERS_SQL = {
+    "duckdb": "SELECT person_id, count(*) AS orders, coalesce(sum(revenue_fen), 0) AS gmv "
+    "FROM events WHERE event = 'Order Completed' AND timestamp >= $since "
+    "AND timestamp < $until AND person_id IS NOT NULL GROUP BY person_id",
+    "clickhouse": "SELECT person_id, count() AS orders, coalesce(sum(revenue_fen), 0) AS gmv "
+    "FROM events WHERE event = 'Order Completed' AND timestamp >= {since:DateTime64(6, 'UTC')} "
+    "AND timestamp < {until:DateTime64(6, 'UTC')} AND person_id != '' GROUP BY person_id",
+}
+"""Orders and GMV per person in [since, until), per event-store dialect."""
+
+
+def orders_by_person(
+    events: EventStore, workspace_id: str, since: datetime, until: datetime
+) -> dict[str, tuple[int, int]]:
+    """Person → (orders, GMV in fen) of the stored events in [since, until)."""
+    sql = ORDERS_SQL[events.dialect]
+    rows = events.query(workspace_id, sql, {"since": since, "until": until}).to_pylist()
+    return {r["person_id"]: (int(r["orders"]), int(r["gmv"])) for r in rows}
 
 
 def _orders(
     runtime: Runtime, workspace_id: str, since: datetime, until: datetime
 ) -> dict[str, tuple[int, int]]:
     flush(runtime=runtime)
-    rows = runtime.events.query(workspace_id, ORDERS_SQL, [since, until]).to_pylist()
-    return {r["person_id"]: (int(r["orders"]), int(r["gmv"])) for r in rows}
+    return orders_by_person(runtime.events, workspace_id, since, until)
 
 
 def _owner_rows(groups: list[GroupHealth]) -> list[GroupHealth]:

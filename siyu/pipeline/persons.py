@@ -12,6 +12,7 @@ from siyu.collect import normalize
 from siyu.collect import service as collect
 from siyu.collect.models import IdType
 from siyu.core.errors import NotFoundError
+from siyu.core.eventstore import EventStore
 from siyu.core.runtime import Runtime
 from siyu.identity import service as identity
 from siyu.identity.models import (
@@ -93,13 +94,35 @@ def person_events(
         pending = collect.pending_events(
             session=session, workspace_id=workspace_id, person_ids=members
         )
-    stored = runtime.events.query(
-        workspace_id,
-        "SELECT * FROM events WHERE person_id IN (SELECT unnest($members)) "
-        "AND ($before IS NULL OR timestamp < $before) ORDER BY timestamp DESC LIMIT $limit",
-        {"members": members, "before": before, "limit": limit},
-    ).to_pylist()
+    stored = stored_events_of(runtime.events, workspace_id, members, limit=limit, before=before)
     return merge_event_lists(stored, pending, limit=limit, before=before)
+
+
+_EVENTS_OF_SQL = {
+    "duckdb": "SELECT * FROM events WHERE person_id IN (SELECT unnest($members)) "
+    "AND ($before IS NULL OR timestamp < $before) ORDER BY timestamp DESC LIMIT $limit",
+    "clickhouse": "SELECT * FROM events WHERE has({members:Array(String)}, person_id) "
+    "AND ({before:Nullable(DateTime64(6, 'UTC'))} IS NULL "
+    "OR timestamp < {before:Nullable(DateTime64(6, 'UTC'))}) "
+    "ORDER BY timestamp DESC LIMIT {limit:UInt32}",
+}
+
+
+def stored_events_of(
+    events: EventStore,
+    workspace_id: str,
+    members: Sequence[str],
+    *,
+    limit: int,
+    before: datetime | None,
+) -> list[dict[str, Any]]:
+    """The newest ``limit`` stored events of these persons before ``before``."""
+    rows: list[dict[str, Any]] = events.query(
+        workspace_id,
+        _EVENTS_OF_SQL[events.dialect],
+        {"members": list(members), "before": before, "limit": limit},
+    ).to_pylist()
+    return rows
 
 
 def merge_event_lists(

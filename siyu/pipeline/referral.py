@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from siyu.collect import normalize
 from siyu.collect.models import IdType
 from siyu.core.errors import ConflictError, NotFoundError, SiyuError
+from siyu.core.eventstore import EventStore
 from siyu.core.ids import new_id
 from siyu.core.runtime import Runtime
 from siyu.identity import service as identity
@@ -237,13 +238,32 @@ def pay_referral_rewards(*, runtime: Runtime, workspace_id: str, now: datetime) 
 
 
 LIVE_CODE_EVENTS = ("Live Code Scanned", "Live Code Contact Added")
-_SCENE_EVENTS_SQL = (
-    "SELECT message_id, event, person_id, timestamp, "
+_SCENE_EVENTS_SQL = {
+    "duckdb": "SELECT message_id, event, person_id, timestamp, "
     "coalesce(json_extract_string(context, '$.campaign.content'), "
     "json_extract_string(properties, '$.scene')) AS scene FROM events "
-    "WHERE event IN (?, ?) AND timestamp >= ? AND timestamp < ? "
-    "AND NOT starts_with(message_id, 'lc:') ORDER BY timestamp, message_id"
-)
+    "WHERE list_contains($events, event) AND timestamp >= $start AND timestamp < $end "
+    "AND NOT starts_with(message_id, 'lc:') ORDER BY timestamp, message_id",
+    # JSONExtractString gives '' for a missing key where DuckDB gives NULL.
+    "clickhouse": "SELECT message_id, event, person_id, timestamp, "
+    "coalesce(nullIf(JSONExtractString(ifNull(context, ''), 'campaign', 'content'), ''), "
+    "nullIf(JSONExtractString(ifNull(properties, ''), 'scene'), '')) AS scene FROM events "
+    "WHERE has({events:Array(String)}, event) AND timestamp >= {start:DateTime64(6, 'UTC')} "
+    "AND timestamp < {end:DateTime64(6, 'UTC')} AND NOT startsWith(message_id, 'lc:') "
+    "ORDER BY timestamp, message_id",
+}
+"""Live-code scans and adds that arrived as track events, with their scene, per dialect."""
+
+
+def live_code_event_rows(
+    events: EventStore, workspace_id: str, start: datetime, end: datetime
+) -> list[dict[str, Any]]:
+    """The stored live-code events in [start, end), oldest first, with their scene."""
+    params = {"events": list(LIVE_CODE_EVENTS), "start": start, "end": end}
+    rows: list[dict[str, Any]] = events.query(
+        workspace_id, _SCENE_EVENTS_SQL[events.dialect], params
+    ).to_pylist()
+    return rows
 
 
 def attribute_live_code_events(
@@ -259,9 +279,7 @@ def attribute_live_code_events(
     unknown scene are skipped.
     """
     flush(runtime=runtime)
-    rows = runtime.events.query(
-        workspace_id, _SCENE_EVENTS_SQL, [*LIVE_CODE_EVENTS, start, end]
-    ).to_pylist()
+    rows = live_code_event_rows(runtime.events, workspace_id, start, end)
     results: list[ScanResult] = []
     with runtime.sessions() as session, session.begin():
         zone = workspaces.get_workspace(session=session, workspace_id=workspace_id).timezone

@@ -1,0 +1,119 @@
+"""The pipeline's event-store queries, spelled for DuckDB and for ClickHouse, give the same
+rows on the same events (the embedded store and the ClickHouse store on chdb)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pytest
+
+from siyu.core.eventstore import EVENT_SCHEMA, DuckDBEventStore, EventStore
+from siyu.core.eventstore_clickhouse import ChdbClient, ClickHouseEventStore
+from siyu.journeys.dryrun import _ENTRIES_SQL
+from siyu.pipeline.activities import activity_event_counts
+from siyu.pipeline.community_health import orders_by_person
+from siyu.pipeline.persons import stored_events_of
+from siyu.pipeline.referral import live_code_event_rows
+
+T0 = datetime(2026, 11, 1, tzinfo=UTC)
+W = "w"
+
+
+def _event(n: int, event: str | None, person: str, **extra: Any) -> dict[str, Any]:
+    return {
+        "workspace_id": W,
+        "message_id": extra.pop("message_id", f"m{n:03d}"),
+        "type": extra.pop("type", "track"),
+        "event": event,
+        "person_id": person,
+        "ids": [f"anonymous_id:{person}"],
+        "properties": json.dumps(extra.pop("properties", {})),
+        "context": json.dumps(extra.pop("context", {})),
+        "timestamp": T0 + timedelta(minutes=n, microseconds=n),
+        "received_at": T0,
+        **extra,
+    }
+
+
+EVENTS = [
+    _event(1, "Activity Viewed", "p1", properties={"activity_id": "a1"}),
+    _event(2, "Activity Viewed", "p2", properties={"activity_id": "a1"}),
+    _event(3, "Activity Viewed", "p2", properties={"activity_id": "a1"}),
+    _event(4, "Order Completed", "p2", properties={"activity_id": "a1"}, revenue_fen=1990),
+    _event(5, "Order Completed", "p3", properties={"activity_id": "a2"}, revenue_fen=500),
+    _event(6, "Order Completed", "p1", revenue_fen=100),
+    _event(7, "Live Code Scanned", "p1", context={"campaign": {"content": "scene-1"}}),
+    _event(8, "Live Code Contact Added", "p2", properties={"scene": "scene-2"}),
+    _event(9, "Live Code Scanned", "p3"),  # no scene
+    _event(10, "Live Code Scanned", "p3", message_id="lc:own"),  # written by siyu itself
+    _event(11, None, "p1", type="identify"),
+    _event(12, "Order Completed", "p1", revenue_fen=None),
+]
+
+
+@pytest.fixture
+def stores(tmp_path: Path) -> Iterator[tuple[EventStore, EventStore]]:
+    duck = DuckDBEventStore(tmp_path / "duck")
+    ch = ClickHouseEventStore(ChdbClient(tmp_path / "chdb"))
+    table = pa.Table.from_pylist(EVENTS, schema=EVENT_SCHEMA)
+    for store in (duck, ch):
+        store.append(table)
+    yield duck, ch
+    ch.close()
+
+
+def test_orders_by_person_agree(stores: tuple[EventStore, EventStore]) -> None:
+    since, until = T0, T0 + timedelta(minutes=12)  # event 12 is outside
+    duck, ch = (orders_by_person(s, W, since, until) for s in stores)
+    assert duck == ch == {"p1": (1, 100), "p2": (1, 1990), "p3": (1, 500)}
+
+
+def test_activity_event_counts_agree(stores: tuple[EventStore, EventStore]) -> None:
+    duck, ch = (
+        sorted((r["event"], r["persons"], r["events"], r["gmv"]) for r in
+               activity_event_counts(s, W, "a1"))
+        for s in stores
+    )  # fmt: skip
+    assert duck == ch == [("Activity Viewed", 2, 3, 0), ("Order Completed", 1, 1, 1990)]
+
+
+def test_live_code_rows_agree(stores: tuple[EventStore, EventStore]) -> None:
+    duck, ch = (
+        [(r["message_id"], r["event"], r["person_id"], r["scene"]) for r in
+         live_code_event_rows(s, W, T0, T0 + timedelta(days=1))]
+        for s in stores
+    )  # fmt: skip
+    assert (
+        duck
+        == ch
+        == [
+            ("m007", "Live Code Scanned", "p1", "scene-1"),
+            ("m008", "Live Code Contact Added", "p2", "scene-2"),
+            ("m009", "Live Code Scanned", "p3", None),
+        ]
+    )
+
+
+def test_stored_events_of_persons_agree(stores: tuple[EventStore, EventStore]) -> None:
+    for before in (None, T0 + timedelta(minutes=11, microseconds=11)):
+        duck, ch = (stored_events_of(s, W, ["p1", "p3"], limit=3, before=before) for s in stores)
+        assert duck == ch
+        assert len(duck) == 3
+    newest = stored_events_of(stores[1], W, ["p1"], limit=2, before=None)
+    assert [r["message_id"] for r in newest] == ["m012", "m011"]
+    assert newest[1]["type"] == "identify" and newest[1]["event"] is None
+
+
+@pytest.mark.parametrize("kind,event", [("track", "Order Completed"), ("identify", None)])
+def test_journey_dry_run_entries_agree(
+    stores: tuple[EventStore, EventStore], kind: str, event: str | None
+) -> None:
+    params = {"type": kind, "event": event, "since": T0, "until": T0 + timedelta(days=1)}
+    duck, ch = (s.query(W, _ENTRIES_SQL[s.dialect], params).to_pylist() for s in stores)
+    assert duck == ch
+    assert len(duck) == (4 if event else 1)
