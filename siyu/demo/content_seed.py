@@ -95,13 +95,17 @@ def _people(runtime: Runtime, workspace_id: str, limit: int) -> list[str]:
         )
 
 
+RECENT_ORDERS_SQL = {
+    "duckdb": "SELECT person_id, timestamp FROM events WHERE event = 'Order Completed' "
+    "AND person_id IS NOT NULL AND timestamp >= $since ORDER BY timestamp, message_id",
+    "clickhouse": "SELECT person_id, timestamp FROM events WHERE event = 'Order Completed' "
+    "AND person_id != '' AND timestamp >= {since:DateTime64(6, 'UTC')} "
+    "ORDER BY timestamp, message_id",
+}
+
+
 def _recent_orders(runtime: Runtime, ws: str, since: datetime) -> list[tuple[str, datetime]]:
-    table = runtime.events.query(
-        ws,
-        "SELECT person_id, timestamp FROM events WHERE event = 'Order Completed' "
-        "AND person_id IS NOT NULL AND timestamp >= ? ORDER BY timestamp, message_id",
-        [since],
-    )
+    table = runtime.events.query(ws, RECENT_ORDERS_SQL[runtime.events.dialect], {"since": since})
     return [(r["person_id"], r["timestamp"]) for r in table.to_pylist()]
 
 

@@ -215,19 +215,23 @@ def _member_person(session: Session, workspace_id: str, member_id: str) -> str |
     return identity.current_person_id(session=session, workspace_id=workspace_id, person_id=found)
 
 
-_ACCEPTED_SQL = (
-    "SELECT person_id, json_extract_string(properties, '$.referrer_member_id') AS ref, "
-    "timestamp FROM events WHERE event = 'Referral Accepted' ORDER BY timestamp, message_id "
-    f"LIMIT {REFERRALS}"
-)
-_STORE_FIRST_SQL = (
+_ACCEPTED_SQL = {
+    "duckdb": "SELECT person_id, json_extract_string(properties, '$.referrer_member_id') "
+    "AS ref, timestamp FROM events WHERE event = 'Referral Accepted' "
+    f"ORDER BY timestamp, message_id LIMIT {REFERRALS}",
+    "clickhouse": "SELECT person_id, nullIf(JSONExtractString(ifNull(properties, ''), "
+    "'referrer_member_id'), '') AS ref, timestamp FROM events "
+    f"WHERE event = 'Referral Accepted' ORDER BY timestamp, message_id LIMIT {REFERRALS}",
+}
+_STORE_FIRST = (
     "SELECT person_id, min(timestamp) AS first_at FROM events WHERE channel = 'store' "
     f"GROUP BY person_id ORDER BY first_at, person_id LIMIT {SCANS}"
 )
+_STORE_FIRST_SQL = {"duckdb": _STORE_FIRST, "clickhouse": _STORE_FIRST}  # the same in both
 
 
 def _referrals(runtime: Runtime, workspace_id: str, report: LoyaltyReport) -> None:
-    rows = runtime.events.query(workspace_id, _ACCEPTED_SQL).to_pylist()
+    rows = runtime.events.query(workspace_id, _ACCEPTED_SQL[runtime.events.dialect]).to_pylist()
     with runtime.sessions() as session, session.begin():
         for row in rows:
             inviter = _member_person(session, workspace_id, row["ref"])
@@ -255,7 +259,7 @@ def _referrals(runtime: Runtime, workspace_id: str, report: LoyaltyReport) -> No
 
 
 def _scans(runtime: Runtime, workspace_id: str, report: LoyaltyReport) -> None:
-    rows = runtime.events.query(workspace_id, _STORE_FIRST_SQL).to_pylist()
+    rows = runtime.events.query(workspace_id, _STORE_FIRST_SQL[runtime.events.dialect]).to_pylist()
     with runtime.sessions() as session, session.begin():
         codes = [
             livecodes.find_live_code_by_scene(

@@ -14,6 +14,8 @@ import pytest
 
 from siyu.core.eventstore import EVENT_SCHEMA, DuckDBEventStore, EventStore
 from siyu.core.eventstore_clickhouse import ChdbClient, ClickHouseEventStore
+from siyu.demo.content_seed import RECENT_ORDERS_SQL
+from siyu.demo.loyalty import _ACCEPTED_SQL, _STORE_FIRST_SQL
 from siyu.journeys.dryrun import _ENTRIES_SQL
 from siyu.pipeline.activities import activity_event_counts
 from siyu.pipeline.community_health import orders_by_person
@@ -53,6 +55,11 @@ EVENTS = [
     _event(10, "Live Code Scanned", "p3", message_id="lc:own"),  # written by siyu itself
     _event(11, None, "p1", type="identify"),
     _event(12, "Order Completed", "p1", revenue_fen=None),
+    _event(13, "Referral Accepted", "p4", properties={"referrer_member_id": "M1"}),
+    _event(14, "Referral Accepted", "p5"),
+    _event(15, "Store Visit", "p5", channel="store"),
+    _event(16, "Store Visit", "p4", channel="store"),
+    _event(17, "Store Visit", "p5", channel="store"),
 ]
 
 
@@ -117,3 +124,17 @@ def test_journey_dry_run_entries_agree(
     duck, ch = (s.query(W, _ENTRIES_SQL[s.dialect], params).to_pylist() for s in stores)
     assert duck == ch
     assert len(duck) == (4 if event else 1)
+
+
+def test_demo_queries_agree(stores: tuple[EventStore, EventStore]) -> None:
+    def rows(sql: dict[str, str], params: dict[str, Any] | None = None) -> list[list[Any]]:
+        found = [s.query(W, sql[s.dialect], params or {}).to_pylist() for s in stores]
+        assert found[0] == found[1]
+        return [list(r.values()) for r in found[0]]
+
+    accepted = rows(_ACCEPTED_SQL)
+    assert [(r[0], r[1]) for r in accepted] == [("p4", "M1"), ("p5", None)]
+    first = rows(_STORE_FIRST_SQL)
+    assert [r[0] for r in first] == ["p5", "p4"]
+    recent = rows(RECENT_ORDERS_SQL, {"since": T0 + timedelta(minutes=5)})
+    assert [r[0] for r in recent] == ["p3", "p1", "p1"]
