@@ -10,11 +10,10 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
-from siyu.accounts import passwords
+from siyu.accounts import passwords, sessions
 from siyu.accounts.models import PasswordResetIssued
 from siyu.accounts.permissions import Role
 from siyu.accounts.service import get_member
-from siyu.accounts.sessions import token_hash
 from siyu.accounts.tables import login_throttle, password_resets, user_sessions, users
 from siyu.core.errors import AuthError, ForbiddenError, InvalidInputError
 from siyu.core.ids import new_secret
@@ -39,7 +38,7 @@ def end_sessions(
         .where(user_sessions.c.expires_at > now)
     )
     if keep_token is not None:
-        statement = statement.where(user_sessions.c.token_hash != token_hash(keep_token))
+        statement = statement.where(user_sessions.c.token_hash != sessions.token_hash(keep_token))
     return int(session.execute(statement.values(revoked_at=now)).rowcount)  # type: ignore[attr-defined]
 
 
@@ -79,7 +78,7 @@ def issue_reset(
     issued = PasswordResetIssued(token=token, user_id=user_id, expires_at=now + ttl)
     session.execute(
         insert(password_resets).values(
-            token_hash=token_hash(token),
+            token_hash=sessions.token_hash(token),
             user_id=user_id,
             workspace_id=workspace_id,
             issued_by=actor[:200],
@@ -116,7 +115,7 @@ def reset_password(*, session: Session, token: str, new_password: str, now: date
     """
     row = session.execute(
         select(password_resets.c.user_id, password_resets.c.workspace_id)
-        .where(password_resets.c.token_hash == token_hash(token))
+        .where(password_resets.c.token_hash == sessions.token_hash(token))
         .where(password_resets.c.used_at.is_(None))
         .where(password_resets.c.expires_at > now)
     ).first()
@@ -125,7 +124,7 @@ def reset_password(*, session: Session, token: str, new_password: str, now: date
     _set_password(session, row.user_id, new_password)
     session.execute(
         update(password_resets)
-        .where(password_resets.c.token_hash == token_hash(token))
+        .where(password_resets.c.token_hash == sessions.token_hash(token))
         .values(used_at=now)
     )
     ended = end_sessions(session=session, user_id=row.user_id, now=now)
@@ -149,7 +148,10 @@ def change_password(
 ) -> int:
     """Change one's own password, proving the current one; other sessions end (their count).
 
-    AuthError (``current_password``) when the current password is wrong.
+    AuthError (``current_password``) when the current password is wrong. Wrong current
+    passwords count towards the email's sign-in throttle (committed before the error is
+    raised): after five, LockedOutError (``current_password``) for 30 s, doubling, and the
+    sign-in is locked too; a successful change lifts the lock.
 
     Args:
         session: an open session; the caller commits.
@@ -160,9 +162,17 @@ def change_password(
         now: time of the change (aware UTC).
         keep_token: the caller's own session token, which stays signed in.
     """
-    stored = session.execute(select(users.c.password_hash).where(users.c.id == user_id)).first()
-    if not passwords.verify_password(stored.password_hash if stored else None, current_password):
+    stored = session.execute(
+        select(users.c.email, users.c.password_hash).where(users.c.id == user_id)
+    ).first()
+    if stored is None:
         raise AuthError("the current password is wrong", field="current_password")
+    field = "current_password"
+    sessions.check_password_lock(session=session, email=stored.email, now=now, field=field)
+    if not passwords.verify_password(stored.password_hash, current_password):
+        sessions.record_wrong_password(session=session, email=stored.email, now=now)
+        session.commit()  # the count survives the caller's rollback, as for a sign-in
+        raise AuthError("the current password is wrong", field=field)
     _set_password(session, user_id, new_password)
     ended = end_sessions(session=session, user_id=user_id, now=now, keep_token=keep_token)
     audit.record_access(

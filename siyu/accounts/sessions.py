@@ -36,14 +36,16 @@ def _subjects(email: str, ip: str | None) -> dict[str, int]:
     return subjects
 
 
-def _check_locks(session: Session, subjects: dict[str, int], now: datetime) -> None:
+def _check_locks(
+    session: Session, subjects: dict[str, int], now: datetime, field: str = "email"
+) -> None:
     rows = session.execute(
         select(login_throttle.c.locked_until).where(login_throttle.c.subject.in_(subjects))
     ).all()
     wait = max((throttle.seconds_left(r.locked_until, now) for r in rows), default=0)
     if wait:
         raise LockedOutError(
-            f"too many failed sign-ins; try again in {wait} s", field="email", retry_after=wait
+            f"too many wrong passwords; try again in {wait} s", field=field, retry_after=wait
         )
 
 
@@ -62,6 +64,16 @@ def _record_failure(session: Session, subject: str, allowance: int, now: datetim
             .where(login_throttle.c.subject == subject)
             .values(updated_at=now, **values)
         )
+
+
+def check_password_lock(*, session: Session, email: str, now: datetime, field: str) -> None:
+    """LockedOutError (naming ``field``) while wrong passwords lock the email's sign-in."""
+    _check_locks(session, _subjects(email, None), now, field)
+
+
+def record_wrong_password(*, session: Session, email: str, now: datetime) -> None:
+    """Count a wrong password for the email as a failed sign-in does (the caller commits)."""
+    _record_failure(session, f"user:{email}", 0, now)
 
 
 def _membership_role(session: Session, user_id: str, workspace_id: str | None) -> tuple[str, Role]:

@@ -139,3 +139,9 @@ def test_changing_ones_own_password_keeps_this_session_only(
     assert _login(client, "ro@brand.cn", NEW) == 200
     assert client.post("/api/auth/password", json=right, headers=admin(keys)).status_code == 400
     assert _audit(client, keys, uid) == ["password_changed"]
+    # Wrong current passwords count as failed sign-ins: the sixth try is locked out.
+    wrong["current_password"] = "still not it"
+    tries = [client.post("/api/auth/password", json=wrong, headers=here) for _ in range(6)]
+    assert [r.status_code for r in tries] == [401] * 5 + [429]
+    assert tries[-1].json()["error"]["field"] == "current_password"
+    assert _login(client, "ro@brand.cn", NEW) == 429

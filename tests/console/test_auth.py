@@ -148,3 +148,25 @@ def test_changing_ones_password_keeps_this_session_and_ends_the_others(
     with pytest.raises(AuthError):  # a session that ended cannot change the password
         auth.change_password(rt, token=elsewhere, current_password=new, new_password=PASSWORD,
                              now=later)  # fmt: skip
+
+
+def test_wrong_current_passwords_are_throttled_like_sign_ins(rt: Runtime, now: datetime) -> None:
+    ws = _workspace(rt, "山茶集", now)
+    _member(rt, ws, "op@example.com", Role.operator, now)
+    token = auth.sign_in(rt, email="op@example.com", password=PASSWORD, now=now).token
+    new = "a-new-long-password"
+    for attempt in range(5):
+        with pytest.raises(AuthError) as wrong:
+            auth.change_password(rt, token=token, current_password=f"wrong-{attempt}",
+                                 new_password=new, now=now)  # fmt: skip
+        assert not isinstance(wrong.value, LockedOutError)
+    with pytest.raises(LockedOutError) as locked:  # even the right one, and signing in
+        auth.change_password(rt, token=token, current_password=PASSWORD, new_password=new,
+                             now=now)  # fmt: skip
+    assert (locked.value.field, locked.value.details["retry_after"]) == ("current_password", 30)
+    with pytest.raises(LockedOutError):
+        auth.sign_in(rt, email="op@example.com", password=PASSWORD, now=now)
+    later = now + timedelta(seconds=31)
+    assert auth.change_password(rt, token=token, current_password=PASSWORD, new_password=new,
+                                now=later) == 0  # fmt: skip
+    assert auth.sign_in(rt, email="op@example.com", password=new, now=later).ref.id == ws
