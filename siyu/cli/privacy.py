@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, get_args
 
@@ -13,6 +12,7 @@ from siyu.core.clock import utcnow
 from siyu.core.errors import InvalidInputError
 from siyu.pipeline import privacy
 from siyu.privacy.models import AuditAction, RetentionUpdate
+from siyu.privacy.service import audit_instant
 
 privacy_app: typer.Typer = typer.Typer(
     help="Personal information (PIPL): export, erase, audit log, retention.",
@@ -75,12 +75,7 @@ def erase(
 
 
 ACTIONS: tuple[str, ...] = get_args(AuditAction)
-_INSTANT = ["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S"]
-
-
-def _utc(at: datetime | None) -> datetime | None:
-    # A time given without a zone is read as UTC, as the log shows it.
-    return None if at is None else at.replace(tzinfo=at.tzinfo or UTC)
+_RANGE = "a date (YYYY-MM-DD, the workspace's zone) or an ISO time with its offset"
 
 
 @privacy_app.command("audit")
@@ -91,12 +86,10 @@ def audit(
     action: Annotated[
         str | None, typer.Option("--action", help=f"Only this action: {', '.join(ACTIONS)}.")
     ] = None,
-    since: Annotated[
-        datetime | None,
-        typer.Option("--since", formats=_INSTANT, help="At or after this time (UTC)."),
-    ] = None,
+    since: Annotated[str | None, typer.Option("--since", help=f"From {_RANGE}.")] = None,
     until: Annotated[
-        datetime | None, typer.Option("--until", formats=_INSTANT, help="Before this time (UTC).")
+        str | None,
+        typer.Option("--until", help=f"Until {_RANGE}; a date's day is included, a time not."),
     ] = None,
     workspace: WorkspaceOption = None,
     as_json: JsonOption = False,
@@ -110,7 +103,8 @@ def audit(
         page = privacy.list_audit(
             runtime=rt, workspace_id=ws.id, limit=limit, person_id=person_id,
             action=action,  # type: ignore[arg-type]  # checked against ACTIONS above
-            since=_utc(since), until=_utc(until),
+            since=audit_instant(since, "since", ws.timezone),
+            until=audit_instant(until, "until", ws.timezone),
         )  # fmt: skip
     if as_json:
         typer.echo(page.model_dump_json())

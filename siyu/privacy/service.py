@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -65,6 +66,29 @@ def record_access(
             at=now,
         )
     )
+
+
+def audit_instant(value: str | None, field: str, zone: str) -> datetime | None:
+    """An aware ISO time as given, or a day (YYYY-MM-DD) in the workspace's zone: its start
+    for ``since``, the start of the next day for ``until`` (so the day is included)."""
+    if value is None:
+        return None
+    text = value.strip()
+    try:
+        if len(text) == len("2026-11-29"):
+            day = date.fromisoformat(text) + timedelta(days=field == "until")
+            return datetime.combine(day, time(), ZoneInfo(zone))
+        at = datetime.fromisoformat(text)
+    except ValueError:
+        raise InvalidInputError(
+            f"{field} must be a date (YYYY-MM-DD) or an ISO time with its offset", field=field
+        ) from None
+    if at.tzinfo is None:
+        raise InvalidInputError(
+            f"{field} needs an offset (Z or +08:00), or give a date in the workspace's zone",
+            field=field,
+        )
+    return at
 
 
 def list_audit(

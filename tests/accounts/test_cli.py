@@ -6,6 +6,7 @@ import json
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from typer.testing import CliRunner
@@ -159,10 +160,16 @@ def test_users_create_role_remove_are_audited_and_the_log_filters(
     assert [e["action"] for e in json.loads(only.stdout)["entries"]] == ["role_changed"]
     lines = runner.invoke(app, ["audit", "list", "--action", "member_added"]).stdout.splitlines()
     assert len(lines) == 1 and "member_added" in lines[0] and f"user:{user_id}" in lines[0]
-    tomorrow = (utcnow() + timedelta(days=1)).strftime("%Y-%m-%d")
-    yesterday = (utcnow() - timedelta(days=1)).strftime("%Y-%m-%d")
+    # Dates are days in the workspace's zone (Asia/Shanghai), as GET /api/audit reads them.
+    today = utcnow().astimezone(ZoneInfo("Asia/Shanghai")).date()
+    tomorrow, yesterday = str(today + timedelta(days=1)), str(today - timedelta(days=1))
     later = runner.invoke(app, ["audit", "list", "--since", tomorrow, "--json"])
     assert json.loads(later.stdout)["entries"] == []
+    hour_ago = (utcnow() - timedelta(hours=1)).isoformat()
+    recent = runner.invoke(app, ["audit", "list", "--since", hour_ago, "--json"])
+    assert len(json.loads(recent.stdout)["entries"]) == 3
+    naive = runner.invoke(app, ["audit", "list", "--since", "2026-11-29T08:00:00"])
+    assert naive.exit_code == 2 and "(since)" in naive.stderr
     window = ["audit", "list", "--since", yesterday, "--until", tomorrow, "--json"]
     assert len(json.loads(runner.invoke(app, window).stdout)["entries"]) == 3
     before = runner.invoke(app, ["audit", "list", "--until", yesterday, "--json"])

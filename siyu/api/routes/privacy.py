@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+from datetime import datetime
 from typing import Annotated
-from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Query
 from fastapi.concurrency import run_in_threadpool
@@ -13,8 +12,8 @@ from pydantic import BaseModel, Field
 from siyu.accounts.models import Principal
 from siyu.api.deps import IdempotencyKeyDep, Require, RuntimeDep
 from siyu.core.clock import utcnow
-from siyu.core.errors import InvalidInputError
 from siyu.pipeline import privacy
+from siyu.privacy import service as privacy_service
 from siyu.privacy.models import (
     AuditAction,
     AuditPage,
@@ -105,29 +104,6 @@ async def erase_person(
     )
 
 
-def _instant(value: str | None, field: str, zone: str) -> datetime | None:
-    """An aware ISO time as given, or a day (YYYY-MM-DD) in the workspace's zone: its start
-    for ``since``, the start of the next day for ``until`` (so the day is included)."""
-    if value is None:
-        return None
-    text = value.strip()
-    try:
-        if len(text) == len("2026-11-29"):
-            day = date.fromisoformat(text) + timedelta(days=field == "until")
-            return datetime.combine(day, time(), ZoneInfo(zone))
-        at = datetime.fromisoformat(text)
-    except ValueError:
-        raise InvalidInputError(
-            f"{field} must be a date (YYYY-MM-DD) or an ISO time with its offset", field=field
-        ) from None
-    if at.tzinfo is None:
-        raise InvalidInputError(
-            f"{field} needs an offset (Z or +08:00), or give a date in the workspace's zone",
-            field=field,
-        )
-    return at
-
-
 _RANGE = (
     "A date (YYYY-MM-DD, the workspace's zone) or an ISO time with its offset; a date of "
     "``until`` includes that day, a time is excluded."
@@ -157,8 +133,8 @@ async def list_audit(
         before_id=before_id,
         person_id=person_id,
         action=action,
-        since=_instant(since, "since", zone),
-        until=_instant(until, "until", zone),
+        since=privacy_service.audit_instant(since, "since", zone),
+        until=privacy_service.audit_instant(until, "until", zone),
     )
 
 
