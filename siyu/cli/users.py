@@ -18,6 +18,7 @@ from siyu.cli.main import (
     JsonOption,
     WorkspaceOption,
     cli_actor,
+    echo,
     open_workspace,
     readable_errors,
 )
@@ -82,10 +83,7 @@ def users_create(
             session=session, workspace_id=ws.id, email=email, password=password, role=role,
             name=name,
         )  # fmt: skip
-    if as_json:
-        typer.echo(member.model_dump_json())
-        return
-    typer.echo(f"{member.user_id}  {member.email}  {member.role.value}  in {ws.id}")
+    echo(member, as_json, lambda m: f"{m.user_id}  {m.email}  {m.role.value}  in {ws.id}")
 
 
 @users_app.command("list")
@@ -146,10 +144,7 @@ def users_role(
             session=session, workspace_id=ws.id, user_id=_user_id(session, email), role=role,
             changed_by=_changed_by(),
         )  # fmt: skip
-    if as_json:
-        typer.echo(member.model_dump_json())
-        return
-    typer.echo(f"{member.user_id}  {member.email}  {member.role.value}  in {ws.id}")
+    echo(member, as_json, lambda m: f"{m.user_id}  {m.email}  {m.role.value}  in {ws.id}")
 
 
 @users_app.command("remove")
