@@ -80,8 +80,10 @@ CREATE TABLE IF NOT EXISTS events (
     timestamp DateTime64(6, 'UTC'),
     received_at DateTime64(6, 'UTC'),
     sent_at Nullable(DateTime64(6, 'UTC')),
-    stored_at DateTime64(6, 'UTC') MATERIALIZED now64(6)
-) ENGINE = ReplacingMergeTree(stored_at)
+    stored_at DateTime64(6, 'UTC') MATERIALIZED now64(6),
+    first_received UInt64 MATERIALIZED
+        toUInt64(18446744073709551615) - toUInt64(toUnixTimestamp64Micro(received_at))
+) ENGINE = ReplacingMergeTree(first_received)
 PARTITION BY cityHash64(workspace_id) % {PARTITIONS}
 ORDER BY (workspace_id, person_id, timestamp, message_id)
 SETTINGS non_replicated_deduplication_window = 1000, old_parts_lifetime = 1,
@@ -89,8 +91,9 @@ SETTINGS non_replicated_deduplication_window = 1000, old_parts_lifetime = 1,
     fsync_after_insert = 1, fsync_part_directory = 1
 """
 """The events table: ordered for per-person scans (funnels, retention), the key ending in
-``message_id`` so identical re-inserted rows collapse; ``stored_at`` (not in ``SELECT *``)
-is the replacing version, so a rewritten row wins over the copy it replaced."""
+``message_id`` so re-inserted copies collapse, the one received first staying (the version
+``first_received`` runs backwards with ``received_at``), as DuckDB's compaction keeps it.
+``stored_at`` tells a rewritten row from the copy it replaced. Neither is in ``SELECT *``."""
 
 APPENDED_DDL = """
 CREATE TABLE IF NOT EXISTS appended_batches (

@@ -1,10 +1,11 @@
 """Person × product interactions read from the event store: views, adds and order lines.
 
-One DuckDB query over the workspace's events turns ``Product Viewed`` and ``Product Added``
-(the product in the properties) and each line of ``Order Completed.products`` into rows
-(person, product, kind, time, order). A product is keyed by ``product_id``, else ``sku``,
-else its ``name`` (order exports often carry only a name). Merged persons are mapped to
-their survivor here, in Python, from the identity map the caller passes.
+One query over the workspace's events (DuckDB or ClickHouse SQL, as the store takes) turns
+``Product Viewed`` and ``Product Added`` (the product in the properties) and each line of
+``Order Completed.products`` into rows (person, product, kind, time, order). A product is
+keyed by ``product_id``, else ``sku``, else its ``name`` (order exports often carry only a
+name). Merged persons are mapped to their survivor here, in Python, from the identity map
+the caller passes.
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ import numpy as np
 import pyarrow as pa
 from numpy.typing import NDArray
 
-from siyu.core.errors import StoreError
 from siyu.core.eventstore import EventStore
 from siyu.recommend.models import Product
 
@@ -60,6 +60,43 @@ SELECT person_id, event, epoch_us(timestamp) AS at_us, message_id,
        json_extract_string(item, '$.price') AS price
 FROM items
 """
+_PERSONS = "AND person_id IN (SELECT unnest($persons))"
+
+
+def _ch_text(key: str) -> str:
+    """ClickHouse for DuckDB's ``json_extract_string(item, '$.key')``: a string as is, any
+    other value as its JSON text, NULL when missing or null."""
+    return (
+        f"multiIf(NOT JSONHas(item, '{key}') OR JSONType(item, '{key}') = 'Null', NULL, "
+        f"JSONType(item, '{key}') = 'String', JSONExtractString(item, '{key}'), "
+        f"JSONExtractRaw(item, '{key}'))"
+    )
+
+
+_CH_ROWS_SQL = f"""
+WITH src AS (
+    SELECT person_id, event, timestamp, message_id, properties FROM events
+    WHERE person_id != '' AND timestamp >= {{{{since:DateTime64(6, 'UTC')}}}}
+      AND timestamp < {{{{until:DateTime64(6, 'UTC')}}}}
+      AND event IN ('{VIEWED}', '{ADDED}', '{ORDERED}') {{persons}}
+    ORDER BY received_at LIMIT 1 BY message_id
+),
+items AS (
+    SELECT person_id, event, timestamp, message_id, ifNull(properties, '{{{{}}}}') AS item
+    FROM src WHERE event != '{ORDERED}'
+    UNION ALL
+    SELECT person_id, event, timestamp, message_id,
+           arrayJoin(JSONExtractArrayRaw(ifNull(properties, ''), 'products')) AS item
+    FROM src WHERE event = '{ORDERED}'
+)
+SELECT person_id, event, toUnixTimestamp64Micro(timestamp) AS at_us, message_id,
+       coalesce({_ch_text("product_id")}, {_ch_text("sku")}, {_ch_text("name")}) AS product_id,
+       {_ch_text("name")} AS name,
+       {_ch_text("category")} AS category,
+       {_ch_text("price")} AS price
+FROM items
+"""
+_CH_PERSONS = "AND has({persons:Array(String)}, person_id)"
 
 
 @dataclass(frozen=True)
@@ -100,17 +137,17 @@ def read_rows(
     until: datetime,
     person_ids: Sequence[str] | None = None,
 ) -> pa.Table:
-    """The raw interaction rows in [since, until), optionally of some persons only.
-
-    DuckDB SQL only so far: a ClickHouse event store is refused by name (docs/architecture.md
-    lists the callers still to convert)."""
-    if store.dialect != "duckdb":
-        raise StoreError("product interactions are not yet read from a ClickHouse event store")
-    persons = "AND person_id IN (SELECT unnest($persons))" if person_ids is not None else ""
+    """The raw interaction rows in [since, until), optionally of some persons only (DuckDB
+    or ClickHouse SQL, as the store takes)."""
+    sql, persons = (
+        (_ROWS_SQL, _PERSONS) if store.dialect == "duckdb" else (_CH_ROWS_SQL, _CH_PERSONS)
+    )
     params: dict[str, object] = {"since": since, "until": until}
     if person_ids is not None:
         params["persons"] = list(person_ids)
-    return store.query(workspace_id, _ROWS_SQL.format(persons=persons), params)
+    return store.query(
+        workspace_id, sql.format(persons=persons if person_ids is not None else ""), params
+    )
 
 
 def from_rows(table: pa.Table, survivors: Mapping[str, str]) -> Interactions:

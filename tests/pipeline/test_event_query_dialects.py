@@ -21,9 +21,11 @@ from siyu.pipeline.activities import activity_event_counts
 from siyu.pipeline.community_health import orders_by_person
 from siyu.pipeline.persons import stored_events_of
 from siyu.pipeline.referral import live_code_event_rows
+from siyu.recommend.interactions import catalogue_of, read_rows
 
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
 W = "w"
+HOUR = timedelta(hours=1)
 
 
 def _event(n: int, event: str | None, person: str, **extra: Any) -> dict[str, Any]:
@@ -60,6 +62,24 @@ EVENTS = [
     _event(15, "Store Visit", "p5", channel="store"),
     _event(16, "Store Visit", "p4", channel="store"),
     _event(17, "Store Visit", "p5", channel="store"),
+    _event(
+        20, "Product Viewed", "p6", properties={"product_id": "P1", "name": "杯", "price": 12.5}
+    ),
+    _event(21, "Product Added", "p6", properties={"sku": "S2", "category": None}),
+    _event(
+        22,
+        "Order Completed",
+        "p6",
+        properties={
+            "products": [
+                {"product_id": "P1", "price": "12.5", "category": "家居"},
+                {"name": "只有名字", "price": 3},
+            ]
+        },
+    ),
+    _event(23, "Product Viewed", "p7", properties={"product_id": 42}),
+    # m020 again, received later (a client retry): read once
+    _event(20, "Product Viewed", "p6", properties={"product_id": "P1"}, received_at=T0 + HOUR),
 ]
 
 
@@ -123,7 +143,7 @@ def test_journey_dry_run_entries_agree(
     params = {"type": kind, "event": event, "since": T0, "until": T0 + timedelta(days=1)}
     duck, ch = (s.query(W, _ENTRIES_SQL[s.dialect], params).to_pylist() for s in stores)
     assert duck == ch
-    assert len(duck) == (4 if event else 1)
+    assert len(duck) == (5 if event else 1)
 
 
 def test_demo_queries_agree(stores: tuple[EventStore, EventStore]) -> None:
@@ -137,4 +157,25 @@ def test_demo_queries_agree(stores: tuple[EventStore, EventStore]) -> None:
     first = rows(_STORE_FIRST_SQL)
     assert [r[0] for r in first] == ["p5", "p4"]
     recent = rows(RECENT_ORDERS_SQL, {"since": T0 + timedelta(minutes=5)})
-    assert [r[0] for r in recent] == ["p3", "p1", "p1"]
+    assert [r[0] for r in recent] == ["p3", "p1", "p1", "p6"]
+
+
+def test_recommend_interaction_rows_agree(stores: tuple[EventStore, EventStore]) -> None:
+    def read(store: EventStore, persons: list[str] | None) -> list[tuple[Any, ...]]:
+        table = read_rows(
+            store, workspace_id=W, since=T0, until=T0 + timedelta(days=1), person_ids=persons
+        )
+        return sorted(tuple(r.values()) for r in table.to_pylist())
+
+    duck, ch = (read(s, None) for s in stores)
+    assert duck == ch
+    assert [(r[0], r[4], r[7]) for r in duck] == [
+        ("p6", "P1", "12.5"),  # the order's lines
+        ("p6", "只有名字", "3"),
+        ("p6", "S2", None),
+        ("p6", "P1", "12.5"),  # the view received first, not its retry
+        ("p7", "42", None),
+    ]
+    assert read(stores[0], ["p7"]) == read(stores[1], ["p7"]) != []
+    table = read_rows(stores[1], workspace_id=W, since=T0, until=T0 + timedelta(days=1))
+    assert catalogue_of(table)["P1"].price_fen == 1250
