@@ -1,5 +1,5 @@
-"""Hostile-input guards for every route: a body size limit (413) and numbers too large to
-store answered 400 instead of a 500 from the driver.
+"""Hostile-input guards for every route: a body size limit (413), NUL characters refused
+(400), and numbers too large to store answered 400 instead of a 500 from the driver.
 
 ``/v1`` keeps its own, smaller limit (``max_batch_bytes``, counted after gunzip) in the
 collection routes; every other body is refused past ``max_api_body_bytes``, whether it
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 from sqlalchemy.exc import DataError
@@ -66,6 +67,70 @@ class BodyLimit:
         await json_response(body, status_code=413)(scope, receive, send)
 
 
+class NoNul:
+    """Refuse a JSON body with a NUL character (U+0000) in any string with 400 naming where
+    (``/v1`` excepted: events keep what was sent).
+
+    PostgreSQL's text and jsonb cannot hold NUL while SQLite can; refusing it at the door
+    answers the same on both stores, before anything is written. Only a body whose bytes
+    hold the escape ``\\u0000`` is parsed a second time, so the cost is a byte search.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            scope["type"] != "http"
+            or scope["method"] not in ("POST", "PUT", "PATCH")
+            or scope["path"].startswith("/v1/")
+            or b"json" not in dict(scope["headers"]).get(b"content-type", b"")
+        ):
+            await self.app(scope, receive, send)
+            return
+        messages = await _read_all(receive)
+        body = b"".join(m.get("body", b"") for m in messages)
+        where = _nul_path(body) if b"\\u0000" in body else None
+        if where is not None:
+            message = "text may not contain NUL (U+0000) characters"
+            answer = json_response(error_body("InvalidInputError", message, where), 400)
+            await answer(scope, receive, send)
+            return
+        await self.app(scope, _replay(messages, receive), send)
+
+
+async def _read_all(receive: Receive) -> list[Message]:
+    messages: list[Message] = []
+    while True:
+        message = await receive()
+        messages.append(message)
+        if message["type"] != "http.request" or not message.get("more_body"):
+            return messages
+
+
+def _nul_path(body: bytes) -> str | None:
+    """The dotted path of the first string (or key) holding NUL; None when there is none or
+    the body is not JSON (the route's own validation answers that)."""
+    try:
+        document = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return None
+    pending: list[tuple[str, Any]] = [("", document)]
+    while pending:
+        path, value = pending.pop()
+        if isinstance(value, str) and "\x00" in value:
+            return path or "body"
+        if isinstance(value, dict):
+            for key, item in value.items():
+                at = f"{path}.{key}" if path else str(key)
+                if "\x00" in key:
+                    return at
+                pending.append((at, item))
+        elif isinstance(value, list):
+            pending.extend((f"{path}.{i}" if path else str(i), v) for i, v in enumerate(value))
+    return None
+
+
 def _replay(messages: list[Message], receive: Receive) -> Receive:
     pending = list(messages)
 
@@ -88,12 +153,16 @@ async def _overflow(_: Request, exc: Exception) -> Response:
 async def _data_error(_: Request, exc: Exception) -> Response:
     if getattr(getattr(exc, "orig", None), "sqlstate", None) == _NUMERIC_OUT_OF_RANGE:
         return _out_of_range()
+    if "cannot contain NUL" in str(getattr(exc, "orig", "")):  # a query parameter, say
+        message = "text may not contain NUL (U+0000) characters"
+        return json_response(error_body("InvalidInputError", message, "query"), 400)
     raise exc
 
 
 def install(app: FastAPI, *, max_body_bytes: int) -> None:
     """Add the body limit and the out-of-range handlers to ``app``."""
-    app.add_middleware(BodyLimit, limit=max_body_bytes)
+    app.add_middleware(NoNul)
+    app.add_middleware(BodyLimit, limit=max_body_bytes)  # added last: runs first
     handlers: list[tuple[type[Exception], Any]] = [
         (OverflowError, _overflow),
         (DataError, _data_error),
