@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -20,6 +21,7 @@ from sqlalchemy.exc import IntegrityError
 
 from siyu.collect import service as collect
 from siyu.core.errors import InvalidInputError, NotFoundError
+from siyu.core.eventstore import EventStore
 from siyu.core.ids import new_id
 from siyu.core.runtime import Runtime
 from siyu.identity import service as identity
@@ -60,13 +62,30 @@ def _subject(runtime: Runtime, workspace_id: str, person_id: str) -> Subject:
         )
 
 
-def _events_of(runtime: Runtime, subject: Subject) -> list[dict[str, Any]]:
-    stored: list[dict[str, Any]] = runtime.events.query(
-        subject.workspace_id,
-        "SELECT * FROM events WHERE list_contains($persons, person_id) "
-        "OR len(list_intersect(ids, $keys)) > 0 ORDER BY timestamp",
-        {"persons": list(subject.person_ids), "keys": subject.event_keys},
+_SUBJECT_EVENTS_SQL = {
+    "duckdb": "SELECT * FROM events WHERE list_contains($persons, person_id) "
+    "OR len(list_intersect(ids, $keys)) > 0 ORDER BY timestamp, message_id",
+    "clickhouse": "SELECT * FROM events WHERE has({persons:Array(String)}, person_id) "
+    "OR hasAny(ids, {keys:Array(String)}) ORDER BY timestamp, message_id",
+}
+
+
+def subject_events(
+    events: EventStore, workspace_id: str, person_ids: Sequence[str], keys: Sequence[str]
+) -> list[dict[str, Any]]:
+    """The stored events of these persons or carrying any of these ids (``type:key``)."""
+    rows: list[dict[str, Any]] = events.query(
+        workspace_id,
+        _SUBJECT_EVENTS_SQL[events.dialect],
+        {"persons": list(person_ids), "keys": list(keys)},
     ).to_pylist()
+    return rows
+
+
+def _events_of(runtime: Runtime, subject: Subject) -> list[dict[str, Any]]:
+    stored = subject_events(
+        runtime.events, subject.workspace_id, subject.person_ids, subject.event_keys
+    )
     with runtime.sessions() as session:
         pending = collect.pending_events(
             session=session, workspace_id=subject.workspace_id, person_ids=subject.person_ids

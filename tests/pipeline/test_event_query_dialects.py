@@ -20,6 +20,7 @@ from siyu.journeys.dryrun import _ENTRIES_SQL
 from siyu.pipeline.activities import activity_event_counts
 from siyu.pipeline.community_health import orders_by_person
 from siyu.pipeline.persons import stored_events_of
+from siyu.pipeline.privacy import subject_events
 from siyu.pipeline.referral import live_code_event_rows
 from siyu.recommend.interactions import catalogue_of, read_rows
 
@@ -179,3 +180,9 @@ def test_recommend_interaction_rows_agree(stores: tuple[EventStore, EventStore])
     assert read(stores[0], ["p7"]) == read(stores[1], ["p7"]) != []
     table = read_rows(stores[1], workspace_id=W, since=T0, until=T0 + timedelta(days=1))
     assert catalogue_of(table)["P1"].price_fen == 1250
+
+
+def test_data_subject_events_agree(stores: tuple[EventStore, EventStore]) -> None:
+    duck, ch = (subject_events(s, W, ["p4"], ["anonymous_id:p7"]) for s in stores)
+    assert duck == ch
+    assert [r["message_id"] for r in duck] == ["m013", "m016", "m023"]
