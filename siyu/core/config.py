@@ -35,7 +35,9 @@ class Settings(BaseSettings):
     )
     events_url: str = Field(
         default="",
-        description="Event store. Default: duckdb:// over a directory in data_dir.",
+        description="Event store. Default: duckdb:// over a directory in data_dir; "
+        "clickhouse://user:pw@host:port/db for a ClickHouse server, chdb:///dir for "
+        "ClickHouse in this process (one process at a time).",
     )
     master_key: str = Field(
         default="",
