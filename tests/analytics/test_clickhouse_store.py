@@ -6,14 +6,18 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pyarrow as pa
+
 from siyu.analytics.engine import ClickHouseEngine, Dialect, DuckDBEngine, engine_for
 from siyu.analytics.models import FunnelQuery, FunnelStep
 from siyu.analytics.service import run_funnel
 from siyu.core.config import Settings
-from siyu.core.eventstore_clickhouse import ClickHouseEventStore
+from siyu.core.eventstore import DuckDBEventStore
+from siyu.core.eventstore_clickhouse import ChdbClient, ClickHouseEventStore
 from siyu.core.runtime import Runtime, open_runtime
 from siyu.pipeline.ingest import flush, ingest
 from siyu.workspaces import service as workspaces
+from tests.core.test_eventstore import rows
 
 NOW = datetime(2026, 11, 20, tzinfo=UTC)
 
@@ -93,3 +97,32 @@ def test_funnel_on_a_chdb_event_store_matches_the_duckdb_store(tmp_path: Path) -
     finally:
         clickhouse.close()
         embedded.close()
+
+
+def test_engine_over_the_store_maps_many_merges_and_reads_extra_tables(tmp_path: Path) -> None:
+
+    events = pa.concat_tables(
+        [rows("w", range(i * 3, i * 3 + 3), person=f"p{i}") for i in range(6)]
+    )
+    duck_store = DuckDBEventStore(tmp_path / "duck")
+    ch_store = ClickHouseEventStore(ChdbClient(tmp_path / "ch"))
+    try:
+        for store in (duck_store, ch_store):
+            store.append(events)
+        # More merges than are inlined: the map travels as a table.
+        person_map = [("p1", "p0"), ("p2", "p0")] + [(f"gone{i}", "p5") for i in range(600)]
+        vip = pa.table({"person_id": pa.array(["p0", "p5"], pa.string())})
+        sql = (
+            "SELECT person_id, count(*) AS n FROM events "
+            "WHERE person_id IN (SELECT person_id FROM vip) GROUP BY person_id ORDER BY person_id"
+        )
+        duck = DuckDBEngine(duck_store).run(
+            workspace_id="w", sql=sql, tables={"vip": vip}, person_map=person_map
+        )
+        ch = ClickHouseEngine.over(ch_store).run(
+            workspace_id="w", sql=sql, tables={"vip": vip}, person_map=person_map
+        )
+        expected = [{"person_id": "p0", "n": 9}, {"person_id": "p5", "n": 3}]
+        assert duck.to_pylist() == ch.to_pylist() == expected
+    finally:
+        ch_store.close()
