@@ -304,8 +304,12 @@ class ConnectClient:
     def insert_arrow(
         self, table: str, rows: pa.Table, settings: Mapping[str, Any] | None = None
     ) -> None:  # pragma: no cover - needs a server
-        """One insert of ``rows`` in Arrow format."""
-        self.client.insert_arrow(table, rows, settings=dict(settings) if settings else None)
+        """One insert of ``rows`` in Arrow format (``database.table`` split for the driver,
+        which quotes each part)."""
+        database, _, name = table.rpartition(".")
+        self.client.insert_arrow(
+            name, rows, database=database or None, settings=dict(settings) if settings else None
+        )
 
     def query_arrow(
         self,
