@@ -2,7 +2,8 @@
 enrolled by the orders' member numbers); the import is SIGKILLed after it committed part of the
 file, then the same file is imported again. Every order is in once (dedupe ledger, event store,
 profiles), earns its points once and balances are the sums of their entries; in the long
-variant every member also ends as an uninterrupted import of the same file leaves it. SQLite and PostgreSQL."""
+variant every member also ends as an uninterrupted import of the same file leaves it. SQLite
+and PostgreSQL."""
 
 from __future__ import annotations
 
