@@ -6,7 +6,8 @@ against ``siyu serve`` on a small demo brand.
 - roles: an analyst sees no write buttons and no keys, identifiers stay masked; an operator may
   show a person's identifiers in clear, and that view is in the audit log under their user id;
 - activities: create a lottery from the form, pause it (a draw is then refused), end it; a
-  seeded activity's funnel table matches the API's stats;
+  bargain refused with a floor above its start price, then created; a seeded activity's
+  funnel table matches the API's stats;
 - knowledge base: try a question (answer and confidence as the API gives them), add, edit and
   delete a Q&A, turn an unanswered question into a Q&A, import a CSV;
 - escaping: hostile strings in traits, tags, segment, journey and activity names and a KB
@@ -230,6 +231,25 @@ def test_create_pause_and_end_an_activity(browser_page: BrowserPage, ops: Ops) -
     made.get_by_test_id("activity-end").click()
     expect(made.get_by_test_id("activity-status")).to_have_text("已结束", timeout=WAIT_MS)
     expect(made.get_by_test_id("activity-end")).to_have_count(0)
+
+    # A bargain (砍价): a floor above the start price is refused with the domain's message.
+    page.get_by_test_id("activity-create").click()
+    page.get_by_test_id("activity-kind").click()
+    page.get_by_role("option", name="砍价").click()
+    page.get_by_test_id("activity-name").fill("好友砍价")
+    page.get_by_test_id("activity-start-price-yuan").fill("10")
+    page.get_by_test_id("activity-floor-price-yuan").fill("20")
+    page.get_by_test_id("activity-submit").click()
+    expect(page.get_by_test_id("activity-result")).to_contain_text(
+        "floor_price_fen must not exceed start_price_fen", timeout=WAIT_MS
+    )
+    page.get_by_test_id("activity-floor-price-yuan").fill("2")
+    page.get_by_test_id("activity-submit").click()
+    bargain = page.locator('[data-testid^="activity-act_"]').filter(has_text="好友砍价")
+    expect(bargain.get_by_test_id("activity-status")).to_have_text("进行中", timeout=WAIT_MS)
+    made = next(a for a in ops.http.get("/api/activities").json() if a["name"] == "好友砍价")
+    assert (made["kind"], made["helpers_needed"]) == ("assist", 5)
+    assert (made["start_price_fen"], made["floor_price_fen"]) == (1000, 200)
     _clean(browser_page, outside)
 
 

@@ -1,5 +1,5 @@
-"""Activities: each campaign's status, stock and budget left, funnel and ROI; create a lottery
-or group-buy; pause, resume and end."""
+"""Activities: each campaign's status, stock and budget left, funnel and ROI; create a lottery,
+group-buy, assist, bargain or check-in; pause, resume and end."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from siyu.core.clock import utcnow
 from siyu.core.errors import SiyuError
 
 WRITE = "activities:write"
+_KIND_ONLY = ("helpers_needed", "start_price_yuan", "floor_price_yuan", "days_required")
 
 
 def _create_form(workspace: WorkspaceRef, refresh: Any) -> None:
@@ -34,10 +35,7 @@ def _create_form(workspace: WorkspaceRef, refresh: Any) -> None:
             fields["name"] = ui.input(t("activities.name")).props('data-testid="activity-name"')
             fields["kind"] = (
                 ui.select(
-                    {
-                        k.value: t(f"activities.kind.{k.value}")
-                        for k in (ActivityKind.LOTTERY, ActivityKind.GROUP_BUY)
-                    },
+                    {k: t(f"activities.kind.{k}") for k in views.FORM_KINDS},
                     value=ActivityKind.LOTTERY.value,
                     label=t("activities.col.kind"),
                 )
@@ -53,7 +51,19 @@ def _create_form(workspace: WorkspaceRef, refresh: Any) -> None:
             fields["win_percent"] = ui.number(t("activities.win_percent"), value=20, min=1, max=100)
             fields["team_size"] = ui.number(t("activities.team_size"), value=3, min=2, max=100)
             fields["group_price_yuan"] = ui.number(t("activities.group_price_yuan"), min=0)
-        fields["points"].props('data-testid="activity-points"')
+            fields["helpers_needed"] = ui.number(
+                t("activities.helpers_needed"), value=5, precision=0
+            )
+            fields["start_price_yuan"] = ui.number(t("activities.start_price_yuan"))
+            fields["floor_price_yuan"] = ui.number(t("activities.floor_price_yuan"))
+            fields["days_required"] = ui.number(t("activities.days_required"), value=7, precision=0)
+        for name in ("win_percent", "team_size", "group_price_yuan", *_KIND_ONLY):
+            shown = {kind for kind, names in views.KIND_FIELDS.items() if name in names}
+            fields[name].bind_visibility_from(
+                fields["kind"], "value", backward=lambda kind, shown=shown: kind in shown
+            )
+        for name in ("points", *_KIND_ONLY):
+            fields[name].props(f'data-testid="activity-{name.replace("_", "-")}"')
         result = ui.label("").classes("text-sm").props('data-testid="activity-result"')
 
         async def create() -> None:

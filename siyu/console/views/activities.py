@@ -56,7 +56,7 @@ def activity_row(
     return {
         "key": activity.id,
         "name": activity.name,
-        "kind": translate(lang, f"activities.kind.{activity.kind.value}"),
+        "kind": translate(lang, f"activities.kind.{form_kind(activity)}"),
         "status": translate(lang, f"activities.status.{status(activity, now)}"),
         "stock": unlimited if stock is None else count(stock),
         "budget": unlimited if budget is None else yuan(budget),
@@ -135,13 +135,40 @@ def _fen(yuan_value: float | None) -> int | None:
     return None if yuan_value is None else round(yuan_value * 100)
 
 
+FORM_KINDS = ("lottery", "group_buy", "assist", "bargain", "signup")
+"""The create form's kinds: a bargain (砍价) is an assist whose helpers cut a start price."""
+
+# The inputs each form kind shows beyond name, days, budget and stock.
+KIND_FIELDS: dict[str, tuple[str, ...]] = {
+    "lottery": ("points", "cost_fen", "win_percent"),
+    "group_buy": ("points", "cost_fen", "team_size", "group_price_yuan"),
+    "assist": ("points", "cost_fen", "helpers_needed"),
+    "bargain": ("points", "cost_fen", "helpers_needed", "start_price_yuan", "floor_price_yuan"),
+    "signup": ("points", "cost_fen", "days_required"),
+}
+
+
+def form_kind(activity: Activity) -> str:
+    """The form kind an activity was made as (an assist with prices is a bargain)."""
+    if activity.kind == ActivityKind.ASSIST and activity.start_price_fen is not None:
+        return "bargain"
+    return activity.kind.value
+
+
+def _int(value: Any) -> int | None:
+    return None if value is None or value == "" else int(value)
+
+
 def activity_from_form(values: dict[str, Any], now: datetime) -> ActivityCreate:
     """The create form's values → an ActivityCreate (ValidationError names the field).
 
     A lottery has one prize of points (and a share of draws that win nothing); a group-buy
-    gives each member of a full team points.
+    gives each member of a full team points; an assist (助力) or bargain (砍价) pays its
+    starter points once enough helpers joined (a bargain's price falls from the start price to
+    the floor); a check-in (打卡) pays points after the days required.
     """
-    kind = ActivityKind(values["kind"])
+    form = str(values["kind"])
+    kind = ActivityKind.ASSIST if form == "bargain" else ActivityKind(form)
     days = int(values.get("days") or 7)
     body: dict[str, Any] = {
         "name": (values.get("name") or "").strip(),
@@ -164,12 +191,20 @@ def activity_from_form(values: dict[str, Any], now: datetime) -> ActivityCreate:
             },
             {"name": "—", "kind": "none", "weight": max(100 - win, 1)},
         ]
-    else:
+        return ActivityCreate.model_validate(body)
+    body["reward"] = (
+        {"kind": "points", "amount": points, "cost_fen": int(values.get("cost_fen") or 0)}
+        if points
+        else None
+    )
+    if kind == ActivityKind.GROUP_BUY:
         body["team_size"] = int(values.get("team_size") or 0) or None
         body["group_price_fen"] = _fen(values.get("group_price_yuan"))
-        body["reward"] = (
-            {"kind": "points", "amount": points, "cost_fen": int(values.get("cost_fen") or 0)}
-            if points
-            else None
-        )
+    elif kind == ActivityKind.ASSIST:
+        body["helpers_needed"] = _int(values.get("helpers_needed"))
+        if form == "bargain":
+            body["start_price_fen"] = _fen(values.get("start_price_yuan"))
+            body["floor_price_fen"] = _fen(values.get("floor_price_yuan"))
+    else:
+        body["days_required"] = _int(values.get("days_required"))
     return ActivityCreate.model_validate(body)
