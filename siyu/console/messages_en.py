@@ -400,6 +400,8 @@ MESSAGES: dict[str, str] = {
     "channels.scope": "Applies to",
     "channels.default": "Default (every channel)",
     "channels.override": "Channel override",
+    "channels.remove_override": "Remove {channel} override",
+    "channels.override_removed": "{channel} now follows the default caps",
     "channels.cap.daily": "Per day",
     "channels.cap.weekly": "Per week",
     "channels.cap.monthly": "Per month",

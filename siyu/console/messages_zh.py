@@ -397,6 +397,8 @@ MESSAGES: dict[str, str] = {
     "channels.scope": "适用于",
     "channels.default": "默认（所有渠道）",
     "channels.override": "渠道单独设置",
+    "channels.remove_override": "移除 {channel} 单独设置",
+    "channels.override_removed": "{channel} 已恢复使用默认上限",
     "channels.cap.daily": "每日上限",
     "channels.cap.weekly": "每周上限",
     "channels.cap.monthly": "每月上限",

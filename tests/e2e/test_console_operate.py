@@ -1,6 +1,7 @@
 """Operating the demo brand in a real headless Chromium: a journey's canvas with live node
 counts, its A/B results and editor (an invalid definition refused naming the field, a valid
-one published), and the channels page (caps and quiet hours saved, read back through the API).
+one published), and the channels page (caps and quiet hours saved, read back through the API;
+a channel's cap override removed).
 
 Shares the sign-in and checks of :mod:`tests.e2e.test_console`; the demo's journeys are
 stepped once before the server starts, so the canvas has people at its nodes.
@@ -218,6 +219,11 @@ def test_set_caps_and_quiet_hours_on_the_channels_page(
     assert policy["quiet_start"].startswith("22:30")
     assert policy["caps"]["webhook"]["daily"] is None  # the override is kept
     expect(caps.get_by_test_id("caps-table").locator("tbody tr").first).to_contain_text("12")
+    # Removing the webhook override writes the policy without it; the rest stays.
+    caps.get_by_test_id("caps-remove-webhook").click()
+    expect(caps.get_by_test_id("caps-remove-webhook")).to_have_count(0, timeout=WAIT_MS)
+    policy = console.http.get("/api/channels/policy").json()
+    assert "webhook" not in policy["caps"] and policy["default_caps"]["monthly"] == 12
     held = page.get_by_test_id("chart-held")
     expect(held).to_be_visible()
 

@@ -67,6 +67,20 @@ def _caps_inputs(policy: RestraintPolicy, scope: str) -> dict[str, Any]:
     return {"daily": caps.daily, "weekly": caps.weekly, "monthly": caps.monthly}
 
 
+def _override_buttons(row: ui.row, policy: RestraintPolicy, remove: Any) -> None:
+    """One remove control per channel override (none for a role that may not write)."""
+    row.clear()
+    if not state.may("channels:write"):
+        return
+    with row:
+        for channel in sorted(policy.caps, key=lambda c: c.value):
+            ui.button(
+                t("channels.remove_override", channel=channel.value),
+                icon="close",
+                on_click=lambda channel=channel: remove(channel),
+            ).props(f'outline dense color=negative data-testid="caps-remove-{channel.value}"')
+
+
 def _restraint(workspace: WorkspaceRef, policy: RestraintPolicy) -> None:
     held = {"policy": policy}
     lang = state.language()
@@ -98,11 +112,34 @@ def _restraint(workspace: WorkspaceRef, policy: RestraintPolicy) -> None:
         grid_columns, views.cap_rows(policy.default_caps, policy.caps, lang), testid="caps-table"
     )
 
+    overrides = ui.row().classes("items-center gap-2").props('data-testid="caps-overrides"')
+
+    def show(done: RestraintPolicy) -> None:
+        held["policy"] = done
+        grid.update_rows(views.cap_rows(done.default_caps, done.caps, lang))
+        _override_buttons(overrides, done, remove)
+
+    async def remove(channel: Channel) -> None:
+        if not state.require("channels:write"):
+            return
+        done = await state.call(
+            load.remove_override,
+            runtime=state.runtime(),
+            workspace_id=workspace.id,
+            channel=channel,
+            now=utcnow(),
+        )
+        show(done)
+        fill()
+        result.set_text(t("channels.override_removed", channel=channel.value))
+        result.classes(replace="text-sm text-positive")
+
     def fill() -> None:
         for name, value in _caps_inputs(held["policy"], str(scope.value)).items():
             boxes[name].value = "" if value is None else str(value)
 
     scope.on_value_change(fill)
+    show(policy)
     fill()
 
     async def save() -> None:
@@ -131,8 +168,7 @@ def _restraint(workspace: WorkspaceRef, policy: RestraintPolicy) -> None:
             result.set_text(forms.problem(error))
             result.classes(replace="text-sm text-negative")
             return
-        held["policy"] = done
-        grid.update_rows(views.cap_rows(done.default_caps, done.caps, lang))
+        show(done)
         result.set_text(t("channels.saved"))
         result.classes(replace="text-sm text-positive")
 

@@ -12,6 +12,7 @@ from siyu.accounts import keys as api_keys
 from siyu.accounts.models import ApiKey, ApiKeyCreated
 from siyu.channels import service as channels
 from siyu.channels import wechat_accounts
+from siyu.channels.models import Channel
 from siyu.channels.outbox_models import Consent, ConsentChange, Message, Template, TemplatePut
 from siyu.channels.restraint import RestraintPolicy
 from siyu.channels.wechat_accounts import AccountKind, WechatAccount, WechatAccountSet
@@ -128,6 +129,24 @@ def save_policy(
     with runtime.sessions() as session, session.begin():
         return channels.set_policy(
             session=session, workspace_id=workspace_id, policy=policy, now=now
+        )
+
+
+def remove_override(
+    *, runtime: Runtime, workspace_id: str, channel: Channel, now: datetime
+) -> RestraintPolicy:
+    """Drop one channel's cap override (the default applies to it again), keeping the rest of
+    the policy as stored; nothing to drop leaves the policy as it is."""
+    with runtime.sessions() as session, session.begin():
+        current = channels.get_policy(session=session, workspace_id=workspace_id)
+        if channel not in current.caps:
+            return current
+        kept = {name: caps for name, caps in current.caps.items() if name != channel}
+        return channels.set_policy(
+            session=session,
+            workspace_id=workspace_id,
+            policy=current.model_copy(update={"caps": kept}),
+            now=now,
         )
 
 
