@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from pydantic import BaseModel
 
@@ -33,6 +33,7 @@ from siyu.segments.rfm import RfmScore
 
 RANGE_DAYS = 30
 RETENTION_WEEKS = 8
+MAX_WEEKS = 60
 RFM_PAGE = 5_000
 RFM_CAP = 100_000
 
@@ -42,9 +43,23 @@ def _last_days(workspace: WorkspaceRef, now: datetime, days: int) -> tuple[datet
     return week.end - timedelta(days=days), week.end
 
 
-def funnel(*, runtime: Runtime, workspace: WorkspaceRef, now: datetime) -> FunnelResult:
-    """View → add to cart → order, within 7 days, for first steps in the last 30 days."""
-    start, end = _last_days(workspace, now, RANGE_DAYS)
+def chosen_range(
+    workspace: WorkspaceRef, now: datetime, first: date | None, last: date | None
+) -> Days | None:
+    """The local days the operator picked in the workspace's zone (None: each chart's default
+    window); a start alone reaches to today, an end alone back 30 days. A backwards range or one too
+    long is refused naming ``to``."""
+    if first is None and last is None:
+        return None
+    return period_of(first, last, timezone=workspace.timezone, now=now, days=RANGE_DAYS)
+
+
+def funnel(
+    *, runtime: Runtime, workspace: WorkspaceRef, now: datetime, span: Days | None = None
+) -> FunnelResult:
+    """View → add to cart → order, within 7 days, for first steps in the range (by default the
+    last 30 days)."""
+    start, end = (span.start, span.end) if span else _last_days(workspace, now, RANGE_DAYS)
     query = FunnelQuery(
         steps=[FunnelStep(event=name) for name in FUNNEL_PRESETS["conversion"]],
         start=start,
@@ -53,12 +68,16 @@ def funnel(*, runtime: Runtime, workspace: WorkspaceRef, now: datetime) -> Funne
     return analytics.run_funnel(runtime=runtime, workspace_id=workspace.id, query=query)
 
 
-def retention(*, runtime: Runtime, workspace: WorkspaceRef, now: datetime) -> RetentionResult:
-    """Weekly cohorts by first visit over the last eight weeks."""
-    start, end = _last_days(workspace, now, RETENTION_WEEKS * 7)
+def retention(
+    *, runtime: Runtime, workspace: WorkspaceRef, now: datetime, span: Days | None = None
+) -> RetentionResult:
+    """Weekly cohorts by first visit in the range (by default the last eight weeks), followed
+    for as many weeks as the range has (at most 60)."""
+    start, end = (span.start, span.end) if span else _last_days(workspace, now, RETENTION_WEEKS * 7)
+    weeks = min(MAX_WEEKS, -(-span.days // 7)) if span else RETENTION_WEEKS
     query = RetentionQuery(
         period=Period.WEEK,
-        periods=RETENTION_WEEKS,
+        periods=weeks,
         start=start,
         end=end,
         timezone=workspace.timezone,
@@ -94,17 +113,25 @@ def run_rfm(*, runtime: Runtime, workspace: WorkspaceRef, now: datetime) -> RfmG
     return rfm(runtime=runtime, workspace=workspace, now=now)
 
 
-def ltv(*, runtime: Runtime, workspace: WorkspaceRef, now: datetime) -> HistoricalLtv:
-    """Revenue per customer by first-order month, orders up to yesterday."""
-    today = value.local_today(runtime=runtime, workspace_id=workspace.id, now=now)
-    return value.historical_ltv(
-        runtime=runtime, workspace_id=workspace.id, until=today - timedelta(days=1)
-    )
+def ltv(
+    *, runtime: Runtime, workspace: WorkspaceRef, now: datetime, span: Days | None = None
+) -> HistoricalLtv:
+    """Revenue per customer by first-order month, orders up to the range's last day (by
+    default yesterday)."""
+    if span is not None:
+        until = span.last_day
+    else:
+        until = value.local_today(runtime=runtime, workspace_id=workspace.id, now=now)
+        until -= timedelta(days=1)
+    return value.historical_ltv(runtime=runtime, workspace_id=workspace.id, until=until)
 
 
-def gmv(*, runtime: Runtime, workspace: WorkspaceRef, now: datetime) -> GmvDecomposition:
-    """The last 7 complete days against the 7 before."""
-    period = period_of(None, None, timezone=workspace.timezone, now=now)
+def gmv(
+    *, runtime: Runtime, workspace: WorkspaceRef, now: datetime, span: Days | None = None
+) -> GmvDecomposition:
+    """The range against the same number of days before (by default the last 7 complete days
+    against the 7 before)."""
+    period = span or period_of(None, None, timezone=workspace.timezone, now=now)
     return measure.gmv(runtime=runtime, workspace_id=workspace.id, query=GmvQuery(period=period))
 
 
@@ -114,10 +141,10 @@ def _month(workspace: WorkspaceRef, now: datetime) -> Days:
 
 
 def attribution(
-    *, runtime: Runtime, workspace: WorkspaceRef, now: datetime
+    *, runtime: Runtime, workspace: WorkspaceRef, now: datetime, span: Days | None = None
 ) -> list[AttributionResult]:
-    """The last 30 days' orders credited under every model."""
-    period = _month(workspace, now)
+    """The range's orders (by default the last 30 days') credited under every model."""
+    period = span or _month(workspace, now)
     return [
         measure.attribution(
             runtime=runtime,
@@ -128,12 +155,17 @@ def attribution(
     ]
 
 
-def roi(*, runtime: Runtime, workspace: WorkspaceRef, now: datetime) -> RoiResult:
-    """Spend against attributed GMV per channel over the last 30 days (last touch)."""
-    query = RoiQuery(period=_month(workspace, now))
+def roi(
+    *, runtime: Runtime, workspace: WorkspaceRef, now: datetime, span: Days | None = None
+) -> RoiResult:
+    """Spend against attributed GMV per channel over the range (by default the last 30 days;
+    last touch)."""
+    query = RoiQuery(period=span or _month(workspace, now))
     return measure.roi(runtime=runtime, workspace_id=workspace.id, query=query)
 
 
-def pareto(*, runtime: Runtime, workspace: WorkspaceRef, now: datetime) -> Pareto:
-    """Revenue concentration over every buyer so far."""
+def pareto(
+    *, runtime: Runtime, workspace: WorkspaceRef, now: datetime, span: Days | None = None
+) -> Pareto:
+    """Revenue concentration over every buyer so far (the range does not apply)."""
     return layers.pareto_report(runtime=runtime, workspace_id=workspace.id, now=now).pareto
