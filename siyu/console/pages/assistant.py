@@ -154,10 +154,16 @@ def _entry_form(
     return form
 
 
-def _import(workspace: WorkspaceRef, refill: Any) -> None:
+def _import(workspace: WorkspaceRef, refill: Any, kept: dict[str, str]) -> None:
+    # ``kept`` outlives the redraw an import triggers (the whole body is drawn again with
+    # the new entries), so the result stays on the page.
     with _card(t("kb.import"), "kb-import"):
         ui.label(t("kb.import_hint")).classes("text-xs text-grey-7")
-        result = ui.label("").classes("text-sm").props('data-testid="kb-import-result"')
+        result = (
+            ui.label(kept.get("import", ""))
+            .classes("text-sm")
+            .props('data-testid="kb-import-result"')
+        )
 
         async def upload(event: events.UploadEventArguments) -> None:
             if not state.require(WRITE):
@@ -175,15 +181,13 @@ def _import(workspace: WorkspaceRef, refill: Any) -> None:
                 result.set_text(problem(error))
                 return
             rejected = "; ".join(done.rejected[:5])
-            result.set_text(
-                t(
-                    "kb.imported",
-                    created=done.created,
-                    updated=done.updated,
-                    rejected=len(done.rejected),
-                )
-                + (f" — {rejected}" if rejected else "")
-            )
+            kept["import"] = t(
+                "kb.imported",
+                created=done.created,
+                updated=done.updated,
+                rejected=len(done.rejected),
+            ) + (f" — {rejected}" if rejected else "")
+            result.set_text(kept["import"])
             await refill()
 
         ui.upload(on_upload=upload, auto_upload=True, max_file_size=2 * 1024 * 1024).props(
@@ -272,6 +276,8 @@ def _unanswered(workspace: WorkspaceRef, board: load.Knowledge, form: dict[str, 
 
 
 def _draw(workspace: WorkspaceRef, body: ui.column) -> None:
+    kept: dict[str, str] = {}
+
     async def fill() -> None:
         board = await state.call(load.board, runtime=state.runtime(), workspace_id=workspace.id)
         body.clear()
@@ -281,7 +287,7 @@ def _draw(workspace: WorkspaceRef, body: ui.column) -> None:
             _unanswered(workspace, board, form)
             _rules(workspace, board, fill)
             if workspace.may(WRITE):
-                _import(workspace, fill)
+                _import(workspace, fill, kept)
 
     ui.timer(0.01, fill, once=True)
 
