@@ -54,14 +54,12 @@ def write_key_workspace(request: Request, runtime: RuntimeDep) -> Workspace:
 
 
 # Keys are looked up on every batch; a small per-process cache keeps that off the DB. An entry
-# lives a minute, so a revoked write key stops collecting within a minute on every process.
-WRITE_KEY_CACHE_SECONDS = 60.0
-
-
+# lives ``write_key_cache_seconds`` (a minute by default), so a revoked write key stops
+# collecting within that time on every process.
 def _cached_workspace(request: Request, runtime: Runtime, write_key: str) -> Workspace:
     cache: dict[str, tuple[Workspace, float]] = request.app.state.write_keys
     hit = cache.get(write_key)
-    if hit is not None and time.monotonic() - hit[1] < WRITE_KEY_CACHE_SECONDS:
+    if hit is not None and time.monotonic() - hit[1] < runtime.settings.write_key_cache_seconds:
         return hit[0]
     with runtime.sessions() as session:
         workspace = keys.authenticate_write_key(session=session, write_key=write_key)

@@ -58,6 +58,12 @@ class Settings(BaseSettings):
     )
     max_event_bytes: int = Field(default=32 * 1024, description="Largest single event.")
     flush_interval_seconds: float = Field(default=1.0, description="Inbox → event store period.")
+    write_key_cache_seconds: float = Field(
+        default=60.0,
+        ge=0,
+        description="How long a process trusts a looked-up write key: a revoked key stops "
+        "collecting within this time on every process.",
+    )
     schedule_interval_seconds: float = Field(
         default=60.0, description="How often the server refreshes due segments and rule tags."
     )

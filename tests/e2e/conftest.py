@@ -49,6 +49,7 @@ class Server:
             "SIYU_DATA_DIR": str(self.data_dir),
             "SIYU_FLUSH_INTERVAL_SECONDS": "0.2",
             "SIYU_SCHEDULE_INTERVAL_SECONDS": "0.5",
+            "SIYU_WRITE_KEY_CACHE_SECONDS": "2",
         }
         port = self.url.rsplit(":", 1)[1]
         self.process = subprocess.Popen(
