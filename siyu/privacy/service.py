@@ -129,7 +129,10 @@ def list_audit(
         query = query.where(_aud.at >= since)
     if until is not None:
         query = query.where(_aud.at < until)
-    rows = session.execute(query.order_by(_aud.id.desc()).limit(limit)).all()
+    # One row more than the page tells whether another page exists (a full last page then
+    # has no next cursor, rather than one pointing at an empty page).
+    fetched = session.execute(query.order_by(_aud.id.desc()).limit(limit + 1)).all()
+    rows = fetched[:limit]
     entries = [
         AuditEntry(
             id=int(r.id),
@@ -141,7 +144,7 @@ def list_audit(
         )
         for r in rows
     ]
-    more = len(entries) == limit
+    more = len(fetched) > limit
     return AuditPage(entries=entries, next_before_id=entries[-1].id if more and entries else None)
 
 

@@ -76,6 +76,13 @@ def test_paging_keeps_the_filters(
             break
         query["before_id"] = page["next_before_id"]
     assert seen == ["first_29", "last_28", "late_27"]
+    assert page["next_before_id"] is None  # a full last page points at no empty page
+    whole = client.get(
+        "/api/audit",
+        params={"action": "export", "since": "2026-11-27", "limit": 3},
+        headers=admin(keys),
+    ).json()
+    assert len(whole["entries"]) == 3 and whole["next_before_id"] is None
     query = {"action": "export", "until": "2026-11-28", "limit": 1}
     first = client.get("/api/audit", params=query, headers=admin(keys)).json()
     query["before_id"] = first["next_before_id"]
