@@ -30,6 +30,7 @@ from rich.progress import (
 )
 
 from siyu.accounts import service as accounts
+from siyu.accounts.models import ChangedBy
 from siyu.accounts.permissions import Role
 from siyu.core.clock import utcnow
 from siyu.core.db import store_error_of
@@ -151,8 +152,14 @@ def _create_owner(session: Session, workspace_id: str, email: str, password: str
     user = accounts.find_user(session=session, email=email) or accounts.create_user(
         session=session, email=email, password=password, now=utcnow()
     )
+    now = utcnow()
     accounts.add_member(
-        session=session, workspace_id=workspace_id, user_id=user.id, role=Role.owner, now=utcnow()
+        session=session,
+        workspace_id=workspace_id,
+        user_id=user.id,
+        role=Role.owner,
+        now=now,
+        changed_by=ChangedBy(actor=cli_actor(), at=now),
     )
 
 

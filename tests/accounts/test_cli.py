@@ -112,8 +112,10 @@ def test_reset_password_issues_a_one_time_token() -> None:
             )
             assert grant.workspace_id == ws
             audit = privacy.list_audit(session=session, workspace_id=ws, limit=10)
-        assert [e.action for e in audit.entries] == ["password_reset", "password_reset_issued"]
+        actions = [e.action for e in audit.entries]
+        assert actions == ["password_reset", "password_reset_issued", "member_added"]
         assert audit.entries[1].actor.startswith("cli:")
+        assert audit.entries[2].detail == {"role": "owner"}  # the first owner, by the CLI
     finally:
         rt.close()
 
@@ -155,11 +157,12 @@ def test_users_create_role_remove_are_audited_and_the_log_filters(
         ("member_removed", "cli:ops", f"user:{user_id}", {"role": "operator"}),
         ("role_changed", "cli:ops", f"user:{user_id}", {"from": "analyst", "role": "operator"}),
         ("member_added", "cli:ops", f"user:{user_id}", {"role": "analyst"}),
+        ("member_added", "cli:ops", entries[-1]["subject"], {"role": "owner"}),
     ]
     only = runner.invoke(app, ["privacy", "audit", "--action", "role_changed", "--json"])
     assert [e["action"] for e in json.loads(only.stdout)["entries"]] == ["role_changed"]
     lines = runner.invoke(app, ["audit", "list", "--action", "member_added"]).stdout.splitlines()
-    assert len(lines) == 1 and "member_added" in lines[0] and f"user:{user_id}" in lines[0]
+    assert len(lines) == 2 and "member_added" in lines[0] and f"user:{user_id}" in lines[0]
     # Dates are days in the workspace's zone (Asia/Shanghai), as GET /api/audit reads them.
     today = utcnow().astimezone(ZoneInfo("Asia/Shanghai")).date()
     tomorrow, yesterday = str(today + timedelta(days=1)), str(today - timedelta(days=1))
@@ -167,11 +170,11 @@ def test_users_create_role_remove_are_audited_and_the_log_filters(
     assert json.loads(later.stdout)["entries"] == []
     hour_ago = (utcnow() - timedelta(hours=1)).isoformat()
     recent = runner.invoke(app, ["audit", "list", "--since", hour_ago, "--json"])
-    assert len(json.loads(recent.stdout)["entries"]) == 3
+    assert len(json.loads(recent.stdout)["entries"]) == 4
     naive = runner.invoke(app, ["audit", "list", "--since", "2026-11-29T08:00:00"])
     assert naive.exit_code == 2 and "(since)" in naive.stderr
     window = ["audit", "list", "--since", yesterday, "--until", tomorrow, "--json"]
-    assert len(json.loads(runner.invoke(app, window).stdout)["entries"]) == 3
+    assert len(json.loads(runner.invoke(app, window).stdout)["entries"]) == 4
     before = runner.invoke(app, ["audit", "list", "--until", yesterday, "--json"])
     assert json.loads(before.stdout)["entries"] == []
     backwards = runner.invoke(app, ["audit", "list", "--since", tomorrow, "--until", yesterday])
