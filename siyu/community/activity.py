@@ -5,10 +5,10 @@ with what the assistant and moderation did with it, and counted per group."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import case, func, insert, select, update
+from sqlalchemy import case, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from siyu.community.groups import (
@@ -196,18 +196,50 @@ def set_outcome(session: Session, workspace_id: str, event_key: str, outcome: st
     )
 
 
+REPLY_LEASE = timedelta(minutes=5)
+"""How long a keyword reply's claim holds without a recorded post: a process that died
+between the claim and the robot leaves the message to be replied to by a later delivery."""
+
+
 def claim_reply(session: Session, workspace_id: str, event_key: str, now: datetime) -> bool:
-    """Claim a message for a keyword rule's reply: True once per message."""
+    """Claim a message for a keyword rule's reply: True for one caller at a time, until the
+    reply is posted (:func:`reply_posted`). A failed post releases the claim
+    (:func:`release_reply`) and a claim older than :data:`REPLY_LEASE` without a post may be
+    taken again, so a later delivery of the message retries; once posted, never again."""
     done = session.execute(
         update(community_activity)
         .where(
             _a.workspace_id == workspace_id,
             _a.event_key == event_key,
-            _a.reply_claimed_at.is_(None),
+            _a.reply_posted_at.is_(None),
+            or_(_a.reply_claimed_at.is_(None), _a.reply_claimed_at < now - REPLY_LEASE),
         )
         .values(reply_claimed_at=now)
     )
     return bool(done.rowcount)  # type: ignore[attr-defined]
+
+
+def reply_posted(session: Session, workspace_id: str, event_key: str, now: datetime) -> None:
+    """The group robot took the message's keyword reply: it is never claimed again."""
+    session.execute(
+        update(community_activity)
+        .where(_a.workspace_id == workspace_id, _a.event_key == event_key)
+        .values(reply_posted_at=now)
+    )
+
+
+def release_reply(session: Session, workspace_id: str, event_key: str) -> None:
+    """The post failed (a refusal, no robot, the network): the next delivery of the message
+    may claim its reply again. A reply already posted stays posted."""
+    session.execute(
+        update(community_activity)
+        .where(
+            _a.workspace_id == workspace_id,
+            _a.event_key == event_key,
+            _a.reply_posted_at.is_(None),
+        )
+        .values(reply_claimed_at=None)
+    )
 
 
 def outcomes_by_group(

@@ -11,6 +11,8 @@ from siyu.community.activity import (
     outcomes_by_group,
     record_activity,
     record_messages,
+    release_reply,
+    reply_posted,
     set_outcome,
 )
 from siyu.community.groups import (
@@ -107,6 +109,8 @@ __all__ = [
     "record_messages",
     "record_scan",
     "refresh_current",
+    "release_reply",
+    "reply_posted",
     "set_active",
     "set_outcome",
     "set_settings",

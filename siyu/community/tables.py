@@ -59,8 +59,9 @@ community_members = Table(
 # group callback, the contact callback, ingest, a sync) counts once: the only store of group
 # activity. ``outcome`` is what the assistant did with it (answered | rule | handover | ignored
 # | opted_out; welcomed for a join), claimed once; ``reply_claimed_at`` marks a keyword rule's
-# reply handed to the group robot, once per message. ``chat_id`` is a WeCom group, or a
-# 微信客服 conversation ``kf:<open_kfid>`` the assistant answers (activity only).
+# reply being handed to the group robot (released when the post fails, a lease otherwise),
+# ``reply_posted_at`` the robot taking it: posted once per message. ``chat_id`` is a WeCom
+# group, or a 微信客服 conversation ``kf:<open_kfid>`` the assistant answers (activity only).
 community_activity = Table(
     "community_activity",
     metadata,
@@ -73,6 +74,7 @@ community_activity = Table(
     Column("at", UTCDateTime(), nullable=False),
     Column("outcome", String(20)),
     Column("reply_claimed_at", UTCDateTime()),
+    Column("reply_posted_at", UTCDateTime()),
     Index("ix_community_activity_chat_at", "workspace_id", "chat_id", "at"),
     Index("ix_community_activity_member_at", "workspace_id", "member_id", "at"),
 )

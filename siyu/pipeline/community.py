@@ -262,6 +262,7 @@ class GroupReply(BaseModel):
     chat_id: str
     text: str
     mention: list[str]
+    event_key: str = Field(description="The triggering message's activity row.")
 
 
 class GroupCallbackWork(BaseModel):
@@ -276,30 +277,42 @@ def reply_of(chat_id: str, message: GroupMessageIn, verdict: Verdict) -> GroupRe
     per message)."""
     if not verdict.reply_due or not verdict.reply:
         return None
-    return GroupReply(chat_id=chat_id, text=verdict.reply, mention=[message.sender])
+    return GroupReply(
+        chat_id=chat_id,
+        text=verdict.reply,
+        mention=[message.sender],
+        event_key=community.message_key(chat_id, message.msg_id),
+    )
 
 
-def post_reply(*, runtime: Runtime, workspace_id: str, reply: GroupReply) -> bool:
+def post_reply(*, runtime: Runtime, workspace_id: str, reply: GroupReply, now: datetime) -> bool:
     """Say a keyword rule's reply in the group through the group robot the assistant speaks
     with there (the group's webhook, else the workspace default); True when WeCom took it.
-    Runs after the answer: a refusal, or no robot, is logged (the message and its claimed
-    reply are committed, so a WeCom retry does not post twice)."""
+    Runs after the answer. A post is recorded on the message, which is never replied to
+    again; a refusal, or no robot, is logged and releases the message's claim, so a later
+    delivery of the same message (a WeCom retry, the archive feed again) tries once more."""
     with runtime.sessions() as session:
         webhook = assistant.webhook_for(
             session=session, workspace_id=workspace_id, chat_id=reply.chat_id, vault=runtime.vault
         )
+    posted = False
     if webhook is None:
         log.warning("no group robot for %s: keyword reply not posted", reply.chat_id)
-        return False
-    try:
-        with httpx.Client() as client:
-            robot.send_text(
-                client=client, webhook_url=webhook, content=reply.text, mention=reply.mention
-            )
-    except SendError as exc:
-        log.warning("group robot, keyword reply in %s: %s", reply.chat_id, exc.message)
-        return False
-    return True
+    else:
+        try:
+            with httpx.Client() as client:
+                robot.send_text(
+                    client=client, webhook_url=webhook, content=reply.text, mention=reply.mention
+                )
+            posted = True
+        except SendError as exc:
+            log.warning("group robot, keyword reply in %s: %s", reply.chat_id, exc.message)
+    with runtime.sessions() as session, session.begin():
+        if posted:
+            community.reply_posted(session, workspace_id, reply.event_key, now)
+        else:
+            community.release_reply(session, workspace_id, reply.event_key)
+    return posted
 
 
 def observe_message(

@@ -1,5 +1,6 @@
 """A fake WeCom group-robot webhook on 127.0.0.1: real HTTP, records what it is sent, and
-answers WeCom's errcode (0, or 93000 "invalid webhook key" for any key but the known one)."""
+answers WeCom's errcode (0, or 93000 "invalid webhook key" for any key but the known one;
+45009 "too many requests" while ``refuse`` counts down)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ KEY = "robot-key-1"
 class RobotState:
     received: list[tuple[str, dict[str, Any]]] = field(default_factory=list)  # (key, body)
     done: threading.Event = field(default_factory=threading.Event)
+    refuse: int = 0  # refuse this many posts with the known key (rate limited), then take them
 
 
 @contextmanager
@@ -33,10 +35,13 @@ def serve_fake_robot() -> Iterator[tuple[str, RobotState]]:
             length = int(self.headers.get("content-length", "0"))
             body = json.loads(self.rfile.read(length) or b"{}")
             ok = url.path == "/cgi-bin/webhook/send" and key == KEY
-            if ok:
+            answer = {"errcode": 0, "errmsg": "ok"} if ok else {"errcode": 93000, "errmsg": "bad"}
+            if ok and state.refuse > 0:
+                state.refuse -= 1
+                answer = {"errcode": 45009, "errmsg": "api freq out of limit"}
+            elif ok:
                 state.received.append((key, body))
                 state.done.set()
-            answer = {"errcode": 0, "errmsg": "ok"} if ok else {"errcode": 93000, "errmsg": "bad"}
             data = json.dumps(answer).encode()
             self.send_response(200)
             self.send_header("content-type", "application/json")

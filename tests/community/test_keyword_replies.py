@@ -5,6 +5,7 @@ PostgreSQL, fake WeCom and fake robot servers on 127.0.0.1)."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import timedelta
 
 import pytest
 from fastapi.testclient import TestClient
@@ -53,7 +54,7 @@ def test_keyword_replies_go_into_the_group_once_per_message(
     assert works[1].reply is None
     reply = works[0].reply
     assert reply is not None and (reply.chat_id, reply.mention) == ("wrG1", ["wmB"])
-    assert flow.post_reply(runtime=rt, workspace_id=ws, reply=reply)
+    assert flow.post_reply(runtime=rt, workspace_id=ws, reply=reply, now=NOW)
     # The moderation API posts through the same robot after its answer, once per message.
     with TestClient(create_app(rt, flush_in_background=False)) as client:
         h = {"Authorization": f"Bearer {brand.secret_key}"}
@@ -67,3 +68,56 @@ def test_keyword_replies_go_into_the_group_once_per_message(
     said = [(b["text"]["content"], b["text"]["mentioned_list"]) for _, b in state.received]
     assert said == [("48小时内发货", ["wmB"]), ("48小时内发货", ["wmC"])]
     assert [kind for kind, _, _ in _rows(rt, ws, "wmB")] == ["joined", "message"]  # sync + msg
+
+
+def test_a_failed_reply_is_retried_by_the_next_delivery_and_posted_once(
+    brand: Brand, robot: tuple[str, RobotState]
+) -> None:
+    rt, ws = brand.runtime, brand.workspace_id
+    webhook, state = robot
+    flow.sync_groups(runtime=rt, workspace_id=ws, now=NOW)
+    with rt.sessions() as s, s.begin():
+        assistant.set_group(session=s, workspace_id=ws, chat_id="wrG1", now=NOW, vault=rt.vault,
+                            group=GroupSet(name="宝妈1群", robot_webhook_url=webhook))  # fmt: skip
+        rule = RuleCreate(keyword="发货", action="reply", reply="48小时内发货")
+        community.create_rule(session=s, workspace_id=ws, rule=rule, now=NOW)
+    state.refuse = 1  # the robot refuses once (rate limited), then takes posts
+    xml = _text("c1", "wmB", "什么时候发货")
+
+    def deliver(at: timedelta) -> bool | None:
+        work = flow.apply_group_callback(runtime=rt, workspace_id=ws, event=None, xml=xml,
+                                         now=NOW + at)  # fmt: skip
+        if work.reply is None:
+            return None
+        return flow.post_reply(runtime=rt, workspace_id=ws, reply=work.reply, now=NOW + at)
+
+    # Refused: nothing said, and the claim is released for the next delivery.
+    assert deliver(timedelta(0)) is False
+    assert state.received == []
+    # WeCom retries the same message: its reply is due again and now posted.
+    assert deliver(timedelta(seconds=5)) is True
+    # Posted: no later delivery replies again, not even after the claim's lease.
+    assert deliver(timedelta(seconds=10)) is None
+    assert deliver(timedelta(hours=1)) is None
+    assert [b["text"]["content"] for _, b in state.received] == ["48小时内发货"]
+
+
+def test_a_claim_left_by_a_crash_is_taken_again_after_the_lease(brand: Brand) -> None:
+    rt, ws = brand.runtime, brand.workspace_id
+    flow.sync_groups(runtime=rt, workspace_id=ws, now=NOW)
+    with rt.sessions() as s, s.begin():
+        rule = RuleCreate(keyword="发货", action="reply", reply="48小时内发货")
+        community.create_rule(session=s, workspace_id=ws, rule=rule, now=NOW)
+    xml = _text("c2", "wmB", "发货")
+
+    def due(at: timedelta) -> bool:
+        work = flow.apply_group_callback(runtime=rt, workspace_id=ws, event=None, xml=xml,
+                                         now=NOW + at)  # fmt: skip
+        return work.reply is not None
+
+    # Claimed, then the process dies before posting (nothing recorded, nothing released):
+    # a delivery inside the lease leaves it alone; after the lease it is due again.
+    assert due(timedelta(0))
+    assert not due(timedelta(minutes=1))
+    assert due(timedelta(minutes=6))
+    assert not due(timedelta(minutes=7))

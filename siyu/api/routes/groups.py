@@ -115,7 +115,7 @@ async def observe(
     reply = flow.reply_of(chat_id, message, verdict)
     if reply is not None:
         background.add_task(
-            flow.post_reply, runtime=runtime, workspace_id=workspace.id, reply=reply
+            flow.post_reply, runtime=runtime, workspace_id=workspace.id, reply=reply, now=utcnow()
         )
     return verdict
 

@@ -235,7 +235,9 @@ def _apply_group(
 def _post_reply(runtime: Runtime, workspace_id: str, reply: community_flow.GroupReply) -> None:
     """After the answer: a keyword rule's reply through the group robot (failures logged)."""
     try:
-        community_flow.post_reply(runtime=runtime, workspace_id=workspace_id, reply=reply)
+        community_flow.post_reply(
+            runtime=runtime, workspace_id=workspace_id, reply=reply, now=utcnow()
+        )
     except Exception:
         log.exception("keyword reply in %s of workspace %s failed", reply.chat_id, workspace_id)
 

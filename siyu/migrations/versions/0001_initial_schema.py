@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-29 10:02:04.182529
+Create Date: 2026-11-29 10:53:14.794399
 """
 
 from collections.abc import Sequence
@@ -390,6 +390,7 @@ def upgrade() -> None:
         sa.Column("at", siyu.core.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("outcome", sa.String(length=20), nullable=True),
         sa.Column("reply_claimed_at", siyu.core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("reply_posted_at", siyu.core.db.UTCDateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("workspace_id", "event_key", name=op.f("pk_community_activity")),
     )
     with op.batch_alter_table("community_activity", schema=None) as batch_op:
