@@ -8,7 +8,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import insert, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from siyu.activities import guards
@@ -22,6 +21,7 @@ from siyu.activities.models import (
     RewardSpec,
 )
 from siyu.activities.tables import activity_entries, activity_refusals, activity_rewards
+from siyu.core.db import insert_ignore
 from siyu.core.ids import new_id
 from siyu.identity import service as identity
 from siyu.workspaces import service as workspaces
@@ -194,10 +194,7 @@ def add_reward(
         "status": "action" if spec.kind == "goods" else "pending",
         "created_at": now,
     }
-    builder: Any = (
-        postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-    )
-    session.execute(builder(activity_rewards).values(**values).on_conflict_do_nothing())
+    insert_ignore(session, activity_rewards, values)
 
 
 def add_refund(

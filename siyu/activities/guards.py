@@ -12,11 +12,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import case, func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from siyu.activities.models import Activity
 from siyu.activities.tables import activities, activity_entries, activity_quotas
+from siyu.core.db import insert_ignore
 from siyu.identity import service as identity
 from siyu.identity.tables import identity_persons
 from siyu.segments.tables import segment_members
@@ -139,10 +139,7 @@ def _ensure_quota_row(session: Session, workspace_id: str, activity_id: str, per
         "day": "",
         "day_count": 0,
     }
-    builder: Any = (
-        postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-    )
-    session.execute(builder(activity_quotas).values(**row).on_conflict_do_nothing())
+    insert_ignore(session, activity_quotas, row)
 
 
 def take_quota(

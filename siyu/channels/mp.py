@@ -19,7 +19,6 @@ from zoneinfo import ZoneInfo
 import httpx
 from pydantic import BaseModel, Field
 from sqlalchemy import insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
 from siyu.channels.models import (
@@ -33,6 +32,7 @@ from siyu.channels.models import (
 from siyu.channels.wechat_api import WechatApi
 from siyu.channels.wechat_tables import mp_qr_scenes, mp_quota
 from siyu.core.clock import utcnow
+from siyu.core.db import insert_ignore
 from siyu.core.errors import ConflictError, InvalidInputError
 
 MP_BASE_URL = "https://api.weixin.qq.com"
@@ -176,10 +176,7 @@ def quota_resets_at(now: datetime) -> datetime:
 
 def _ensure_row(session: Session, workspace_id: str, app_id: str, day: str) -> None:
     values = {"workspace_id": workspace_id, "app_id": app_id, "day": day, "used": 0}
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(postgresql.insert(mp_quota).values(**values).on_conflict_do_nothing())
-    else:
-        session.execute(sqlite.insert(mp_quota).values(**values).on_conflict_do_nothing())
+    insert_ignore(session, mp_quota, values)
 
 
 def take_quota(

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from siyu.channels.outbox_models import SubscriptionBalance
 from siyu.channels.tables import mp_subscription_grants, mp_subscriptions
+from siyu.core.db import insert_ignore
 from siyu.core.errors import InvalidInputError
 from siyu.identity import service as identity
 
@@ -52,20 +53,18 @@ def grant(
     person_id = identity.current_person_id(
         session=session, workspace_id=workspace_id, person_id=person_id
     )
-    logged = session.execute(
-        _insert(session, mp_subscription_grants)
-        .values(
-            workspace_id=workspace_id,
-            event_key=event_key,
-            person_id=person_id,
-            template_id=template_id,
-            count=count,
-            at=now,
-        )
-        .on_conflict_do_nothing()
-        .returning(mp_subscription_grants.c.event_key)
-    ).first()
-    if logged is not None:  # a new accept event (a repeated one grants nothing)
+    accept = {
+        "workspace_id": workspace_id,
+        "event_key": event_key,
+        "person_id": person_id,
+        "template_id": template_id,
+        "count": count,
+        "at": now,
+    }
+    logged = insert_ignore(
+        session, mp_subscription_grants, accept, returning=[mp_subscription_grants.c.event_key]
+    )
+    if logged:  # a new accept event (a repeated one grants nothing)
         ins = _insert(session, mp_subscriptions).values(
             workspace_id=workspace_id,
             person_id=person_id,

@@ -8,13 +8,24 @@ default, WAL mode) and PostgreSQL.
 from __future__ import annotations
 
 import errno
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import DateTime, Engine, MetaData, create_engine, event, exc
+from sqlalchemy import (
+    ColumnElement,
+    DateTime,
+    Engine,
+    MetaData,
+    Row,
+    Table,
+    create_engine,
+    event,
+    exc,
+)
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -140,6 +151,33 @@ def is_unique_violation(error: exc.IntegrityError) -> bool:
         return True
     text = str(error.orig)
     return text.startswith("UNIQUE constraint failed")  # SQLite, primary keys included
+
+
+def insert_ignore(
+    session: Session,
+    table: Table,
+    rows: dict[str, Any] | list[dict[str, Any]],
+    *,
+    returning: Sequence[ColumnElement[Any]] = (),
+) -> list[Row[Any]]:
+    """``INSERT … ON CONFLICT DO NOTHING`` of one row (a dict) or many (a list, one
+    executemany) on SQLite or PostgreSQL: a row that hits any unique constraint is skipped.
+
+    With ``returning`` columns, the rows that went in (one per inserted row, none for a
+    skipped one): the way to tell, since psycopg reports rowcount -1 for this insert.
+    Without, an empty list.
+    """
+    if not rows:
+        return []
+    dialect = session.get_bind().dialect.name
+    builder = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    stmt: Any = builder(table).on_conflict_do_nothing()
+    if returning:
+        stmt = stmt.returning(*returning)
+    # A list runs as one executemany; with RETURNING SQLAlchemy batches it into multi-row
+    # VALUES with one cached compilation.
+    result = session.connection().execute(stmt, rows)
+    return list(result.all()) if returning else []
 
 
 def _reason(text: str) -> str:

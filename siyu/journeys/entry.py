@@ -10,12 +10,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
-from sqlalchemy import func, insert, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from siyu.core.db import insert_ignore
 from siyu.core.ids import new_id
 from siyu.journeys.actions import LIVE, StateStatus
 from siyu.journeys.models import JourneyDefinition
@@ -33,23 +32,6 @@ class EntryHistory:
     entries: int = 0
     last_entered: datetime | None = None
     live: bool = False
-
-
-def insert_ignoring_duplicates(session: Session, table: Any, rows: list[dict[str, Any]]) -> int:
-    """Insert rows, skipping any that hits a unique constraint; how many went in."""
-    if not rows:
-        return 0
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        stmt: Any = postgresql.insert(table).on_conflict_do_nothing()
-    elif dialect == "sqlite":
-        stmt = sqlite.insert(table).on_conflict_do_nothing()
-    else:  # pragma: no cover - only SQLite and PostgreSQL are supported
-        stmt = insert(table)
-    # One executemany with RETURNING: SQLAlchemy batches it into multi-row VALUES with one
-    # cached compilation; the returned keys count what went in (psycopg gives no rowcount).
-    returning = stmt.returning(*table.primary_key.columns)
-    return len(session.connection().execute(returning, rows).all())
 
 
 def _histories(
@@ -157,4 +139,7 @@ def enter_persons(
         }
         for p in chosen
     ]
-    return insert_ignoring_duplicates(session, journey_states, rows)
+    # The returned keys count what went in.
+    return len(
+        insert_ignore(session, journey_states, rows, returning=list(journey_states.primary_key))
+    )

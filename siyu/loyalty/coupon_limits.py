@@ -19,22 +19,14 @@ winner's committed coupon. Stock is a conditional ``UPDATE … issued < stock``.
 
 from __future__ import annotations
 
-from typing import Any
-
 from sqlalchemy import func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from siyu.core.db import insert_ignore
 from siyu.core.errors import ConflictError
 from siyu.identity import service as identity
 from siyu.loyalty.coupon_models import CouponStatus, CouponTemplate
 from siyu.loyalty.coupon_tables import coupon_holdings, coupon_templates, coupons
-
-
-def _insert_ignore(session: Session, table: Any, **values: Any) -> None:
-    dialect = session.get_bind().dialect.name
-    builder = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    session.execute(builder(table).values(**values).on_conflict_do_nothing())
 
 
 def counted(*, session: Session, workspace_id: str, template_id: str, person_id: str) -> int:
@@ -55,14 +47,13 @@ def counted(*, session: Session, workspace_id: str, template_id: str, person_id:
 
 
 def _lock_holding(session: Session, template: CouponTemplate, person_id: str) -> None:
-    _insert_ignore(
-        session,
-        coupon_holdings,
-        workspace_id=template.workspace_id,
-        template_id=template.id,
-        person_id=person_id,
-        held=0,
-    )
+    holding = {
+        "workspace_id": template.workspace_id,
+        "template_id": template.id,
+        "person_id": person_id,
+        "held": 0,
+    }
+    insert_ignore(session, coupon_holdings, holding)
     h = coupon_holdings.c
     session.execute(
         select(h.held)

@@ -18,6 +18,7 @@ from sqlalchemy import and_, bindparam, insert, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from siyu.core.db import insert_ignore
 from siyu.core.errors import ConflictError, InvalidInputError
 from siyu.identity import service as identity
 from siyu.loyalty import ledger, points_pg
@@ -67,11 +68,13 @@ def _lock(session: Session, workspace_id: str, person_id: str, now: datetime) ->
     if balance is not None:
         return int(balance)
     identity.current_person_id(session=session, workspace_id=workspace_id, person_id=person_id)
-    session.execute(
-        _insert(session, points_accounts)
-        .values(workspace_id=workspace_id, person_id=person_id, balance=0, updated_at=now)
-        .on_conflict_do_nothing()
-    )
+    account = {
+        "workspace_id": workspace_id,
+        "person_id": person_id,
+        "balance": 0,
+        "updated_at": now,
+    }
+    insert_ignore(session, points_accounts, account)
     return int(session.execute(query).scalar_one())
 
 
@@ -153,10 +156,10 @@ def _conflicting_key() -> ConflictError:
 def _write_portable(
     session: Session, values: dict[str, Any], takes: list[tuple[int, int]]
 ) -> int | None:
-    stmt = _insert(session, points_entries).values(**values).on_conflict_do_nothing()
-    entry_id = session.execute(stmt.returning(_ent.id)).scalar_one_or_none()
-    if entry_id is None:
+    inserted = insert_ignore(session, points_entries, values, returning=[_ent.id])
+    if not inserted:
         return None
+    entry_id: int = inserted[0].id
     if values["amount"] > 0:
         session.execute(
             insert(points_lots).values(

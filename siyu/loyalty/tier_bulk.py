@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
+from siyu.core.db import insert_ignore
 from siyu.loyalty import ledger, points, points_write, tier_evaluate
 from siyu.loyalty import tiers as rules
 from siyu.loyalty.ledger import CONTRA, EntryKind
@@ -130,9 +131,9 @@ def _lock_accounts(
         found = dict(session.execute(query).all())
         missing = [pid for pid in chunk if pid not in found]
         if missing:
-            stmt = points_write._insert(session, points_accounts).on_conflict_do_nothing()
-            session.execute(
-                stmt,
+            insert_ignore(
+                session,
+                points_accounts,
                 [
                     {
                         "workspace_id": workspace_id,

@@ -26,9 +26,9 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, Field
 from sqlalchemy import delete, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from siyu.core.db import insert_ignore
 from siyu.core.errors import InvalidInputError, SiyuError
 from siyu.core.runtime import Runtime
 from siyu.pipeline import (
@@ -102,14 +102,6 @@ def period_of(job: Job, now: datetime, zone: str) -> str | None:
     return None if local.hour < job.at_hour else local.date().isoformat()
 
 
-def _insert_ignore(session: Session, **values: Any) -> int:
-    dialect = session.get_bind().dialect.name
-    builder = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    # RETURNING tells whether the row went in (psycopg reports rowcount -1 for this insert).
-    query = builder(job_runs).values(**values).on_conflict_do_nothing()
-    return len(session.execute(query.returning(_jr.job)).all())
-
-
 def _key(workspace_id: str, job: str, period: str) -> list[Any]:
     return [_jr.workspace_id == workspace_id, _jr.job == job, _jr.period == period]
 
@@ -123,8 +115,9 @@ def claim(
     query = select(_jr.started_at, _jr.finished_at).where(*_key(workspace_id, job, period))
     row = session.execute(query).first()  # most rounds end here, without a write
     if row is None:
-        values = {"workspace_id": workspace_id, "job": job, "period": period, "owner": owner}
-        if _insert_ignore(session, **values, started_at=started, finished_at=None, result=None):
+        values: dict[str, Any] = {"workspace_id": workspace_id, "job": job, "period": period}
+        values |= {"owner": owner, "started_at": started, "finished_at": None, "result": None}
+        if insert_ignore(session, job_runs, values, returning=[_jr.job]):
             return started
         row = session.execute(query).one()
     if row.finished_at is not None or row.started_at > now - LEASE:
