@@ -10,16 +10,20 @@ directory: tests and single-machine use; one process at a time may open that dir
 ClickHouse has no multi-statement transactions, so each guarantee rests on one statement:
 
 * **appended once** — ``append_once`` inserts all fresh batches in ONE insert (ClickHouse
-  makes an insert of up to ``max_insert_block_size`` rows one part per partition, and a
-  batch — one workspace — lies in one partition), then records their numbers. A crash in
-  between makes the next flush insert the same rows again; two things make that harmless:
-  the insert carries an ``insert_deduplication_token`` derived from the batch numbers
-  (the retry reads the same first batches of the inbox, so ClickHouse drops the repeat,
-  ``non_replicated_deduplication_window``), and the table is a ``ReplacingMergeTree`` whose
-  key ends in ``message_id``, so an identical row left by any other retry collapses at the
-  next merge and at :meth:`ClickHouseEventStore.compact`. (Inserting one part per batch
-  would make the per-batch token exact, but a flush carries up to 2,000 batches and that
-  many parts per second is what ClickHouse cannot merge away.)
+  makes an insert of up to ``max_insert_block_size`` rows one part per partition), every
+  row tagged with its inbox batch number (column ``batch_seq``, 0 for direct appends), then
+  records the numbers. A crash in between leaves rows whose numbers are not recorded, and
+  the retry may read a different set of batches (new ones arrived, another flusher took
+  some). So before inserting, a flush asks which (``batch_seq``, ``message_id``) of its
+  unrecorded batches the table already holds and inserts only the others: a retry over any
+  set of batches never adds a second copy, so no reader ever sees one — exact per row, even
+  if the dead insert left only some of its parts. The question is cheap: a ``minmax`` skip
+  index on ``batch_seq`` prunes every part but the newest (numbers only grow), plus the
+  workspaces' key prefix. The insert also carries an ``insert_deduplication_token`` (the
+  numbers and the rows already found) for a dead client whose insert the server still
+  finishes. (One part per batch would make a per-batch token enough, but a flush carries
+  up to 2,000 batches and that many parts per second is what ClickHouse cannot merge away;
+  ``FINAL`` at every read would cost every query for a crash's sake.)
 * **rewrites** (reattribution, duplicate clean-up) insert the new rows first and then delete
   the old ones with a lightweight ``DELETE`` (``mutations_sync``): a reader between the two
   may see both copies; a crash between them leaves both, and compaction keeps the newest
@@ -80,9 +84,11 @@ CREATE TABLE IF NOT EXISTS events (
     timestamp DateTime64(6, 'UTC'),
     received_at DateTime64(6, 'UTC'),
     sent_at Nullable(DateTime64(6, 'UTC')),
+    batch_seq UInt64 MATERIALIZED 0,
     stored_at DateTime64(6, 'UTC') MATERIALIZED now64(6),
     first_received UInt64 MATERIALIZED
-        toUInt64(18446744073709551615) - toUInt64(toUnixTimestamp64Micro(received_at))
+        toUInt64(18446744073709551615) - toUInt64(toUnixTimestamp64Micro(received_at)),
+    INDEX batch_seq_range batch_seq TYPE minmax GRANULARITY 1
 ) ENGINE = ReplacingMergeTree(first_received)
 PARTITION BY cityHash64(workspace_id) % {PARTITIONS}
 ORDER BY (workspace_id, person_id, timestamp, message_id)
@@ -93,7 +99,8 @@ SETTINGS non_replicated_deduplication_window = 1000, old_parts_lifetime = 1,
 """The events table: ordered for per-person scans (funnels, retention), the key ending in
 ``message_id`` so re-inserted copies collapse, the one received first staying (the version
 ``first_received`` runs backwards with ``received_at``), as DuckDB's compaction keeps it.
-``stored_at`` tells a rewritten row from the copy it replaced. Neither is in ``SELECT *``."""
+``stored_at`` tells a rewritten row from the copy it replaced; ``batch_seq`` is the inbox
+batch a row came in (0: a direct append). None of the three is in ``SELECT *``."""
 
 APPENDED_DDL = """
 CREATE TABLE IF NOT EXISTS appended_batches (
@@ -361,6 +368,15 @@ class ClickHouseEventStore:
         self._appended = f"{database}.appended_batches"
         client.command(f"CREATE DATABASE IF NOT EXISTS {database}")
         client.command(CLICKHOUSE_EVENTS_DDL.replace("EXISTS events", f"EXISTS {self.table}"))
+        # A table made before ``batch_seq`` existed gets it (old rows read as 0).
+        client.command(
+            f"ALTER TABLE {self.table} ADD COLUMN IF NOT EXISTS batch_seq UInt64 MATERIALIZED 0 "
+            "AFTER sent_at"
+        )
+        client.command(
+            f"ALTER TABLE {self.table} ADD INDEX IF NOT EXISTS batch_seq_range batch_seq "
+            "TYPE minmax GRANULARITY 1"
+        )
         client.command(APPENDED_DDL.replace("EXISTS appended_batches", f"EXISTS {self._appended}"))
 
     def close(self) -> None:
@@ -378,8 +394,9 @@ class ClickHouseEventStore:
 
     def append_once(self, batches: Mapping[int, pa.Table]) -> int:
         """Append each batch (number → rows) whose number is not recorded, in one insert,
-        then record the numbers; returns the rows appended. See the module for why a crash
-        between the two appends nothing twice in effect."""
+        then record the numbers; returns the rows appended. Rows of these batches that a
+        flush which died before its record already inserted are not inserted again (see the
+        module), whatever other batches this flush carries."""
         numbers = sorted(batches)
         if not numbers:
             return 0
@@ -392,15 +409,57 @@ class ClickHouseEventStore:
         if not fresh:
             return 0
         rows = pa.concat_tables(
-            batches[n].select(EVENT_SCHEMA.names).cast(EVENT_SCHEMA) for n in fresh
+            batches[n]
+            .select(EVENT_SCHEMA.names)
+            .cast(EVENT_SCHEMA)
+            .append_column("batch_seq", pa.array([n] * batches[n].num_rows, pa.uint64()))
+            for n in fresh
         )
+        rows, already = self._without_inserted(fresh, rows)
         if rows.num_rows:
-            token = hashlib.sha256(",".join(map(str, fresh)).encode()).hexdigest()
+            key = f"{','.join(map(str, fresh))}/{already}"
+            token = hashlib.sha256(key.encode()).hexdigest()
             self.client.insert_arrow(
-                self.table, rows, {"insert_deduplicate": 1, "insert_deduplication_token": token}
+                self.table,
+                rows,
+                {
+                    "insert_deduplicate": 1,
+                    "insert_deduplication_token": token,
+                    "insert_allow_materialized_columns": 1,
+                },
             )
         self.client.insert_arrow(self._appended, pa.table({"number": pa.array(fresh, pa.uint64())}))
         return int(rows.num_rows)
+
+    def _without_inserted(self, fresh: list[int], rows: pa.Table) -> tuple[pa.Table, int]:
+        """``rows`` less those whose (batch_seq, message_id) the table holds (left by a flush
+        that died before recording), and how many those were."""
+        workspaces = pa.compute.unique(rows.column("workspace_id")).to_pylist()
+        found = self.client.query_arrow(
+            f"SELECT batch_seq, message_id FROM {self.table} "
+            "WHERE workspace_id IN {w:Array(String)} "
+            "AND batch_seq BETWEEN {lo:UInt64} AND {hi:UInt64} AND batch_seq IN {n:Array(UInt64)}",
+            {"w": _strings(workspaces), "lo": fresh[0], "hi": fresh[-1], "n": fresh},
+        )
+        if not found.num_rows:
+            return rows, 0
+        present = {
+            (int(b), str(m))
+            for b, m in zip(
+                found.column("batch_seq").to_pylist(),
+                found.column("message_id").to_pylist(),
+                strict=True,
+            )
+        }
+        keep = [
+            (int(b), str(m)) not in present
+            for b, m in zip(
+                rows.column("batch_seq").to_pylist(),
+                rows.column("message_id").to_pylist(),
+                strict=True,
+            )
+        ]
+        return rows.filter(pa.array(keep, pa.bool_())), found.num_rows
 
     def _partition(self, workspace_id: str) -> int:
         found = self.client.query_arrow(
@@ -505,8 +564,9 @@ class ClickHouseEventStore:
             for name in EVENT_SCHEMA.names
         )
         self.client.command(
-            f"INSERT INTO {self.table} ({COLUMNS}) SETTINGS insert_deduplicate = 0 "
-            f"SELECT {replaced} FROM {self.table} WHERE {selected}",
+            f"INSERT INTO {self.table} ({COLUMNS}, batch_seq) SETTINGS insert_deduplicate = 0, "
+            "insert_allow_materialized_columns = 1 "
+            f"SELECT {replaced}, batch_seq FROM {self.table} WHERE {selected}",
             moved,
         )
         self.client.command(

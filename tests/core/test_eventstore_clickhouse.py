@@ -3,6 +3,8 @@ that died between its insert and its record appends nothing twice, URLs and para
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -81,6 +83,78 @@ def test_a_flush_that_died_before_its_record_appends_nothing_twice(tmp_path: Pat
         assert store.append_once(batches) == 0
     finally:
         store.close()
+
+
+_KILLED_AT_RECORD = """
+import os, sys
+from pathlib import Path
+from siyu.core.eventstore_clickhouse import ChdbClient, ClickHouseEventStore
+from tests.core.test_eventstore import rows
+
+class DiesAtRecord(ChdbClient):
+    def insert_arrow(self, table, rows, settings=None):
+        if table.endswith("appended_batches"):
+            os._exit(9)  # the process is gone between the insert and the record
+        super().insert_arrow(table, rows, settings)
+
+store = ClickHouseEventStore(DiesAtRecord(Path(sys.argv[1])))
+store.append_once({7: rows("w", range(0, 3)), 8: rows("w", range(3, 5))})
+"""
+
+BATCHES = {7: rows("w", range(0, 3)), 8: rows("w", range(3, 5)), 9: rows("w", range(5, 7))}
+
+
+def _seen(store: ClickHouseEventStore) -> tuple[int, int]:
+    """(rows, distinct message ids) a reader of ``events`` sees right now, before any merge."""
+    found = store.query("w", "SELECT count() AS n, uniqExact(message_id) AS u FROM events")
+    return int(found.column("n")[0].as_py()), int(found.column("u")[0].as_py())
+
+
+@pytest.mark.parametrize(
+    "retries",
+    [[[7, 8, 9]], [[8, 9], [7]], [[9], [8, 7]]],
+    ids=["superset", "subset-and-new-then-rest", "new-then-rest"],
+)
+def test_a_flush_killed_before_its_record_and_retried_over_other_batches_adds_no_copy(
+    tmp_path: Path, retries: list[list[int]]
+) -> None:
+    directory = tmp_path / "chdb"
+    killed = subprocess.run(
+        [sys.executable, "-c", _KILLED_AT_RECORD, str(directory)],
+        cwd=Path(__file__).parents[2],
+        capture_output=True,
+        check=False,
+    )
+    assert killed.returncode == 9, killed.stderr.decode()[-2000:]
+    store = ClickHouseEventStore(ChdbClient(directory))
+    try:
+        assert _seen(store) == (5, 5)  # batches 7 and 8 went in, their numbers did not
+        appended = 0
+        for numbers in retries:
+            appended += store.append_once({n: BATCHES[n] for n in numbers})
+            rows_seen, ids_seen = _seen(store)
+            assert rows_seen == ids_seen  # no reader ever sees a message twice
+        assert appended == 2  # only batch 9's rows were new
+        assert _seen(store) == (7, 7)
+        assert store.append_once(BATCHES) == 0  # every number is recorded now
+    finally:
+        store.close()
+
+
+def test_a_batch_whose_insert_landed_only_in_part_gets_the_rest(
+    store: ClickHouseEventStore,
+) -> None:
+    # A dead insert split into parts may leave some of a batch's rows: the retry adds the rest.
+    landed = rows("w", range(0, 2)).append_column("batch_seq", pa.array([7, 7], pa.uint64()))
+    store.client.insert_arrow(store.table, landed, {"insert_allow_materialized_columns": 1})
+    assert store.append_once({7: rows("w", range(0, 5))}) == 3
+    assert _seen(store) == (5, 5)
+    tagged = store.client.query_arrow(f"SELECT DISTINCT batch_seq AS b FROM {store.table}")
+    assert tagged.column("b").to_pylist() == [7]
+    # The tag is stored but stays out of SELECT *, as on DuckDB.
+    whole = store.client.query_arrow(f"SELECT * FROM {store.table} LIMIT 1")
+    assert whole.column_names == store.query("w", "SELECT * FROM events LIMIT 1").column_names
+    assert "batch_seq" not in whole.column_names
 
 
 def test_urls_and_parameters(tmp_path: Path) -> None:
