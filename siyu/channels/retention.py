@@ -9,8 +9,9 @@ comes back short finishes the work, and a killed pass simply continues.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import and_, bindparam, exists, or_, select, update
+from sqlalchemy import Select, and_, bindparam, exists, or_, select, update
 from sqlalchemy.orm import Session
 
 from siyu.channels.models import MessageStatus
@@ -32,6 +33,26 @@ _h = channel_consent_history.c
 _t = wecom_tasks.c
 
 
+def redactable(workspace_id: str, before: datetime, limit: int) -> Select[tuple[str, Any]]:
+    """The next batch of settled messages planned before ``before`` still to redact.
+
+    Oldest planned first, in the order of ``ix_channel_messages_unredacted`` (a partial index
+    of the unredacted rows): the scan reads the batch and stops, instead of sorting every
+    message still to do (or, by id, walking the recent ones when a pass has little left).
+    """
+    return (
+        select(_m.id, _m.params)
+        .where(
+            _m.workspace_id == workspace_id,
+            _m.send_at < before,
+            _m.status.in_(SETTLED),
+            _m.redacted_at.is_(None),
+        )
+        .order_by(_m.send_at, _m.id)
+        .limit(limit)
+    )
+
+
 def redact_messages(
     *, session: Session, workspace_id: str, before: datetime, now: datetime, limit: int
 ) -> tuple[int, int]:
@@ -42,17 +63,7 @@ def redact_messages(
     Status, channel, purpose, priority, times, source, idempotency key and provider id stay:
     caps count by them, journeys settle by them, content reach counts by the content id.
     """
-    rows = session.execute(
-        select(_m.id, _m.params)
-        .where(
-            _m.workspace_id == workspace_id,
-            _m.send_at < before,
-            _m.status.in_(SETTLED),
-            _m.redacted_at.is_(None),
-        )
-        .order_by(_m.id)
-        .limit(limit)
-    ).all()
+    rows = session.execute(redactable(workspace_id, before, limit)).all()
     if not rows:
         return 0, 0
     kept = [

@@ -14,6 +14,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 
 from siyu.core.db import UTCDateTime, metadata
@@ -62,6 +63,16 @@ channel_messages = Table(
     Index("ix_channel_messages_person", "workspace_id", "person_id", "channel", "send_at"),
     Index("ix_channel_messages_source", "workspace_id", "source", "status"),
     Index("ix_channel_messages_provider_id", "provider_message_id"),
+    # Retention's batch query (channels/retention.py): the messages still to redact, in the
+    # order it takes them; redacted rows leave the index, so a batch reads only what it takes.
+    Index(
+        "ix_channel_messages_unredacted",
+        "workspace_id",
+        "send_at",
+        "id",
+        sqlite_where=text("redacted_at IS NULL"),
+        postgresql_where=text("redacted_at IS NULL"),
+    ),
 )
 
 channel_templates = Table(

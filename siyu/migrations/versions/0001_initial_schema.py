@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-29 10:53:14.794399
+Create Date: 2026-11-29 10:56:05.465890
 """
 
 from collections.abc import Sequence
@@ -325,6 +325,13 @@ def upgrade() -> None:
         )
         batch_op.create_index(
             "ix_channel_messages_source", ["workspace_id", "source", "status"], unique=False
+        )
+        batch_op.create_index(
+            "ix_channel_messages_unredacted",
+            ["workspace_id", "send_at", "id"],
+            unique=False,
+            sqlite_where=sa.text("redacted_at IS NULL"),
+            postgresql_where=sa.text("redacted_at IS NULL"),
         )
 
     op.create_table(
@@ -2257,6 +2264,11 @@ def downgrade() -> None:
     op.drop_table("channel_settings")
     op.drop_table("channel_policies")
     with op.batch_alter_table("channel_messages", schema=None) as batch_op:
+        batch_op.drop_index(
+            "ix_channel_messages_unredacted",
+            sqlite_where=sa.text("redacted_at IS NULL"),
+            postgresql_where=sa.text("redacted_at IS NULL"),
+        )
         batch_op.drop_index("ix_channel_messages_source")
         batch_op.drop_index("ix_channel_messages_provider_id")
         batch_op.drop_index("ix_channel_messages_person")
