@@ -35,6 +35,7 @@ MESSAGES: dict[str, str] = {
     "ugc.reward.points": "{amount} points",
     "ugc.reward.coupon": "Coupon {template}",
     "ugc.kocs": "KOC board (last {days} days, top {top} are KOCs)",
+    "ugc.kocs_range": "KOC board (days {first} to {last}, top {top} are KOCs)",
     "ugc.kocs_hint": "Score = smoothed approval rate × (10·log10(1+reach) + 10·orders + 10·log10(1+GMV in yuan)); reach is the reported growth plus tracked clicks.",
     "ugc.tag": "Tag the top KOCs",
     "ugc.tagged": "KOC/koc tag: {gained} gained, {lost} lost",

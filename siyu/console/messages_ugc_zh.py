@@ -36,6 +36,7 @@ MESSAGES: dict[str, str] = {
     "ugc.reward.points": "{amount} 积分",
     "ugc.reward.coupon": "优惠券 {template}",
     "ugc.kocs": "KOC 榜（近 {days} 天，前 {top} 名为 KOC）",
+    "ugc.kocs_range": "KOC 榜（{first} 至 {last}，前 {top} 名为 KOC）",
     "ugc.kocs_hint": "得分 = 通过率（平滑） ×（10·log10(1+触达) + 10·订单 + 10·log10(1+GMV 元)）；触达含平台上报的增长和追踪点击。",
     "ugc.tag": "给前几名打 KOC 标签",
     "ugc.tagged": "KOC/koc 标签：新增 {gained} 人，移除 {lost} 人",

@@ -1,4 +1,5 @@
-"""Small console building blocks: a chart with its table view, KPI tiles, empty states."""
+"""Small console building blocks: a chart with its table view, KPI tiles, empty states, the
+from/to range bar."""
 
 from __future__ import annotations
 
@@ -6,8 +7,12 @@ from typing import Any
 
 from nicegui import ui
 
-from siyu.console.state import t
+from siyu.analytics.periods import Period
+from siyu.console.state import WorkspaceRef, t
+from siyu.console.views import ranges
 from siyu.console.views.common import ChartView
+from siyu.core.clock import utcnow
+from siyu.core.errors import SiyuError
 
 
 def empty_state(message: str, hint: str, *, testid: str = "empty-state") -> None:
@@ -68,3 +73,71 @@ def chart_card(view: ChartView, *, testid: str, height: str = "320px") -> None:
         grid.bind_visibility_from(switch, "value")
         if view.note:
             ui.label(view.note).classes("text-xs text-grey-7")
+
+
+def _date_box(label: str, value: str, testid: str) -> ui.input:
+    """A YYYY-MM-DD input with a calendar to pick from."""
+    box = ui.input(label, value=value, placeholder=t("analytics.range_default"))
+    box.classes("w-44").props(f'clearable data-testid="{testid}"')
+    with box.add_slot("append"):
+        icon = ui.icon("edit_calendar").classes("cursor-pointer")
+        with ui.menu() as menu:
+            ui.date(mask="YYYY-MM-DD").bind_value(box).on_value_change(menu.close)
+        icon.on("click", menu.open)
+    return box
+
+
+def _refusal(error: SiyuError) -> str:
+    return t("channels.invalid", field=error.field or "—", message=error.message)
+
+
+def range_bar(
+    path: str,
+    workspace: WorkspaceRef,
+    asked: tuple[str, str],
+    *,
+    default_note: str | None = None,
+    range_note: str | None = None,
+) -> Period | None:
+    """From / to inputs (local days in the workspace's zone) above a page at ``path``: applying
+    reloads it with ``?from=…&to=…`` so a range is also a link. ``asked`` is the page's query;
+    returns the range it names, or None (the page's default window) when blank or refused —
+    a refusal is shown naming ``from`` or ``to``. ``range_note`` is a catalogue key taking
+    ``first``, ``last`` and ``zone``; without notes the page says its window itself."""
+    span, refused = ranges.asked_range(workspace, utcnow(), asked)
+    with ui.row().classes("items-end gap-3").props('data-testid="range-bar"'):
+        first = _date_box(t("analytics.range_from"), asked[0], "range-from")
+        last = _date_box(t("analytics.range_to"), asked[1], "range-to")
+        problem = ui.label().classes("text-sm text-negative")
+        problem.props('data-testid="range-result"')
+
+        def apply() -> None:
+            try:
+                days = ranges.range_days(first.value, last.value)
+                chosen = ranges.chosen_range(workspace, utcnow(), *days)
+            except SiyuError as error:
+                problem.set_text(_refusal(error))
+                return
+            if chosen is None:
+                ui.navigate.to(path)
+                return
+            ui.navigate.to(f"{path}?from={chosen.first_day}&to={chosen.last_day}")
+
+        ui.button(t("analytics.range_apply"), icon="date_range", on_click=apply).props(
+            'color=teal-9 data-testid="range-apply"'
+        )
+        if span is not None:
+            ui.button(t("analytics.range_reset"), on_click=lambda: ui.navigate.to(path)).props(
+                'flat data-testid="range-reset"'
+            )
+    if refused is not None:
+        problem.set_text(_refusal(refused))
+    if span is None:
+        note = default_note
+    elif range_note is not None:
+        note = t(range_note, first=str(span.first_day), last=str(span.last_day), zone=span.timezone)
+    else:
+        note = None
+    if note:
+        ui.label(note).classes("text-xs text-grey-7").props('data-testid="range-note"')
+    return span

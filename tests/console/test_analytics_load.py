@@ -13,7 +13,8 @@ from siyu.accounts.permissions import Role
 from siyu.analytics.periods import Period as Days
 from siyu.console.auth import WorkspaceRef
 from siyu.console.pages import analytics_load as load
-from siyu.console.views import analytics as views
+from siyu.console.pages import overview
+from siyu.console.views import ranges as views
 from siyu.core.errors import InvalidInputError
 from siyu.core.runtime import Runtime
 from siyu.workspaces.models import WorkspaceCreated
@@ -101,3 +102,33 @@ def test_range_inputs_name_the_field_they_refuse() -> None:
     with pytest.raises(InvalidInputError) as backwards:
         load.chosen_range(ref, NOW, date(2026, 11, 20), date(2026, 11, 1))
     assert backwards.value.field == "to"
+
+
+def test_the_overview_and_pareto_follow_a_picked_range(
+    runtime: Runtime,  # noqa: F811
+    keys: WorkspaceCreated,  # noqa: F811
+) -> None:
+    ws = keys.workspace_id
+    # p1 shops on 10 Nov, p3 at 23:30 Shanghai on 31 Oct (15:30 UTC), p4 on 20 Nov
+    rows = [
+        *_shop("p1", datetime(2026, 11, 10, 2, 0, tzinfo=UTC)),
+        *_shop("p3", datetime(2026, 10, 31, 15, 30, tzinfo=UTC)),
+        *_shop("p4", datetime(2026, 11, 20, 2, 0, tzinfo=UTC)),
+    ]
+    runtime.events.append(table_of(rows, workspace_id=ws))
+    ref = _ref(ws)
+    november = load.chosen_range(ref, NOW, date(2026, 11, 1), date(2026, 11, 15))
+    assert november is not None
+
+    default = overview.load(runtime=runtime, workspace=ref, now=NOW)
+    assert default.gmv.period.days == 7 and default.gmv.current.orders == 0
+    assert (default.first_day, default.last_day) == (date(2026, 10, 29), date(2026, 11, 27))
+    picked = overview.load(runtime=runtime, workspace=ref, now=NOW, span=november)
+    assert picked.gmv.period == november and picked.board.period == november
+    assert (picked.gmv.current.orders, picked.gmv.current.gmv_fen) == (1, 8800)  # p1 only
+    assert picked.gmv.previous.orders == 1  # p3's local 31 Oct is the day before
+    assert (picked.first_day, picked.last_day) == (date(2026, 11, 1), date(2026, 11, 15))
+    assert picked.repurchase.query.end == november.end
+
+    assert load.pareto(runtime=runtime, workspace=ref, now=NOW).buyers == 3
+    assert load.pareto(runtime=runtime, workspace=ref, now=NOW, span=november).buyers == 2

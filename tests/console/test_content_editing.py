@@ -5,17 +5,25 @@ links with their QR codes."""
 from __future__ import annotations
 
 import base64
+from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from pydantic import ValidationError
 
+from siyu.accounts.permissions import Role
+from siyu.analytics.periods import Period
+from siyu.console.auth import WorkspaceRef
 from siyu.console.pages import content_load as load
 from siyu.console.views import content_form as form
+from siyu.console.views import ranges
 from siyu.content.models import VARIANT_CHANNELS, ContentStatus, LinkCreate
+from siyu.content.performance import CLICKED
 from siyu.core.clock import utcnow
 from siyu.core.errors import ConflictError, InvalidInputError
 from siyu.core.runtime import Runtime
 from siyu.workspaces.models import WorkspaceCreated
+from tests.analytics.events import Row, table_of
 from tests.api.conftest import keys, runtime  # noqa: F401  (fixtures on both stores)
 
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -111,3 +119,36 @@ def test_the_form_has_inputs_for_every_variant_field_and_round_trips() -> None:
     assert channels["miniprogram"].page == "p?id=1"  # type: ignore[union-attr]
     assert form.split_tags(" a |  | b ") == ["a", "b"]
     assert form.variants_from_form(form.blank_values()) == []
+
+
+def test_a_picked_range_bounds_the_performance(
+    runtime: Runtime,  # noqa: F811
+    keys: WorkspaceCreated,  # noqa: F811
+) -> None:
+    ws = keys.workspace_id
+    made = load.create(runtime=runtime, workspace_id=ws, item=form.item_from_form(_values()),
+                       by="u1", now=utcnow())  # fmt: skip
+    code = load.tracked_link(runtime=runtime, workspace_id=ws, content_id=made.id,
+                             link=LinkCreate(channel="sms"), now=utcnow()).link.code  # fmt: skip
+    now = utcnow()
+    ref = WorkspaceRef(id=ws, name="b", timezone="Asia/Shanghai", role=Role.owner,
+                       email="o@x.cn", user_id="u1")  # fmt: skip
+    # a click 40 days ago, outside the default 30 days; another yesterday
+    clicks = [now - timedelta(days=40), now - timedelta(days=1)]
+    rows = [Row(f"p{i}", CLICKED, at, properties={"content_code": code})
+            for i, at in enumerate(clicks)]  # fmt: skip
+    runtime.events.append(table_of(rows, workspace_id=ws))
+
+    def clicks_in(span: Period | None) -> int:
+        report = load.board(runtime=runtime, workspace_id=ws, now=now, span=span).report
+        return sum(i.clicks for i in report.items)
+
+    assert clicks_in(None) == 1
+    local = clicks[0].astimezone(ZoneInfo("Asia/Shanghai")).date()
+    around = ranges.chosen_range(ref, now, local - timedelta(days=1), local + timedelta(days=1))
+    assert around is not None
+    board = load.board(runtime=runtime, workspace_id=ws, now=now, span=around)
+    assert (board.report.start, board.report.end) == (around.start, around.end)
+    assert clicks_in(around) == 1 and board.report.items[0].clicks == 1
+    since = ranges.chosen_range(ref, now, local - timedelta(days=1), None)
+    assert clicks_in(since) == 2

@@ -6,10 +6,15 @@ from __future__ import annotations
 import csv
 import io
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 
+from siyu.accounts.permissions import Role
+from siyu.analytics.periods import Period
+from siyu.console.auth import WorkspaceRef
 from siyu.console.pages import ugc_load as load
+from siyu.console.views import ranges
 from siyu.console.views import ugc as views
 from siyu.core.clock import utcnow
 from siyu.core.errors import InvalidInputError, NotFoundError
@@ -130,3 +135,29 @@ def test_only_web_addresses_become_links() -> None:
     assert not views.is_web_link("/local/file.jpg")
     assert views.preview("  很 \n 好用 ") == "很 好用"
     assert views.preview("好" * 200).endswith("…") and len(views.preview("好" * 200)) == 120
+
+
+def test_a_picked_range_moves_the_koc_board_and_its_tagging(
+    runtime: Runtime,  # noqa: F811
+    keys: WorkspaceCreated,  # noqa: F811
+) -> None:
+    ws = keys.workspace_id
+    now = utcnow()
+    old = now - timedelta(days=40)  # outside the default 30 days
+    made = flow.collect_post(runtime=runtime, workspace_id=ws, now=now,
+                             post=post(posted_at=old, metrics={"views": 99}))  # fmt: skip
+    ref = WorkspaceRef(id=ws, name="b", timezone="Asia/Shanghai", role=Role.owner,
+                       email="o@x.cn", user_id="u1")  # fmt: skip
+    day = old.astimezone(ZoneInfo("Asia/Shanghai")).date()
+    around = ranges.chosen_range(ref, now, day - timedelta(days=2), day + timedelta(days=2))
+    after = ranges.chosen_range(ref, now, day + timedelta(days=1), None)
+
+    def posts(span: Period | None) -> int:
+        board = load.board(runtime=runtime, workspace_id=ws, now=now, span=span)
+        return sum(a.posts for a in board.ranking.items if a.person_id == made.person_id)
+
+    assert (posts(None), posts(after), posts(around)) == (0, 0, 1)
+    assert around is not None
+    tagged = load.ranking(runtime=runtime, workspace_id=ws, now=now, apply_tags=True, span=around)
+    assert (tagged.start, tagged.end) == (around.start, around.end)
+    assert [a.posts for a in tagged.items] == [1]

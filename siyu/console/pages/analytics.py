@@ -14,12 +14,11 @@ from siyu.analytics.periods import Period as Days
 from siyu.console import state
 from siyu.console.layout import frame
 from siyu.console.pages import analytics_load as load
-from siyu.console.pages.channel_forms import problem
 from siyu.console.state import WorkspaceRef, t
 from siyu.console.views import analytics as views
 from siyu.console.views import measure as measure_views
 from siyu.console.views.common import ChartView
-from siyu.console.widgets import chart_card, empty_state
+from siyu.console.widgets import chart_card, empty_state, range_bar
 from siyu.core.clock import utcnow
 from siyu.core.errors import SiyuError
 
@@ -103,69 +102,6 @@ def _rfm(workspace: WorkspaceRef) -> None:
     ui.timer(0.01, first, once=True)
 
 
-def _date_box(label: str, value: str, testid: str) -> ui.input:
-    """A YYYY-MM-DD input with a calendar to pick from."""
-    box = ui.input(label, value=value, placeholder=t("analytics.range_default"))
-    box.classes("w-44").props(f'clearable data-testid="{testid}"')
-    with box.add_slot("append"):
-        icon = ui.icon("edit_calendar").classes("cursor-pointer")
-        with ui.menu() as menu:
-            ui.date(mask="YYYY-MM-DD").bind_value(box).on_value_change(menu.close)
-        icon.on("click", menu.open)
-    return box
-
-
-def _range_bar(workspace: WorkspaceRef, asked: tuple[str, str], span: Days | None) -> ui.label:
-    """From / to inputs (local days in the workspace's zone); applying reloads the page with
-    ``?from=…&to=…`` so the range is also a link. Returns the label errors are shown in."""
-    with ui.row().classes("items-end gap-3").props('data-testid="analytics-range"'):
-        first = _date_box(t("analytics.range_from"), asked[0], "range-from")
-        last = _date_box(t("analytics.range_to"), asked[1], "range-to")
-        problem_label = ui.label().classes("text-sm text-negative")
-        problem_label.props('data-testid="range-result"')
-
-        def apply() -> None:
-            try:
-                chosen = load.chosen_range(
-                    workspace, utcnow(), *views.range_days(first.value, last.value)
-                )
-            except SiyuError as error:
-                problem_label.set_text(problem(error))
-                return
-            if chosen is None:
-                ui.navigate.to("/analytics")
-                return
-            ui.navigate.to(f"/analytics?from={chosen.first_day}&to={chosen.last_day}")
-
-        ui.button(t("analytics.range_apply"), icon="date_range", on_click=apply).props(
-            'color=teal-9 data-testid="range-apply"'
-        )
-        if span is not None:
-            ui.button(
-                t("analytics.range_reset"), on_click=lambda: ui.navigate.to("/analytics")
-            ).props('flat data-testid="range-reset"')
-    if span is None:
-        note = t("analytics.period_note")
-    else:
-        note = t(
-            "analytics.range_note",
-            first=str(span.first_day),
-            last=str(span.last_day),
-            zone=span.timezone,
-        )
-    ui.label(note).classes("text-xs text-grey-7").props('data-testid="range-note"')
-    return problem_label
-
-
-def _asked_range(
-    workspace: WorkspaceRef, asked: tuple[str, str]
-) -> tuple[Days | None, SiyuError | None]:
-    try:
-        return load.chosen_range(workspace, utcnow(), *views.range_days(*asked)), None
-    except SiyuError as error:
-        return None, error
-
-
 @ui.page("/analytics")
 def analytics_page(request: Request) -> RedirectResponse | None:
     """Every analysis of the workspace, chart first, table on a switch; ``?from=&to=`` (local
@@ -174,10 +110,13 @@ def analytics_page(request: Request) -> RedirectResponse | None:
         return RedirectResponse("/login")
     asked = (request.query_params.get("from", ""), request.query_params.get("to", ""))
     with frame("/analytics", "nav.analytics") as workspace:
-        span, refused = _asked_range(workspace, asked)
-        problem_label = _range_bar(workspace, asked, span)
-        if refused is not None:
-            problem_label.set_text(problem(refused))
+        span = range_bar(
+            "/analytics",
+            workspace,
+            asked,
+            default_note=t("analytics.period_note"),
+            range_note="analytics.range_note",
+        )
         with ui.grid(columns=2).classes("w-full gap-4"):
             for key, loader, builder in CHARTS[:3]:
                 _chart(workspace, key, loader, builder, span)

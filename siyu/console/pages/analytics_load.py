@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 
 from pydantic import BaseModel
 
@@ -28,6 +28,7 @@ from siyu.analytics.periods import Period as Days
 from siyu.analytics.periods import period_of
 from siyu.analytics.roi import RoiQuery, RoiResult
 from siyu.console.state import WorkspaceRef
+from siyu.console.views.ranges import chosen_range as chosen_range
 from siyu.core.runtime import Runtime
 from siyu.segments.rfm import RfmScore
 
@@ -41,17 +42,6 @@ RFM_CAP = 100_000
 def _last_days(workspace: WorkspaceRef, now: datetime, days: int) -> tuple[datetime, datetime]:
     week = period_of(None, None, timezone=workspace.timezone, now=now)
     return week.end - timedelta(days=days), week.end
-
-
-def chosen_range(
-    workspace: WorkspaceRef, now: datetime, first: date | None, last: date | None
-) -> Days | None:
-    """The local days the operator picked in the workspace's zone (None: each chart's default
-    window); a start alone reaches to today, an end alone back 30 days. A backwards range or one too
-    long is refused naming ``to``."""
-    if first is None and last is None:
-        return None
-    return period_of(first, last, timezone=workspace.timezone, now=now, days=RANGE_DAYS)
 
 
 def funnel(
@@ -167,5 +157,6 @@ def roi(
 def pareto(
     *, runtime: Runtime, workspace: WorkspaceRef, now: datetime, span: Days | None = None
 ) -> Pareto:
-    """Revenue concentration over every buyer so far (the range does not apply)."""
-    return layers.pareto_report(runtime=runtime, workspace_id=workspace.id, now=now).pareto
+    """Revenue concentration over every buyer so far, or up to the range's last day."""
+    as_of = span.end if span is not None else now
+    return layers.pareto_report(runtime=runtime, workspace_id=workspace.id, now=as_of).pareto

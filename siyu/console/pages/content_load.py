@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 
 from pydantic import BaseModel, Field
 
+from siyu.analytics.periods import Period
 from siyu.content import links
 from siyu.content import service as content
 from siyu.content.models import (
@@ -21,7 +22,7 @@ from siyu.content.models import (
 )
 from siyu.content.performance import ContentReport
 from siyu.core.runtime import Runtime
-from siyu.pipeline import content_performance
+from siyu.pipeline import content_performance, journey_checks
 from siyu.referral import codes
 
 DAYS = 30
@@ -42,12 +43,16 @@ class TrackedLink(BaseModel):
     qr_data_url: str = Field(description="data:image/png;base64,… of the link's QR code.")
 
 
-def board(*, runtime: Runtime, workspace_id: str, now: datetime) -> Board:
-    """Every item (newest change first) and the last :data:`DAYS` days' performance."""
+def board(
+    *, runtime: Runtime, workspace_id: str, now: datetime, span: Period | None = None
+) -> Board:
+    """Every item (newest change first) and its performance over the range's local days (by
+    default the last :data:`DAYS` days up to ``now``)."""
     with runtime.sessions() as session:
         library = content.list_content(session=session, workspace_id=workspace_id, limit=1000)
+    start, end = (span.start, span.end) if span else (now - timedelta(days=DAYS), now)
     report = content_performance.content_performance(
-        runtime=runtime, workspace_id=workspace_id, start=now - timedelta(days=DAYS), end=now
+        runtime=runtime, workspace_id=workspace_id, start=start, end=end
     )
     return Board(library=library, report=report)
 
@@ -83,10 +88,11 @@ def update(
     """Save ``changes`` as the next version, only if the item is still at ``version``.
 
     Raises:
-        ConflictError: someone saved in between (the domain's message says at which version).
+        ConflictError: someone saved in between (the domain's message says at which version),
+            or the edit (an archive) would break a live journey's sends (naming them).
     """
     with runtime.sessions() as session, session.begin():
-        return content.update_content(
+        return journey_checks.update_content(
             session=session,
             workspace_id=workspace_id,
             content_id=content_id,

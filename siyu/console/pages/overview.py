@@ -6,6 +6,7 @@ from datetime import date, datetime, timedelta
 
 from nicegui import ui
 from pydantic import BaseModel, ConfigDict
+from starlette.requests import Request
 from starlette.responses import RedirectResponse
 
 from siyu.analytics import measure_service as measure
@@ -15,12 +16,12 @@ from siyu.analytics.engine import engine_for
 from siyu.analytics.gmv import GmvDecomposition, GmvQuery
 from siyu.analytics.models import RepurchaseQuery, RepurchaseResult
 from siyu.analytics.order_history import OrderDays, read_order_days
-from siyu.analytics.periods import period_of
+from siyu.analytics.periods import Period, period_of
 from siyu.console import state
 from siyu.console.layout import frame
 from siyu.console.state import WorkspaceRef, t
 from siyu.console.views import overview as views
-from siyu.console.widgets import chart_card, empty_state, kpi
+from siyu.console.widgets import chart_card, empty_state, kpi, range_bar
 from siyu.core.clock import utcnow
 from siyu.core.runtime import Runtime
 from siyu.identity import service as identity
@@ -42,9 +43,13 @@ class OverviewData(BaseModel):
     last_day: date
 
 
-def load(*, runtime: Runtime, workspace: WorkspaceRef, now: datetime) -> OverviewData:
-    """The last 7 complete days against the 7 before, and the daily orders of the last 30."""
-    period = period_of(None, None, timezone=workspace.timezone, now=now)
+def load(
+    *, runtime: Runtime, workspace: WorkspaceRef, now: datetime, span: Period | None = None
+) -> OverviewData:
+    """The range against as many days before and its daily orders, by default the last 7
+    complete days against the 7 before and the daily orders of the last 30; repurchase over
+    the 90 days up to the range's (or the default week's) end."""
+    period = span or period_of(None, None, timezone=workspace.timezone, now=now)
     gmv = measure.gmv(runtime=runtime, workspace_id=workspace.id, query=GmvQuery(period=period))
     board = measure.board(
         runtime=runtime,
@@ -70,7 +75,7 @@ def load(*, runtime: Runtime, workspace: WorkspaceRef, now: datetime) -> Overvie
         board=board,
         repurchase=repurchase,
         orders=orders,
-        first_day=period.last_day - timedelta(days=TREND_DAYS - 1),
+        first_day=span.first_day if span else period.last_day - timedelta(days=TREND_DAYS - 1),
         last_day=period.last_day,
     )
 
@@ -100,7 +105,6 @@ def _draw(data: OverviewData) -> None:
     with ui.row().classes("w-full gap-3"):
         for item in views.kpis(data.gmv, data.board, data.repurchase, lang):
             kpi(item.label, item.value, item.change, testid=item.key)
-    ui.label(t("overview.period_note")).classes("text-xs text-grey-7")
     daily = views.daily_orders(data.orders, data.first_day, data.last_day)
     chart_card(views.trend_view(daily, lang), testid="trend")
     ui.label(t("overview.aarrr")).classes("text-lg font-medium")
@@ -110,18 +114,26 @@ def _draw(data: OverviewData) -> None:
 
 
 @ui.page("/")
-def overview_page() -> RedirectResponse | None:
-    """The overview of the current workspace."""
+def overview_page(request: Request) -> RedirectResponse | None:
+    """The overview of the current workspace; ``?from=&to=`` (local days) picks the range."""
     if state.current() is None:
         return RedirectResponse("/login")
+    asked = (request.query_params.get("from", ""), request.query_params.get("to", ""))
     with frame("/", "nav.overview") as workspace:
+        span = range_bar(
+            "/",
+            workspace,
+            asked,
+            default_note=t("overview.period_note"),
+            range_note="overview.range_note",
+        )
         body = ui.column().classes("w-full gap-4")
         with body:
             ui.spinner(size="lg")
 
         async def fill() -> None:
             data = await state.call(
-                load, runtime=state.runtime(), workspace=workspace, now=utcnow()
+                load, runtime=state.runtime(), workspace=workspace, now=utcnow(), span=span
             )
             body.clear()
             with body:

@@ -7,8 +7,10 @@ from collections.abc import Awaitable, Callable
 
 from nicegui import events, ui
 from pydantic import ValidationError
+from starlette.requests import Request
 from starlette.responses import RedirectResponse
 
+from siyu.analytics.periods import Period
 from siyu.console import state
 from siyu.console.layout import frame
 from siyu.console.pages import ugc_load as load
@@ -16,7 +18,7 @@ from siyu.console.pages.channel_forms import problem
 from siyu.console.state import WorkspaceRef, t
 from siyu.console.views import ugc as views
 from siyu.console.views.people import local_time
-from siyu.console.widgets import empty_state, kpi, table
+from siyu.console.widgets import empty_state, kpi, range_bar, table
 from siyu.core.clock import utcnow
 from siyu.core.errors import SiyuError
 from siyu.ugc.models import DEFAULT_CAMPAIGN, Post, RewardRule
@@ -194,9 +196,17 @@ def _rules(workspace: WorkspaceRef, board: load.Board, say: ui.label, refresh: R
         )
 
 
-def _kocs(workspace: WorkspaceRef, board: load.Board, say: ui.label, refresh: Refresh) -> None:
+def _kocs(
+    workspace: WorkspaceRef, board: load.Board, say: ui.label, refresh: Refresh, span: Period | None
+) -> None:
     lang = state.language()
-    ui.label(t("ugc.kocs", days=load.KOC_DAYS, top=load.KOC_TOP)).classes("text-base font-medium")
+    if span is None:
+        title = t("ugc.kocs", days=load.KOC_DAYS, top=load.KOC_TOP)
+    else:
+        title = t(
+            "ugc.kocs_range", first=str(span.first_day), last=str(span.last_day), top=load.KOC_TOP
+        )
+    ui.label(title).classes("text-base font-medium").props('data-testid="ugc-kocs-title"')
     ui.label(t("ugc.kocs_hint")).classes("text-xs text-grey-7")
     rows = views.koc_rows(board.ranking, board.koc_holders, lang)
     table(views.koc_columns(lang), rows, testid="ugc-kocs", pagination=load.KOC_TOP * 2)
@@ -212,6 +222,7 @@ def _kocs(workspace: WorkspaceRef, board: load.Board, say: ui.label, refresh: Re
             workspace_id=workspace.id,
             now=utcnow(),
             apply_tags=True,
+            span=span,
         )
         _say(say, t("ugc.tagged", gained=done.tagged, lost=done.untagged), good=True)
         await refresh()
@@ -269,7 +280,9 @@ def _import(workspace: WorkspaceRef, refresh: Refresh) -> None:
     ).classes("w-80")
 
 
-def _fill(workspace: WorkspaceRef, board: load.Board, say: ui.label, refresh: Refresh) -> None:
+def _fill(
+    workspace: WorkspaceRef, board: load.Board, say: ui.label, refresh: Refresh, span: Period | None
+) -> None:
     with ui.row().classes("gap-3"):
         kpi(t("ugc.kpi.pending"), f"{board.pending_total:,}", testid="ugc-pending")
         kpi(t("ugc.kpi.rules"), f"{len(board.rules):,}", testid="ugc-rules")
@@ -283,36 +296,39 @@ def _fill(workspace: WorkspaceRef, board: load.Board, say: ui.label, refresh: Re
         testid="ugc-moderated",
     )
     _rules(workspace, board, say, refresh)
-    _kocs(workspace, board, say, refresh)
+    _kocs(workspace, board, say, refresh, span)
 
 
-def _draw(workspace: WorkspaceRef, say: ui.label, body: ui.column) -> Refresh:
+def _draw(workspace: WorkspaceRef, say: ui.label, body: ui.column, span: Period | None) -> Refresh:
     async def fill() -> None:
         board = await state.call(
-            load.board, runtime=state.runtime(), workspace_id=workspace.id, now=utcnow()
+            load.board, runtime=state.runtime(), workspace_id=workspace.id, now=utcnow(), span=span
         )
         body.clear()
         with body:
-            _fill(workspace, board, say, fill)
+            _fill(workspace, board, say, fill, span)
 
     ui.timer(0.01, fill, once=True)
     return fill
 
 
 @ui.page("/ugc")
-def ugc_page() -> RedirectResponse | None:
-    """Customers' posts to moderate, reward rules, the KOC board and the CSV import."""
+def ugc_page(request: Request) -> RedirectResponse | None:
+    """Customers' posts to moderate, reward rules, the KOC board and the CSV import;
+    ``?from=&to=`` (local days) picks the KOC board's range."""
     if state.current() is None:
         return RedirectResponse("/login")
+    asked = (request.query_params.get("from", ""), request.query_params.get("to", ""))
     with frame("/ugc", "nav.ugc") as workspace:
         if not workspace.may(READ):
             empty_state(t("access.denied", permission=READ), t("ugc.ask_owner"))
             return None
+        span = range_bar("/ugc", workspace, asked)
         say = ui.label("").classes("text-sm").props('data-testid="ugc-result"')
         body = ui.column().classes("w-full gap-4")
         with body:
             ui.spinner(size="lg")
-        refresh = _draw(workspace, say, body)
+        refresh = _draw(workspace, say, body, span)
         if workspace.may(WRITE):
             with ui.card().classes("w-full").props('data-testid="ugc-import"'):
                 _import(workspace, refresh)

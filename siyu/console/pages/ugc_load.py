@@ -9,6 +9,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
+from siyu.analytics.periods import Period
 from siyu.core.errors import NotFoundError
 from siyu.core.runtime import Runtime
 from siyu.pipeline import ugc as flow
@@ -59,21 +60,33 @@ def koc_holders(*, runtime: Runtime, workspace_id: str) -> list[str]:
             return []
 
 
-def ranking(*, runtime: Runtime, workspace_id: str, now: datetime, apply_tags: bool) -> KocRanking:
-    """The last :data:`KOC_DAYS` days' KOC ranking; with ``apply_tags`` the top ones are tagged."""
+def ranking(
+    *,
+    runtime: Runtime,
+    workspace_id: str,
+    now: datetime,
+    apply_tags: bool,
+    span: Period | None = None,
+) -> KocRanking:
+    """The KOC ranking over the range's local days (by default the last :data:`KOC_DAYS`
+    days up to ``now``); with ``apply_tags`` the top ones are tagged."""
+    start, end = (span.start, span.end) if span else (now - timedelta(days=KOC_DAYS), now)
     return flow.rank_kocs(
         runtime=runtime,
         workspace_id=workspace_id,
-        start=now - timedelta(days=KOC_DAYS),
-        end=now,
+        start=start,
+        end=end,
         now=now,
         top=KOC_TOP,
         apply_tags=apply_tags,
     )
 
 
-def board(*, runtime: Runtime, workspace_id: str, now: datetime) -> Board:
-    """The queue, the latest decisions, the reward rules, the KOC ranking and tag holders."""
+def board(
+    *, runtime: Runtime, workspace_id: str, now: datetime, span: Period | None = None
+) -> Board:
+    """The queue, the latest decisions, the reward rules, the KOC ranking (over the range, by
+    default the last :data:`KOC_DAYS` days) and tag holders."""
     with runtime.sessions() as session:
         pending = ugc.list_posts(
             session=session,
@@ -87,7 +100,9 @@ def board(*, runtime: Runtime, workspace_id: str, now: datetime) -> Board:
         pending_total=pending.total,
         moderated=moderated,
         rules=rules,
-        ranking=ranking(runtime=runtime, workspace_id=workspace_id, now=now, apply_tags=False),
+        ranking=ranking(
+            runtime=runtime, workspace_id=workspace_id, now=now, apply_tags=False, span=span
+        ),
         koc_holders=koc_holders(runtime=runtime, workspace_id=workspace_id),
     )
 

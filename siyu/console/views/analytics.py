@@ -10,7 +10,6 @@ from siyu.analytics.ltv import HistoricalLtv
 from siyu.analytics.models import FunnelResult, Period, RetentionResult
 from siyu.console.i18n import translate
 from siyu.console.views.common import ChartView, base_options, column, count, percent, yuan
-from siyu.core.errors import InvalidInputError
 from siyu.segments.rfm import RfmScore, RfmSegment
 
 
@@ -263,16 +262,3 @@ def ltv_view(ltv: HistoricalLtv, lang: str) -> ChartView:
             customers=count(ltv.customers),
         ),
     )
-
-
-def range_days(first: str | None, last: str | None) -> tuple[date | None, date | None]:
-    """The range inputs (``YYYY-MM-DD``, blank = not set) → dates; a bad one is refused
-    naming ``from`` or ``to``."""
-    days: list[date | None] = []
-    for field, text in (("from", first), ("to", last)):
-        text = (text or "").strip()
-        try:
-            days.append(date.fromisoformat(text) if text else None)
-        except ValueError:
-            raise InvalidInputError(f"{text!r} is not a date (YYYY-MM-DD)", field=field) from None
-    return days[0], days[1]
