@@ -14,7 +14,18 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from bench import collect, faults, funnel, identity_rebuild, journeys, ledger, load, ltv, segments
+from bench import (
+    collect,
+    eventstore,
+    faults,
+    funnel,
+    identity_rebuild,
+    journeys,
+    ledger,
+    load,
+    ltv,
+    segments,
+)
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -39,6 +50,7 @@ def main(argv: list[str]) -> None:
     quick = "--quick" in argv
     runs = {
         "collect": lambda: collect.run(events=5_000 if quick else 400_000),
+        "eventstore": lambda: eventstore.run(events=20_000 if quick else 1_000_000),
         "identity_rebuild": lambda: identity_rebuild.run(links=50_000 if quick else 10_000_000),
         "segments": lambda: segments.run(persons=20_000 if quick else 10_000_000),
         "funnel": lambda: funnel.run(events=50_000 if quick else 20_000_000),
