@@ -8,6 +8,12 @@ is archived, or lacks the variant the send uses is refused at save, naming the n
 (``nodes.3.action.content_id``), instead of failing every person's send later. Launching
 (activating, or publishing a version of an active journey) also refuses a draft item, since
 only published items go out.
+
+The other way round, an edit of a content item (archiving it, taking it back to draft, or
+dropping a variant) that a live journey — active or paused — sends with its current version
+is refused with a 409 naming the journeys (:func:`update_content`): pause is temporary, so
+a paused journey's sends must still work when it resumes. Retire the journey (or publish a
+version without the send) first; there is no ``force``.
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from siyu.content import service as content
-from siyu.content.models import Content, ContentStatus
+from siyu.content.models import Content, ContentStatus, ContentUpdate
 from siyu.core.errors import ConflictError, InvalidInputError, NotFoundError
 from siyu.journeys import service as journeys
 from siyu.journeys.models import ActionNode, JourneyDefinition, SendMessageSpec
@@ -115,3 +121,66 @@ def set_status(
                              definition=current.definition, launching=True)  # fmt: skip
     return journeys.set_status(session=session, workspace_id=workspace_id,
                                journey_id=journey_id, status=status, now=now)  # fmt: skip
+
+
+LIVE = (JourneyStatus.ACTIVE, JourneyStatus.PAUSED)
+
+
+def update_content(
+    *,
+    session: Session,
+    workspace_id: str,
+    content_id: str,
+    changes: ContentUpdate,
+    now: datetime,
+    by: str,
+    expected_version: int | None = None,
+) -> Content:
+    """:func:`siyu.content.service.update_content`, refused when the edited item could no
+    longer be sent by a live (active or paused) journey's current version: archived, back to
+    draft, or without the variant a send uses (a send that was already broken before the edit
+    does not block it). Checked on the edited item inside the caller's transaction, so a
+    refusal leaves nothing saved.
+
+    Raises:
+        ConflictError: on ``status`` (or ``variants``), naming the journeys that send it.
+    """
+    before = content.get_content(session=session, workspace_id=workspace_id,
+                                 content_id=content_id)  # fmt: skip
+    edited = content.update_content(
+        session=session, workspace_id=workspace_id, content_id=content_id, changes=changes,
+        now=now, by=by, expected_version=expected_version,
+    )  # fmt: skip
+    live = [
+        journey
+        for status in LIVE
+        for journey in journeys.list_journeys(
+            session=session, workspace_id=workspace_id, status=status
+        )
+    ]
+    blocking = [
+        j for j in live if _breaks(j.definition, edited) and not _breaks(j.definition, before)
+    ]
+    if blocking:
+        field = "status" if edited.status is not ContentStatus.PUBLISHED else "variants"
+        names = ", ".join(f"{j.name!r} ({j.id}, {j.status.value})" for j in blocking)
+        raise ConflictError(
+            f"{field}: content item {content_id!r} is sent by live journeys: {names}; "
+            "archive them, or publish versions without this send, first",
+            field=field,
+        )
+    return edited
+
+
+def _breaks(definition: JourneyDefinition, item: Content) -> bool:
+    """Whether a send of ``definition`` names ``item`` and could not send it as it is now."""
+    for index, node in enumerate(definition.nodes):
+        if not isinstance(node, ActionNode) or not isinstance(node.action, SendMessageSpec):
+            continue
+        if node.action.content_id != item.id:
+            continue
+        try:
+            _check_item(item, node.action, f"nodes.{index}.action.content_id", launching=True)
+        except (ConflictError, InvalidInputError):
+            return True
+    return False

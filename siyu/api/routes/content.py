@@ -37,7 +37,7 @@ from siyu.content.models import (
 from siyu.content.performance import ContentReport
 from siyu.core.clock import ensure_utc, utcnow
 from siyu.core.errors import InvalidInputError
-from siyu.pipeline import content_performance, content_visits
+from siyu.pipeline import content_performance, content_visits, journey_checks
 from siyu.referral import codes
 
 router = APIRouter(prefix="/api/content", tags=["content"])
@@ -115,10 +115,12 @@ async def update_item(
         int | None, Query(ge=1, description="409 unless the item is still at this version.")
     ] = None,
 ) -> Content:
-    """Saves a new version (the old one stays in /versions)."""
+    """Saves a new version (the old one stays in /versions). 409 when the edit — archiving,
+    back to draft, dropping a variant — would break the sends of a live (active or paused)
+    journey, naming the journeys."""
     return await in_transaction(
         runtime,
-        content.update_content,
+        journey_checks.update_content,
         workspace_id=principal.workspace.id,
         content_id=content_id,
         changes=body,
@@ -136,10 +138,11 @@ async def update_item(
 async def put_variants(
     content_id: str, body: list[Variant], runtime: RuntimeDep, principal: PrincipalDep
 ) -> Content:
-    """One variant per channel; each validated for its channel (SMS length, appid, page…)."""
+    """One variant per channel; each validated for its channel (SMS length, appid, page…).
+    409 when a live journey sends a variant left out, naming the journeys."""
     return await in_transaction(
         runtime,
-        content.update_content,
+        journey_checks.update_content,
         workspace_id=principal.workspace.id,
         content_id=content_id,
         changes=ContentUpdate(variants=body),
