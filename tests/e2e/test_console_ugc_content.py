@@ -1,14 +1,19 @@
 """The UGC page and the content editor in a real browser against ``siyu serve`` on the demo
-brand: approve a pending post (the reward is paid, the KOC board moves), then create a
-content item, edit it, meet a stale edit's conflict, and make a tracked link with its QR; an
-analyst reads both pages and is drawn no write control."""
+brand: approve a pending post (the reward is paid, the KOC board moves; over a picked range
+it is what /api/ugc/kocs gives for those days), then create a content item, edit it, meet a
+stale edit's conflict, and make a tracked link with its QR; an analyst reads both pages and is
+drawn no write control."""
 
 from __future__ import annotations
 
 import re
+from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 from playwright.sync_api import expect
 
+from siyu.analytics.periods import Period as Days
+from siyu.core.clock import utcnow
 from tests.e2e.browser import BrowserPage
 from tests.e2e.test_console import WAIT_MS, Console, _clean, _sign_in, _watch, console
 
@@ -61,6 +66,29 @@ def test_approve_a_post_and_see_the_reward_and_the_koc_board(
     assert after["approved"] == int(str(before["approved"])) + 1
     row = page.get_by_test_id("ugc-kocs").locator("tbody tr", has_text=author)
     expect(row).to_contain_text(f"{float(str(after['score'])):.2f}", timeout=WAIT_MS)
+
+    # The KOC board over a picked range of local days: a bad date is refused naming `from`;
+    # applied, the board's leader and score are what /api/ugc/kocs gives for those days.
+    today = utcnow().astimezone(ZoneInfo("Asia/Shanghai")).date()
+    span = Days(first_day=today - timedelta(days=20), last_day=today - timedelta(days=1))
+    page.get_by_test_id("range-from").fill("2026-13-01")
+    page.get_by_test_id("range-apply").click()
+    expect(page.get_by_test_id("range-result")).to_contain_text("字段 from")
+    page.get_by_test_id("range-from").fill(str(span.first_day))
+    page.get_by_test_id("range-to").fill(str(span.last_day))
+    page.get_by_test_id("range-apply").click()
+    expect(page).to_have_url(re.compile(f"/ugc\\?from={span.first_day}&to={span.last_day}$"))
+    expect(page.get_by_test_id("ugc-kocs-title")).to_contain_text(
+        f"{span.first_day} 至 {span.last_day}", timeout=WAIT_MS
+    )
+    window = {"start": span.start.isoformat(), "end": span.end.isoformat(), "top": 10}
+    ranked = console.http.get("/api/ugc/kocs", params=window).json()["items"]
+    rows = page.get_by_test_id("ugc-kocs").locator("tbody tr")
+    assert ranked  # the demo's posts span the last weeks
+    expect(rows).to_have_count(len(ranked))
+    expect(rows.first).to_contain_text(ranked[0]["person_id"])
+    expect(rows.first).to_contain_text(f"{float(ranked[0]['score']):.2f}")
+    browser_page.screenshot("ugc-range")
     _clean(browser_page, outside)
 
 
