@@ -86,6 +86,11 @@ class EnqueueResult(BaseModel):
     status: MessageStatus
     reason: HoldReason | None = None
     duplicate: bool = Field(default=False, description="The idempotency key was seen before.")
+    bumped: list[str] = Field(
+        default_factory=list,
+        description="Queued messages of lower priority this one bumped (now held "
+        "lower_priority, never sent).",
+    )
 
 
 class OutboundMessage(BaseModel):

@@ -164,10 +164,12 @@ def _write(
     batch = _load(session, workspace_id, requests, lineage, now)
     rows: list[dict[str, Any]] = []
     bumped: set[str] = set()
+    bumps: dict[str, tuple[str, ...]] = {}  # by idempotency key: the messages it bumped
     for request in requests:
         row, decision = _plan(session, workspace_id, batch, request, now)
         rows.append(row)
         bumped.update(decision.bump)
+        bumps[request.idempotency_key] = decision.bump
     mine = {row["id"]: row for row in rows}
     for message_id in bumped & mine.keys():  # bumped by a later request of this batch
         mine[message_id].update(
@@ -187,6 +189,7 @@ def _write(
             message_id=row["id"],
             status=MessageStatus(row["status"]),
             reason=HoldReason(row["reason"]) if row["reason"] else None,
+            bumped=list(bumps[row["idempotency_key"]]),
         )
         for row in rows
     }

@@ -49,6 +49,7 @@ __all__ = [
     "grant_subscription",
     "list_messages",
     "list_templates",
+    "params_of",
     "placeholders",
     "put_template",
     "record_receipt",
@@ -172,6 +173,19 @@ def list_messages(
     if person_id is not None:
         where.append(m.person_id == person_id)
     return _messages(session, *where, limit=limit)
+
+
+def params_of(
+    *, session: Session, workspace_id: str, message_ids: Sequence[str]
+) -> dict[str, dict[str, str]]:
+    """The template params stored with each of these messages (e.g. the coupon an offer
+    send carried), by message id; retention may have emptied them."""
+    if not message_ids:
+        return {}
+    rows = session.execute(
+        select(m.id, m.params).where(m.workspace_id == workspace_id, m.id.in_(message_ids))
+    ).all()
+    return {r.id: dict(r.params or {}) for r in rows}
 
 
 def _messages(session: Session, *where: object, limit: int = 1) -> list[Message]:

@@ -15,10 +15,17 @@ the offer's values empty. Every send of an ``offer: issue`` step whose template 
 offer carries ``offer_coupon_id`` and ``offer_coupon_expires`` — empty when no coupon went —
 so ``{% if offer_coupon_id %}…{% else %}…{% endif %}`` always renders (the outbox renders
 strictly: a name that is not set at all fails the message).
+
+A queued offer message that a later higher-priority send bumps (held ``lower_priority``, so
+never sent) takes its coupon with it: every enqueue of the pipeline and the messages API
+goes through :func:`enqueue` / :func:`enqueue_many`, which void (loyalty's idempotent void,
+reason ``bumped:<message id>``) the ``offer_coupon_id`` a bumped message carried, in the same
+transaction. Loyalty's void does not return stock: the coupon stays counted as issued.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -26,7 +33,7 @@ from sqlalchemy.orm import Session
 
 from siyu.channels import service as channels
 from siyu.channels.models import Channel, EnqueueResult, MessageRequest, MessageStatus
-from siyu.core.errors import SiyuError
+from siyu.core.errors import ConflictError, NotFoundError, SiyuError
 from siyu.journeys.actions import SendMessage
 from siyu.loyalty import coupon_service as coupons
 from siyu.loyalty.coupon_models import Coupon
@@ -181,4 +188,50 @@ def _issue(
 def _enqueue(
     session: Session, workspace_id: str, request: MessageRequest, now: datetime
 ) -> EnqueueResult:
-    return channels.enqueue(session=session, workspace_id=workspace_id, request=request, now=now)
+    return enqueue(session=session, workspace_id=workspace_id, request=request, now=now)
+
+
+def enqueue(
+    *, session: Session, workspace_id: str, request: MessageRequest, now: datetime
+) -> EnqueueResult:
+    """:func:`siyu.channels.service.enqueue`, voiding the coupons of the offer messages it
+    bumps (:func:`void_bumped`)."""
+    return enqueue_many(session=session, workspace_id=workspace_id, requests=[request], now=now)[0]
+
+
+def enqueue_many(
+    *, session: Session, workspace_id: str, requests: Sequence[MessageRequest], now: datetime
+) -> list[EnqueueResult]:
+    """:func:`siyu.channels.service.enqueue_many`, voiding the coupons of the offer messages
+    it bumps (:func:`void_bumped`)."""
+    results = channels.enqueue_many(
+        session=session, workspace_id=workspace_id, requests=requests, now=now
+    )
+    void_bumped(session=session, workspace_id=workspace_id,
+                message_ids=[b for r in results for b in r.bumped], now=now)  # fmt: skip
+    return results
+
+
+def void_bumped(
+    *, session: Session, workspace_id: str, message_ids: Sequence[str], now: datetime
+) -> list[str]:
+    """Void the offer coupon each bumped message carried (``offer_coupon_id``): the person
+    never reads it, so it must not sit usable in their wallet. Idempotent (voiding a voided
+    coupon changes nothing); a coupon already redeemed, or gone, is left alone. The voided
+    coupon ids."""
+    carried = channels.params_of(session=session, workspace_id=workspace_id,
+                                 message_ids=sorted(set(message_ids)))  # fmt: skip
+    voided = []
+    for message_id, params in sorted(carried.items()):
+        coupon_id = params.get("offer_coupon_id")
+        if not coupon_id:
+            continue
+        try:
+            with session.begin_nested():
+                coupons.void_coupon(session=session, workspace_id=workspace_id,
+                                    coupon_id=coupon_id, reason=f"bumped:{message_id}"[:200],
+                                    now=now)  # fmt: skip
+        except (ConflictError, NotFoundError):
+            continue  # redeemed meanwhile (the person has it already), or no such coupon
+        voided.append(coupon_id)
+    return voided

@@ -218,7 +218,7 @@ def _enqueue(
         return []
     try:
         with session.begin_nested():
-            channels.enqueue_many(
+            journey_offers.enqueue_many(
                 session=session,
                 workspace_id=workspace_id,
                 requests=[r for _, r in requests],
@@ -232,7 +232,7 @@ def _enqueue(
     for key, request in requests:
         try:
             with session.begin_nested():
-                channels.enqueue(
+                journey_offers.enqueue(
                     session=session, workspace_id=workspace_id, request=request, now=now
                 )
         except SiyuError as exc:

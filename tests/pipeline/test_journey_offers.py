@@ -26,8 +26,8 @@ from siyu.journeys import service as journeys
 from siyu.journeys.actions import SendMessage
 from siyu.journeys.definition import parse_definition
 from siyu.loyalty import coupon_service
-from siyu.loyalty.coupon_models import Coupon, CouponTemplateCreate
-from siyu.pipeline import journey_jobs
+from siyu.loyalty.coupon_models import Coupon, CouponTemplateCreate, Redemption
+from siyu.pipeline import journey_jobs, journey_offers
 from siyu.pipeline.journeys import apply_actions
 from siyu.pipeline.personalise import Personaliser, recommendation_values
 from siyu.workspaces import service as workspaces
@@ -239,3 +239,57 @@ def test_the_offer_setting_is_validated_naming_the_field() -> None:
         parse_definition(data)
     assert caught.value.field is not None
     assert caught.value.field.startswith("nodes.0.") and caught.value.field.endswith(".offer")
+
+
+def test_a_bumped_offer_message_takes_its_coupon_back(runtime: Runtime) -> None:
+    ws, coupon = _setup(runtime)
+    _journey(runtime, ws)
+    carol = _signs_up(runtime, ws, "carol", 3)
+    assert journey_jobs.advance_journeys(runtime, NOW) == 1
+    [issued] = _coupons(runtime, ws, carol)
+    assert issued.status.value == "issued"
+    # A higher-priority send the same day: the daily cap (1 SMS) bumps the queued offer one.
+    urgent = MessageRequest(person_id=carol, channel=Channel.SMS, template="show",
+                            params={"offer_title": "顺丰"}, priority=10, source="api",
+                            idempotency_key="api:urgent")  # fmt: skip
+    with runtime.sessions() as s, s.begin():
+        done = journey_offers.enqueue(session=s, workspace_id=ws, request=urgent, now=NOW)
+    assert done.status.value == "queued" and len(done.bumped) == 1
+    statuses = sorted((m.status, m.reason or "") for m in _messages(runtime, ws))
+    assert statuses == [("held", "lower_priority"), ("queued", "")]
+    # The bumped person holds no usable offer coupon; void does not return stock, so the
+    # template still counts it issued (the ledger: one issued, now voided, none usable).
+    [voided] = _coupons(runtime, ws, carol)
+    assert (voided.id, voided.status.value) == (issued.id, "voided")
+    assert voided.void_reason == f"bumped:{done.bumped[0]}"
+    with runtime.sessions() as s:
+        template = coupon_service.get_template(session=s, workspace_id=ws, template_id=coupon)
+    assert template.issued == 1
+    # Voiding again (a retried round, a second look) changes nothing.
+    with runtime.sessions() as s, s.begin():
+        journey_offers.void_bumped(session=s, workspace_id=ws, message_ids=done.bumped,
+                                   now=NOW)  # fmt: skip
+    assert [(c.id, c.status.value) for c in _coupons(runtime, ws, carol)] == [(issued.id, "voided")]
+    # The same key again is a duplicate and bumps nothing more.
+    with runtime.sessions() as s, s.begin():
+        again = journey_offers.enqueue(session=s, workspace_id=ws, request=urgent, now=NOW)
+    assert again.duplicate and again.bumped == []
+
+
+def test_a_bumped_message_whose_coupon_was_redeemed_keeps_it(runtime: Runtime) -> None:
+    ws, _ = _setup(runtime)
+    _journey(runtime, ws)
+    dan = _signs_up(runtime, ws, "dan", 4)
+    assert journey_jobs.advance_journeys(runtime, NOW) == 1
+    [issued] = _coupons(runtime, ws, dan)
+    with runtime.sessions() as s, s.begin():
+        coupon_service.redeem_coupon(session=s, workspace_id=ws, coupon_id=issued.id, now=NOW,
+                                     redemption=Redemption(order_id="o-1",
+                                                           order_amount_fen=9900))  # fmt: skip
+    urgent = MessageRequest(person_id=dan, channel=Channel.SMS, template="show",
+                            params={"offer_title": "顺丰"}, priority=10, source="api",
+                            idempotency_key="api:urgent-dan")  # fmt: skip
+    with runtime.sessions() as s, s.begin():
+        done = journey_offers.enqueue(session=s, workspace_id=ws, request=urgent, now=NOW)
+    assert len(done.bumped) == 1
+    assert [c.status.value for c in _coupons(runtime, ws, dan)] == ["redeemed"]

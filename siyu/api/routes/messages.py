@@ -17,12 +17,12 @@ from siyu.api.deps import (
     retried,
 )
 from siyu.api.zones import in_zone
-from siyu.channels import service as channels
 from siyu.channels.models import Channel, EnqueueResult, MessageRequest, MessageStatus, Purpose
 from siyu.channels.outbox_models import Message
 from siyu.channels.tables import channel_messages
 from siyu.core.clock import utcnow
 from siyu.core.errors import InvalidInputError
+from siyu.pipeline import journey_offers
 
 router = APIRouter(prefix="/api/messages", tags=["messages"])
 _m = channel_messages.c
@@ -109,5 +109,5 @@ async def send_message(
         idempotency_key=f"api:{key}",
     )  # fmt: skip
     return await retried(
-        runtime, channels.enqueue, workspace_id=workspace.id, request=request, now=utcnow()
+        runtime, journey_offers.enqueue, workspace_id=workspace.id, request=request, now=utcnow()
     )
