@@ -1,14 +1,19 @@
 """An item a live (active or paused) journey sends cannot be archived, taken back to draft
 or lose the variant the send uses: 409 naming the journeys, nothing saved; once the journey
-is archived the item can be (SQLite and PostgreSQL, over HTTP)."""
+is archived the item can be (SQLite and PostgreSQL, over HTTP and the console's call)."""
 
 from __future__ import annotations
 
 import json
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 
+from siyu.console.pages import content_load as load
+from siyu.core.clock import utcnow
+from siyu.core.errors import ConflictError
+from siyu.core.runtime import Runtime
 from siyu.workspaces.models import WorkspaceCreated
 from tests.api.test_identity import admin
 from tests.content.test_api import LINK_ITEM, make
@@ -63,3 +68,18 @@ def test_an_item_a_live_journey_sends_is_not_archived(
     # Once the journey is archived, the item can be.
     assert client.post(f"/api/journeys/{jid}/archive", headers=h).status_code == 200
     assert patch({"status": "archived"}).status_code == 200
+
+
+def test_the_console_archive_is_refused_the_same_way(
+    client: TestClient, keys: WorkspaceCreated, runtime: Runtime
+) -> None:
+    h = admin(keys)
+    item = make(client, keys, LINK_ITEM)
+    made = client.post("/api/journeys", content=json.dumps(_definition(item["id"])), headers=h)
+    jid = made.json()["id"]
+    assert client.post(f"/api/journeys/{jid}/activate", headers=h).status_code == 200
+    with pytest.raises(ConflictError) as refused:
+        load.archive(runtime=runtime, workspace_id=keys.workspace_id, content_id=item["id"],
+                     version=item["version"], by="u1", now=utcnow())  # fmt: skip
+    assert jid in str(refused.value) and refused.value.field == "status"
+    assert client.get(f"/api/content/items/{item['id']}", headers=h).json()["version"] == 1
