@@ -121,3 +121,26 @@ def test_a_claim_left_by_a_crash_is_taken_again_after_the_lease(brand: Brand) ->
     assert not due(timedelta(minutes=1))
     assert due(timedelta(minutes=6))
     assert not due(timedelta(minutes=7))
+
+
+def test_the_moderation_api_retries_a_refused_reply_on_the_next_delivery(
+    brand: Brand, robot: tuple[str, RobotState]
+) -> None:
+    rt, ws = brand.runtime, brand.workspace_id
+    webhook, state = robot
+    flow.sync_groups(runtime=rt, workspace_id=ws, now=NOW)
+    with rt.sessions() as s, s.begin():
+        assistant.set_group(session=s, workspace_id=ws, chat_id="wrG1", now=NOW, vault=rt.vault,
+                            group=GroupSet(name="宝妈1群", robot_webhook_url=webhook))  # fmt: skip
+        rule = RuleCreate(keyword="发货", action="reply", reply="48小时内发货")
+        community.create_rule(session=s, workspace_id=ws, rule=rule, now=NOW)
+    state.refuse = 1
+    with TestClient(create_app(rt, flush_in_background=False)) as client:
+        h = {"Authorization": f"Bearer {brand.secret_key}"}
+        body = {"msg_id": "a9", "sender": "wmC", "content": "发货了吗", "at": NOW.isoformat()}
+        due = []
+        for _ in range(3):  # the post runs after each answer, before the next delivery
+            answer = client.post("/api/groups/chats/wrG1/messages", json=body, headers=h)
+            due.append(answer.json()["reply_due"])
+    assert due == [True, True, False]  # refused, retried and posted, then never again
+    assert [b["text"]["mentioned_list"] for _, b in state.received] == [["wmC"]]
