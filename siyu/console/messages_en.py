@@ -38,6 +38,7 @@ MESSAGES: dict[str, str] = {
     "overview.period_note": "The last 7 complete days against the 7 before (workspace zone).",
     "overview.range_note": "Days {first} to {last} ({zone}) against as many days before; the trend shows those days; repurchase counts the 90 days up to {last}.",
     "overview.trend": "GMV and orders, last 30 days",
+    "overview.trend_range": "GMV and orders, {first} to {last}",
     "overview.no_orders_hint": "No Order Completed events in the last 30 days.",
     "overview.empty": "No events in the last two weeks",
     "overview.empty_hint": "Add the web or mini-program SDK, or send events to /v1/batch; run "

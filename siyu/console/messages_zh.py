@@ -37,6 +37,7 @@ MESSAGES: dict[str, str] = {
     "overview.period_note": "最近 7 个完整自然日，与之前 7 天对比（工作空间时区）。",
     "overview.range_note": "{first} 至 {last}（{zone}），与之前同样天数对比；趋势图显示这些天；复购率统计截至 {last} 的 90 天。",
     "overview.trend": "近 30 天 GMV 与订单趋势",
+    "overview.trend_range": "{first} 至 {last} GMV 与订单趋势",
     "overview.no_orders_hint": "最近 30 天没有订单事件（Order Completed）。",
     "overview.empty": "最近两周没有任何事件",
     "overview.empty_hint": "接入 Web/小程序 SDK 或调用 /v1/batch 上报事件；想先看效果可运行 siyu demo。",

@@ -98,7 +98,7 @@ def _board(cards: list[views.StageCard], testid: str) -> None:
                                 ui.label(line.change).classes(f"text-xs text-{colour}")
 
 
-def _draw(data: OverviewData) -> None:
+def _draw(data: OverviewData, span: Period | None) -> None:
     lang = state.language()
     if data.gmv.current.visitors == 0 and data.gmv.previous.visitors == 0:
         empty_state(t("overview.empty"), t("overview.empty_hint"))
@@ -106,7 +106,10 @@ def _draw(data: OverviewData) -> None:
         for item in views.kpis(data.gmv, data.board, data.repurchase, lang):
             kpi(item.label, item.value, item.change, testid=item.key)
     daily = views.daily_orders(data.orders, data.first_day, data.last_day)
-    chart_card(views.trend_view(daily, lang), testid="trend")
+    title = None
+    if span is not None:
+        title = t("overview.trend_range", first=str(span.first_day), last=str(span.last_day))
+    chart_card(views.trend_view(daily, lang, title=title), testid="trend")
     ui.label(t("overview.aarrr")).classes("text-lg font-medium")
     _board(views.board_cards(data.board, BoardKind.AARRR, lang), "board-aarrr")
     ui.label(t("overview.rarra")).classes("text-lg font-medium")
@@ -137,7 +140,7 @@ def overview_page(request: Request) -> RedirectResponse | None:
             )
             body.clear()
             with body:
-                _draw(data)
+                _draw(data, span)
 
         ui.timer(0.01, fill, once=True)
     return None

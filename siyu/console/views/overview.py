@@ -143,8 +143,11 @@ def daily_orders(rows: OrderDays, first: date, last: date) -> list[tuple[date, i
     ]
 
 
-def trend_view(daily: list[tuple[date, int, int, int]], lang: str) -> ChartView:
-    """Daily GMV (bars, yuan) and orders (line) over the days given."""
+def trend_view(
+    daily: list[tuple[date, int, int, int]], lang: str, *, title: str | None = None
+) -> ChartView:
+    """Daily GMV (bars, yuan) and orders (line) over the days given (titled as the last 30
+    days unless told otherwise)."""
     labels = [day.strftime("%m-%d") for day, *_ in daily]
     options = base_options(lang) | {
         "legend": {"data": [translate(lang, "kpi.gmv"), translate(lang, "kpi.orders")]},
@@ -179,7 +182,7 @@ def trend_view(daily: list[tuple[date, int, int, int]], lang: str) -> ChartView:
     ]
     has_orders = any(orders for _, orders, _, _ in daily)
     return ChartView(
-        title=translate(lang, "overview.trend"),
+        title=title or translate(lang, "overview.trend"),
         options=options,
         columns=[
             column("day", translate(lang, "col.day")),
