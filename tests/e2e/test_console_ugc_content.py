@@ -143,6 +143,7 @@ def test_create_edit_and_link_a_content_item(browser_page: BrowserPage, console:
     assert [(k["channel"], k["sharer_id"], k["url"]) for k in links] == [
         ("poster", "p_e2e_sharer", url.inner_text())
     ]
+    page.evaluate("window.scrollTo(0, 0)")  # the header drawn at the top of the shot
     browser_page.screenshot("content-editor")
     _clean(browser_page, outside)
 
