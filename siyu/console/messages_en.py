@@ -150,7 +150,7 @@ MESSAGES: dict[str, str] = {
     "analytics.range_default": "default window",
     "analytics.range_apply": "Apply range",
     "analytics.range_reset": "Default windows",
-    "analytics.range_note": "Days {first} to {last} ({zone}): funnel, retention cohorts, attribution and ROI in the range; the GMV decomposition compares it with as many days before; LTV and the Pareto curve count orders up to {last}; RFM covers every buyer as of today.",
+    "analytics.range_note": "Days {first} to {last} ({zone}): funnel, retention cohorts, attribution and ROI in the range; the GMV decomposition compares it with as many days before; LTV and the Pareto curve count orders up to {last}; RFM shows the scores last computed.",
     "analytics.persons": "Persons",
     "analytics.funnel": "Funnel: view → add to cart → order (within 7 days)",
     "analytics.funnel_empty": "Nobody viewed a product (Product Viewed) in the last 30 days.",

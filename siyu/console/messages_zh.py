@@ -147,7 +147,7 @@ MESSAGES: dict[str, str] = {
     "analytics.range_default": "默认窗口",
     "analytics.range_apply": "应用日期范围",
     "analytics.range_reset": "恢复默认窗口",
-    "analytics.range_note": "{first} 至 {last}（{zone}）：漏斗、留存同期群、归因与 ROI 取该区间；GMV 拆解与之前同样天数对比；LTV 与帕累托曲线统计截至 {last} 的订单；RFM 按今天覆盖全部买家。",
+    "analytics.range_note": "{first} 至 {last}（{zone}）：漏斗、留存同期群、归因与 ROI 取该区间；GMV 拆解与之前同样天数对比；LTV 与帕累托曲线统计截至 {last} 的订单；RFM 显示最近一次计算的评分。",
     "analytics.persons": "人数",
     "analytics.funnel": "转化漏斗：浏览 → 加购 → 下单（7 天内）",
     "analytics.funnel_empty": "最近 30 天没有人浏览商品（Product Viewed）。",
