@@ -174,3 +174,13 @@ def test_urls_and_parameters(tmp_path: Path) -> None:
         opened.close()
     with pytest.raises(StoreError):
         open_event_store("mysql://x")
+
+
+def test_reattributed_rows_keep_their_batch(store: ClickHouseEventStore) -> None:
+    # A dead flush's rows moved to another person must still be found by their batch.
+    store.append_once({7: rows("w", range(0, 3), ident="anonymous_id:b")})
+    assert store.reattribute("w", "p1", {"anonymous_id:b": "p2"}, {"anonymous_id": 13}) == 3
+    tagged = store.client.query_arrow(
+        f"SELECT person_id AS p, batch_seq AS b FROM {store.table} ORDER BY message_id"
+    )
+    assert tagged.to_pylist() == [{"p": "p2", "b": 7}] * 3
