@@ -3,6 +3,7 @@ from/to range bar."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from nicegui import ui
@@ -141,3 +142,18 @@ def range_bar(
     if note:
         ui.label(note).classes("text-xs text-grey-7").props('data-testid="range-note"')
     return span
+
+
+def confirm(text: str, label: str, go: Callable[[], Awaitable[None]], testid: str) -> None:
+    """Ask before a step that cannot be undone; ``go`` runs only on the red button."""
+    with ui.dialog() as dialog, ui.card():
+        ui.label(text)
+        with ui.row():
+            ui.button(t("channels.cancel"), on_click=dialog.close).props("flat")
+
+            async def confirmed() -> None:
+                dialog.close()
+                await go()
+
+            ui.button(label, on_click=confirmed).props(f'color=negative data-testid="{testid}"')
+    dialog.open()

@@ -17,7 +17,7 @@ from siyu.console.pages.channel_forms import problem
 from siyu.console.state import WorkspaceRef, t
 from siyu.console.views import channels as views
 from siyu.console.views.common import column
-from siyu.console.widgets import empty_state, table
+from siyu.console.widgets import confirm, empty_state, table
 from siyu.core.clock import utcnow
 from siyu.core.errors import SiyuError
 
@@ -81,20 +81,6 @@ def _create_form(
         )
 
 
-def _confirm(text: str, label: str, go: Callable[[], Awaitable[None]], testid: str) -> None:
-    with ui.dialog() as dialog, ui.card():
-        ui.label(text)
-        with ui.row():
-            ui.button(t("channels.cancel"), on_click=dialog.close).props("flat")
-
-            async def confirmed() -> None:
-                dialog.close()
-                await go()
-
-            ui.button(label, on_click=confirmed).props(f'color=negative data-testid="{testid}"')
-    dialog.open()
-
-
 def _manage(
     workspace: WorkspaceRef,
     board: load.KeyBoard,
@@ -151,7 +137,7 @@ def _manage(
         ui.notify(t("keys.revoked"), type="positive")
 
     rotate.on_click(
-        lambda: _confirm(
+        lambda: confirm(
             t("channels.rotate_confirm", name=live.get(str(chosen.value), "")),
             t("channels.rotate"),
             do_rotate,
@@ -159,7 +145,7 @@ def _manage(
         )
     )
     revoke.on_click(
-        lambda: _confirm(
+        lambda: confirm(
             t("keys.revoke_confirm", name=live.get(str(chosen.value), "")),
             t("keys.revoke"),
             do_revoke,

@@ -23,7 +23,7 @@ from siyu.console.state import WorkspaceRef, t
 from siyu.console.views import team as views
 from siyu.console.views.common import column
 from siyu.console.views.people import local_time
-from siyu.console.widgets import empty_state, table
+from siyu.console.widgets import confirm, empty_state, table
 from siyu.core.clock import utcnow
 from siyu.core.errors import SiyuError
 
@@ -36,21 +36,6 @@ T = TypeVar("T")
 def operator(workspace: WorkspaceRef) -> load.Operator:
     """The signed-in user as the domain checks and audits them."""
     return load.Operator(user_id=workspace.user_id, role=workspace.role)
-
-
-def confirm(text: str, label: str, go: Callable[[], Awaitable[None]], testid: str) -> None:
-    """Ask before a step that cannot be undone."""
-    with ui.dialog() as dialog, ui.card():
-        ui.label(text)
-        with ui.row():
-            ui.button(t("channels.cancel"), on_click=dialog.close).props("flat")
-
-            async def confirmed() -> None:
-                dialog.close()
-                await go()
-
-            ui.button(label, on_click=confirmed).props(f'color=negative data-testid="{testid}"')
-    dialog.open()
 
 
 def _roles(workspace: WorkspaceRef) -> dict[str, str]:
